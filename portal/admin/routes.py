@@ -1,0 +1,152 @@
+"""Platform administration: create consortia, add their organisations, invite their first pilot.
+
+Administrators are not members: they never see a consortium's own pages.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portal.core.permissions import Endpoint, Role
+from portal.core.responses import see_other
+from portal.core.templating import flash, render
+from portal.tenants import forms, service
+from portal.tenants.enums import ConsortiumStatus, OrganisationKind, Programme
+from portal.tenants.service import TenantError
+
+
+def admin_only(endpoint: Endpoint) -> Endpoint:
+    @functools.wraps(endpoint)
+    async def wrapper(request: Request) -> Response:
+        user = request.state.user
+        if user is None:
+            return see_other(f"/login?next={request.url.path}")
+        if not user.is_platform_admin:
+            raise HTTPException(404)
+        return await endpoint(request)
+
+    return wrapper
+
+
+async def _consortium(request: Request):  # type: ignore[no-untyped-def]
+    try:
+        found = await service.platform_scope(uuid.UUID(request.path_params["consortium_id"]))
+    except ValueError as exc:
+        raise HTTPException(404) from exc
+    if found is None:
+        raise HTTPException(404)
+    return found
+
+
+@admin_only
+async def admin_home(request: Request) -> Response:
+    return await _home(request)
+
+
+async def _home(request: Request, errors: dict[str, str] | None = None, values: dict[str, object] | None = None) -> Response:
+    return await render(
+        request,
+        "admin/home.html",
+        {
+            "consortia": await service.list_consortia(),
+            "programmes": list(Programme),
+            "statuses": list(ConsortiumStatus),
+            "errors": errors or {},
+            "values": values or {},
+        },
+        status_code=400 if errors else 200,
+    )
+
+
+@admin_only
+async def consortium_create(request: Request) -> Response:
+    result = forms.consortium_form(await request.form())
+    if result.ok:
+        try:
+            consortium_id = await service.create_consortium(request, request.state.user, result.values)
+        except TenantError as exc:
+            result.errors[exc.field or "name"] = exc.message
+    if not result.ok:
+        return await _home(request, result.errors, result.values)
+    return flash(see_other(f"/admin/consortiums/{consortium_id}"), "Consortium créé.")
+
+
+async def _detail(request: Request, errors: dict[str, str] | None = None, values: dict[str, object] | None = None, form: str = "") -> Response:
+    scope, consortium = await _consortium(request)
+    return await render(
+        request,
+        "admin/consortium.html",
+        {
+            "consortium": consortium,
+            "organisations": await service.organisations(scope),
+            "members": await service.members(scope),
+            "invitations": await service.pending_invitations(scope),
+            "kinds": list(OrganisationKind),
+            "roles": list(Role),
+            "errors": errors or {},
+            "values": values or {},
+            "form": form,
+        },
+        status_code=400 if errors else 200,
+    )
+
+
+@admin_only
+async def consortium_detail(request: Request) -> Response:
+    return await _detail(request)
+
+
+@admin_only
+async def consortium_organisation_add(request: Request) -> Response:
+    scope, consortium = await _consortium(request)
+    result = forms.organisation_form(await request.form())
+    if result.ok:
+        try:
+            await service.add_organisation(request, scope, request.state.user, result.values)
+        except TenantError as exc:
+            result.errors[exc.field or "siret"] = exc.message
+    if not result.ok:
+        return await _detail(request, result.errors, result.values, "organisation")
+    return flash(see_other(f"/admin/consortiums/{consortium['id']}"), "Organisation ajoutée.")
+
+
+@admin_only
+async def consortium_invite(request: Request) -> Response:
+    scope, consortium = await _consortium(request)
+    result = forms.invitation_form(await request.form())
+    if result.ok:
+        try:
+            await service.invite(request, scope, request.state.user, result.values)
+        except TenantError as exc:
+            result.errors[exc.field or "email"] = exc.message
+    if not result.ok:
+        return await _detail(request, result.errors, result.values, "invitation")
+    return flash(
+        see_other(f"/admin/consortiums/{consortium['id']}"),
+        f"Invitation envoyée à {result.values['email']}.",
+    )
+
+
+routes = [
+    Route("/admin", admin_home, methods=["GET"], name="admin_home"),
+    Route("/admin/consortiums", consortium_create, methods=["POST"], name="admin_consortium_create"),
+    Route("/admin/consortiums/{consortium_id}", consortium_detail, methods=["GET"], name="admin_consortium"),
+    Route(
+        "/admin/consortiums/{consortium_id}/organisations",
+        consortium_organisation_add,
+        methods=["POST"],
+        name="admin_organisation_add",
+    ),
+    Route(
+        "/admin/consortiums/{consortium_id}/invitations",
+        consortium_invite,
+        methods=["POST"],
+        name="admin_invite",
+    ),
+]

@@ -1,0 +1,43 @@
+"""Recording audit events, in the same transaction as the change they describe."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+
+from portal.audit import repository
+from portal.audit.enums import AuditTag
+from portal.core.tenancy import TenantScope
+
+
+def client_ip(request: Request | None) -> str:
+    if request is None or request.client is None:
+        return ""
+    return request.client.host
+
+
+async def record(
+    tag: AuditTag,
+    *,
+    request: Request | None = None,
+    actor_id: uuid.UUID | None = None,
+    actor_email: str = "",
+    consortium_id: uuid.UUID | None = None,
+    subject: str = "",
+    **details: Any,
+) -> None:
+    await repository.insert(
+        tag=tag.value,
+        actor_id=actor_id,
+        actor_email=actor_email,
+        consortium_id=consortium_id,
+        subject=subject,
+        ip=client_ip(request),
+        details=details,
+    )
+
+
+async def tenant_events(ctx: TenantScope) -> list[dict[str, Any]]:
+    return await repository.list_for_tenant(ctx)

@@ -1,0 +1,126 @@
+"""Queries on accounts, sessions, login attempts, reset tokens and OIDC identities."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from portal.auth.tables import AuthSession, LoginAttempt, OidcIdentity, PasswordResetToken, User
+
+Row = dict[str, Any]
+
+
+async def user_by_email(email: str) -> Row | None:
+    row: Row | None = await User.select().where(User.email == email).first()
+    return row
+
+
+async def user_by_id(user_id: uuid.UUID) -> Row | None:
+    row: Row | None = await User.select().where(User.id == user_id).first()
+    return row
+
+
+async def insert_user(
+    email: str, full_name: str, password_hash: str | None, is_platform_admin: bool = False
+) -> uuid.UUID:
+    user = User(
+        email=email,
+        full_name=full_name,
+        password_hash=password_hash,
+        is_platform_admin=is_platform_admin,
+    )
+    await user.save()
+    return user.id  # type: ignore[no-any-return]
+
+
+async def update_user(user_id: uuid.UUID, **values: Any) -> None:
+    await User.update({getattr(User, k): v for k, v in values.items()}).where(User.id == user_id)
+
+
+async def insert_session(user_id: uuid.UUID, token_hash: str, expires_at: dt.datetime) -> None:
+    await AuthSession.insert(AuthSession(user=user_id, token_hash=token_hash, expires_at=expires_at))
+
+
+async def session_user(token_hash: str, now: dt.datetime) -> Row | None:
+    row: Row | None = (
+        await AuthSession.select(
+            AuthSession.user.id,
+            AuthSession.user.email,
+            AuthSession.user.full_name,
+            AuthSession.user.is_platform_admin,
+            AuthSession.user.is_active,
+        )
+        .where((AuthSession.token_hash == token_hash) & (AuthSession.expires_at > now))
+        .first()
+    )
+    return row
+
+
+async def delete_session(token_hash: str) -> None:
+    await AuthSession.delete().where(AuthSession.token_hash == token_hash)
+
+
+async def delete_sessions_of(user_id: uuid.UUID) -> None:
+    await AuthSession.delete().where(AuthSession.user == user_id)
+
+
+async def insert_attempt(email: str, outcome: str, ip: str, at: dt.datetime) -> None:
+    await LoginAttempt.insert(LoginAttempt(email=email, outcome=outcome, ip=ip, at=at))
+
+
+async def failure_times(email: str, since: dt.datetime) -> list[dt.datetime]:
+    rows = (
+        await LoginAttempt.select(LoginAttempt.at)
+        .where(
+            (LoginAttempt.email == email)
+            & (LoginAttempt.outcome == "failed")
+            & (LoginAttempt.at >= since)
+        )
+        .order_by(LoginAttempt.at)
+    )
+    return [row["at"] for row in rows]
+
+
+async def insert_reset_token(user_id: uuid.UUID, token_hash: str, expires_at: dt.datetime) -> None:
+    await PasswordResetToken.insert(
+        PasswordResetToken(user=user_id, token_hash=token_hash, expires_at=expires_at)
+    )
+
+
+async def valid_reset_token(token_hash: str, now: dt.datetime) -> Row | None:
+    row: Row | None = (
+        await PasswordResetToken.select()
+        .where(
+            (PasswordResetToken.token_hash == token_hash)
+            & PasswordResetToken.used_at.is_null()
+            & (PasswordResetToken.expires_at > now)
+        )
+        .first()
+    )
+    return row
+
+
+async def consume_reset_token(token_id: uuid.UUID, now: dt.datetime) -> bool:
+    """Mark used; False when another request consumed it first (single use under concurrency)."""
+    rows = (
+        await PasswordResetToken.update({PasswordResetToken.used_at: now})
+        .where((PasswordResetToken.id == token_id) & PasswordResetToken.used_at.is_null())
+        .returning(PasswordResetToken.id)
+    )
+    return len(rows) == 1
+
+
+async def identity_user(provider: str, subject: str) -> Row | None:
+    row: Row | None = (
+        await OidcIdentity.select(OidcIdentity.user)
+        .where((OidcIdentity.provider == provider) & (OidcIdentity.subject == subject))
+        .first()
+    )
+    return row
+
+
+async def insert_identity(provider: str, subject: str, user_id: uuid.UUID, email: str) -> None:
+    await OidcIdentity.insert(
+        OidcIdentity(provider=provider, subject=subject, user=user_id, email=email)
+    )

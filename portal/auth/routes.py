@@ -1,0 +1,234 @@
+"""Login (password and OpenID Connect), logout and password reset pages."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from portal.audit import service as audit
+from portal.audit.enums import AuditTag
+from portal.auth import oidc, service
+from portal.auth.middleware import COOKIE
+from portal.auth.service import AuthError, CurrentUser
+from portal.core import csrf
+from portal.core.forms import text
+from portal.core.responses import safe_next, see_other, set_private_cookie
+from portal.core.templating import flash, render
+from portal.settings import get_settings
+from portal.tenants import service as tenants
+
+
+async def log_in(request: Request, user: CurrentUser, next_url: str) -> RedirectResponse:
+    """A fresh session token and CSRF cookie at every login (no session fixation)."""
+    old = request.state.session_token
+    if old:
+        await service.end_session(old)
+    token = await service.start_session(user.id)
+    csrf.rotate(request)
+    response = see_other(next_url)
+    set_private_cookie(response, COOKIE, token, int(service.SESSION_LIFETIME.total_seconds()))
+    return response
+
+
+async def login_form(request: Request) -> Response:
+    if request.state.user:
+        return see_other(safe_next(request.query_params.get("next")))
+    return await _login_page(request, {}, "", status_code=200)
+
+
+async def _login_page(
+    request: Request, errors: dict[str, str], email: str, status_code: int, message: str = ""
+) -> Response:
+    return await render(
+        request,
+        "auth/login.html",
+        {
+            "errors": errors,
+            "email": email,
+            "message": message,
+            "next": safe_next(request.query_params.get("next"), ""),
+            "providers": get_settings().oidc_providers,
+        },
+        status_code=status_code,
+    )
+
+
+async def login_submit(request: Request) -> Response:
+    form = await request.form()
+    email = text(form, "email", 254)
+    password = form.get("password")
+    next_url = safe_next(text(form, "next", 500))
+    if not email or not isinstance(password, str) or not password:
+        errors = {}
+        if not email:
+            errors["email"] = "Saisissez votre adresse e-mail."
+        if not password:
+            errors["password"] = "Saisissez votre mot de passe."
+        return await _login_page(request, errors, email, 400)
+    try:
+        user = await service.authenticate(request, email, password)
+    except AuthError as exc:
+        return await _login_page(request, {}, email, 400, exc.message)
+    return await log_in(request, user, next_url)
+
+
+async def logout(request: Request) -> Response:
+    token = request.state.session_token
+    user = request.state.user
+    if token:
+        await service.end_session(token)
+    if user:
+        await audit.record(AuditTag.LOGOUT, request=request, actor_id=user.id, actor_email=user.email)
+    csrf.rotate(request)
+    response = see_other("/login")
+    response.delete_cookie(COOKIE)
+    return flash(response, "Vous êtes déconnecté(e).")
+
+
+async def password_forgot(request: Request) -> Response:
+    errors: dict[str, str] = {}
+    email = ""
+    if request.method == "POST":
+        form = await request.form()
+        email = text(form, "email", 254)
+        try:
+            await service.request_password_reset(request, email)
+        except AuthError as exc:
+            errors["email"] = exc.message
+        else:
+            return flash(
+                see_other("/login"),
+                "Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
+                "avec un lien valable une heure.",
+            )
+    return await render(
+        request,
+        "auth/password_forgot.html",
+        {"errors": errors, "email": email},
+        status_code=400 if errors else 200,
+    )
+
+
+async def password_reset(request: Request) -> Response:
+    token = request.path_params["token"]
+    errors: dict[str, str] = {}
+    problem = ""
+    if request.method == "POST":
+        form = await request.form()
+        password = form.get("password")
+        confirm = form.get("password_confirm")
+        if not isinstance(password, str) or password != confirm:
+            errors["password_confirm"] = "Les deux mots de passe ne sont pas identiques."
+        else:
+            try:
+                await service.reset_password(request, token, password)
+            except AuthError as exc:
+                if exc.field:
+                    errors[exc.field] = exc.message
+                else:
+                    problem = exc.message
+            else:
+                return flash(
+                    see_other("/login"),
+                    "Votre mot de passe est modifié. Connectez-vous avec le nouveau.",
+                )
+    elif not await service.reset_token_is_valid(token):
+        problem = "Ce lien n'est plus valable. Demandez un nouveau lien de réinitialisation."
+    return await render(
+        request,
+        "auth/password_reset.html",
+        {"errors": errors, "problem": problem},
+        status_code=400 if (errors or problem) else 200,
+    )
+
+
+def _provider(request: Request):  # type: ignore[no-untyped-def]
+    provider = get_settings().oidc_provider(request.path_params["provider"])
+    if provider is None:
+        raise HTTPException(404)
+    return provider
+
+
+async def oidc_begin(request: Request) -> Response:
+    provider = _provider(request)
+    try:
+        url, flow = await oidc.begin(provider, safe_next(request.query_params.get("next")))
+    except oidc.OidcError as exc:
+        return await _login_page(request, {}, "", 502, str(exc))
+    response = RedirectResponse(url, status_code=303)
+    set_private_cookie(response, oidc.COOKIE, flow, oidc.FLOW_MAX_AGE)
+    return response
+
+
+async def oidc_callback(request: Request) -> Response:
+    provider = _provider(request)
+    params = request.query_params
+    if "error" in params:
+        return await _login_page(
+            request, {}, "", 400, "La connexion a été annulée ou refusée par le fournisseur d'identité."
+        )
+    try:
+        flow = oidc.read_flow(request.cookies.get(oidc.COOKIE), provider, params.get("state", ""))
+        identity = await oidc.finish(provider, flow, params.get("code", ""))
+    except oidc.OidcError as exc:
+        return await _login_page(request, {}, "", 400, str(exc))
+    user = await _oidc_user(request, provider.name, identity)
+    if user is None:
+        await audit.record(
+            AuditTag.LOGIN_OIDC_REFUSED,
+            request=request,
+            actor_email=identity.email or "",
+            subject=f"{provider.name}:{identity.subject}",
+            email_verified=identity.email_verified,
+        )
+        response: Response = await render(
+            request, "auth/no_access.html", {"email": identity.email}, status_code=403
+        )
+    else:
+        await audit.record(
+            AuditTag.LOGIN_OIDC_SUCCEEDED,
+            request=request,
+            actor_id=user.id,
+            actor_email=user.email,
+            subject=f"{provider.name}:{identity.subject}",
+        )
+        response = await log_in(request, user, safe_next(flow.get("next")))
+    response.delete_cookie(oidc.COOKIE)
+    return response
+
+
+async def _oidc_user(
+    request: Request, provider: str, identity: oidc.VerifiedIdentity
+) -> CurrentUser | None:
+    """The linking rule: a known identity; else a verified e-mail matching an existing account
+    or an open invitation. Anyone else gets no account and no access."""
+    from portal.core.db import transaction
+
+    known = await service.user_for_identity(provider, identity.subject)
+    if known:
+        return known
+    if not (identity.email and identity.email_verified):
+        return None
+    async with transaction():
+        user = await service.user_by_email(identity.email)
+        if user is None:
+            if not await tenants.has_open_invitation(identity.email):
+                return None
+            user_id = await service.create_user(identity.email, identity.full_name, None)
+            user = CurrentUser(user_id, identity.email, identity.full_name, False)
+        await service.link_identity(provider, identity.subject, user.id, identity.email)
+        await tenants.accept_invitations_for_verified_email(request, user)
+    return user
+
+
+routes = [
+    Route("/login", login_form, methods=["GET"], name="login"),
+    Route("/login", login_submit, methods=["POST"], name="login_submit"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/mot-de-passe/oublie", password_forgot, methods=["GET", "POST"], name="password_forgot"),
+    Route("/mot-de-passe/{token}", password_reset, methods=["GET", "POST"], name="password_reset"),
+    Route("/login/oidc/{provider}", oidc_begin, methods=["GET"], name="oidc_begin"),
+    Route("/login/oidc/{provider}/callback", oidc_callback, methods=["GET"], name="oidc_callback"),
+]

@@ -1,0 +1,225 @@
+"""Accounts and sessions: password login with the brute-force rule, password reset, admins.
+
+Brute force: 5 failed attempts on one e-mail within 15 minutes lock it for 15 minutes from the
+fifth failure, even for the right password. Attempts refused during a lock are logged but do not
+count, so the lock ends on time. Attempts are kept per e-mail whether an account exists or not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from starlette.requests import Request
+
+from portal.audit import service as audit
+from portal.audit.enums import AuditTag
+from portal.auth import repository
+from portal.auth.enums import LoginOutcome
+from portal.core import mail, security
+from portal.core.db import transaction
+from portal.settings import get_settings
+
+MAX_FAILURES = 5
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+LOCK_DURATION = dt.timedelta(minutes=15)
+SESSION_LIFETIME = dt.timedelta(hours=12)
+RESET_LIFETIME = dt.timedelta(hours=1)
+
+LOCKED_MESSAGE = (
+    "Trop de tentatives de connexion ont échoué pour ce compte. Par sécurité, la connexion "
+    "est bloquée pendant 15 minutes. Réessayez plus tard ou réinitialisez votre mot de passe."
+)
+FAILED_MESSAGE = "Adresse e-mail ou mot de passe incorrect."
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: uuid.UUID
+    email: str
+    full_name: str
+    is_platform_admin: bool
+
+
+class AuthError(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def normalise_email(raw: str) -> str | None:
+    """Lower-cased, syntax-checked address, or None."""
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+def lock_ends(failures: list[dt.datetime]) -> dt.datetime | None:
+    """End of the lock set by the most recent run of 5 failures within 15 minutes, if any."""
+    end = None
+    for i in range(MAX_FAILURES - 1, len(failures)):
+        if failures[i] - failures[i - MAX_FAILURES + 1] <= FAILURE_WINDOW:
+            end = failures[i] + LOCK_DURATION
+    return end
+
+
+async def locked_until(email: str, at: dt.datetime) -> dt.datetime | None:
+    failures = await repository.failure_times(email, at - FAILURE_WINDOW - LOCK_DURATION)
+    end = lock_ends(failures)
+    return end if end is not None and end > at else None
+
+
+async def authenticate(request: Request, raw_email: str, password: str) -> CurrentUser:
+    email = normalise_email(raw_email) or raw_email.strip().lower()[:254]
+    ip = audit.client_ip(request)
+    at = now()
+    if await locked_until(email, at):
+        await repository.insert_attempt(email, LoginOutcome.LOCKED, ip, at)
+        await audit.record(AuditTag.LOGIN_LOCKED, request=request, actor_email=email)
+        raise AuthError(LOCKED_MESSAGE)
+    row = await repository.user_by_email(email)
+    ok = security.verify_password(row["password_hash"] if row else None, password)
+    if not (row and ok and row["is_active"]):
+        await repository.insert_attempt(email, LoginOutcome.FAILED, ip, at)
+        await audit.record(AuditTag.LOGIN_FAILED, request=request, actor_email=email)
+        if await locked_until(email, at):
+            raise AuthError(LOCKED_MESSAGE)
+        raise AuthError(FAILED_MESSAGE)
+    await repository.insert_attempt(email, LoginOutcome.SUCCEEDED, ip, at)
+    await audit.record(
+        AuditTag.LOGIN_SUCCEEDED, request=request, actor_id=row["id"], actor_email=email
+    )
+    return _current(row)
+
+
+def _current(row: dict[str, object]) -> CurrentUser:
+    return CurrentUser(
+        id=row["id"],  # type: ignore[arg-type]
+        email=str(row["email"]),
+        full_name=str(row["full_name"]),
+        is_platform_admin=bool(row["is_platform_admin"]),
+    )
+
+
+async def start_session(user_id: uuid.UUID) -> str:
+    """A new session token (the cookie value); only its hash is stored."""
+    token = security.new_token()
+    await repository.insert_session(user_id, security.token_hash(token), now() + SESSION_LIFETIME)
+    return token
+
+
+async def end_session(token: str) -> None:
+    await repository.delete_session(security.token_hash(token))
+
+
+async def user_for_session(token: str) -> CurrentUser | None:
+    row = await repository.session_user(security.token_hash(token), now())
+    if row is None or not row["user.is_active"]:
+        return None
+    return CurrentUser(
+        id=row["user.id"],
+        email=row["user.email"],
+        full_name=row["user.full_name"],
+        is_platform_admin=row["user.is_platform_admin"],
+    )
+
+
+async def user_by_email(email: str) -> CurrentUser | None:
+    row = await repository.user_by_email(email)
+    return _current(row) if row else None
+
+
+async def request_password_reset(request: Request, raw_email: str) -> None:
+    """Sends a single-use link if the account exists; says nothing either way."""
+    email = normalise_email(raw_email)
+    if email is None:
+        raise AuthError("Saisissez une adresse e-mail valide, par exemple nom@organisme.fr.", "email")
+    row = await repository.user_by_email(email)
+    if row is None or not row["is_active"]:
+        return
+    token = security.new_token()
+    async with transaction():
+        await repository.insert_reset_token(row["id"], security.token_hash(token), now() + RESET_LIFETIME)
+        await audit.record(
+            AuditTag.PASSWORD_RESET_REQUESTED, request=request, actor_id=row["id"], actor_email=email
+        )
+    settings = get_settings()
+    await mail.send(
+        mail.build_message(
+            settings,
+            email,
+            "Réinitialisation de votre mot de passe",
+            "password_reset",
+            {"name": row["full_name"], "link": f"{settings.base_url}/mot-de-passe/{token}"},
+        )
+    )
+
+
+async def reset_token_is_valid(token: str) -> bool:
+    return await repository.valid_reset_token(security.token_hash(token), now()) is not None
+
+
+async def reset_password(request: Request, token: str, password: str) -> None:
+    problem = security.password_problem(password)
+    if problem:
+        raise AuthError(problem, "password")
+    async with transaction():
+        row = await repository.valid_reset_token(security.token_hash(token), now())
+        if row is None or not await repository.consume_reset_token(row["id"], now()):
+            raise AuthError("Ce lien n'est plus valable. Demandez un nouveau lien de réinitialisation.")
+        await repository.update_user(row["user"], password_hash=security.hash_password(password))
+        # A reset means the old password may be known to someone else: close every session.
+        await repository.delete_sessions_of(row["user"])
+        await audit.record(AuditTag.PASSWORD_RESET_DONE, request=request, actor_id=row["user"])
+
+
+async def create_user(email: str, full_name: str, password: str | None) -> uuid.UUID:
+    if password is not None:
+        problem = security.password_problem(password)
+        if problem:
+            raise AuthError(problem, "password")
+    return await repository.insert_user(
+        email, full_name, security.hash_password(password) if password else None
+    )
+
+
+async def create_admin(raw_email: str, full_name: str, password: str) -> uuid.UUID:
+    email = normalise_email(raw_email)
+    if email is None:
+        raise AuthError("Adresse e-mail invalide.", "email")
+    problem = security.password_problem(password)
+    if problem:
+        raise AuthError(problem, "password")
+    async with transaction():
+        existing = await repository.user_by_email(email)
+        if existing:
+            await repository.update_user(
+                existing["id"], is_platform_admin=True, password_hash=security.hash_password(password)
+            )
+            user_id: uuid.UUID = existing["id"]
+        else:
+            user_id = await repository.insert_user(
+                email, full_name, security.hash_password(password), is_platform_admin=True
+            )
+        await audit.record(AuditTag.ADMIN_CREATED, actor_id=user_id, actor_email=email)
+    return user_id
+
+
+async def user_for_identity(provider: str, subject: str) -> CurrentUser | None:
+    row = await repository.identity_user(provider, subject)
+    if row is None:
+        return None
+    user = await repository.user_by_id(row["user"])
+    return _current(user) if user and user["is_active"] else None
+
+
+async def link_identity(provider: str, subject: str, user_id: uuid.UUID, email: str) -> None:
+    await repository.insert_identity(provider, subject, user_id, email)

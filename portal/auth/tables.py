@@ -1,0 +1,57 @@
+"""Accounts, sessions and the traces login leaves. Not tenant-owned: a person spans consortia."""
+
+from piccolo.columns import (
+    UUID,
+    Boolean,
+    ForeignKey,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+
+class User(Table, tablename="auth_user"):
+    id = UUID(primary_key=True)
+    email = Varchar(length=254, unique=True)  # stored lower-cased
+    full_name = Varchar(length=200)
+    password_hash = Varchar(length=255, null=True, default=None)  # None: OIDC only
+    is_platform_admin = Boolean(default=False)
+    is_active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class AuthSession(Table, tablename="auth_session"):
+    id = UUID(primary_key=True)
+    token_hash = Varchar(length=64, unique=True)  # SHA-256 of the cookie value, never the value
+    user = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+
+
+class LoginAttempt(Table, tablename="auth_login_attempt"):
+    """Kept per e-mail, account or not, so the brute-force rule does not reveal which exist."""
+
+    id = UUID(primary_key=True)
+    email = Varchar(length=254, index=True)
+    outcome = Varchar(length=16)  # LoginOutcome
+    ip = Varchar(length=64, default="")
+    at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class PasswordResetToken(Table, tablename="auth_password_reset"):
+    id = UUID(primary_key=True)
+    user = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
+    token_hash = Varchar(length=64, unique=True)
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+
+
+class OidcIdentity(Table, tablename="auth_oidc_identity"):
+    id = UUID(primary_key=True)
+    provider = Varchar(length=64)
+    subject = Varchar(length=255)
+    user = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
+    email = Varchar(length=254)
+    created_at = Timestamptz(default=TimestamptzNow())

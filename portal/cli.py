@@ -1,0 +1,120 @@
+"""The `portal` command: serve, migrate, demo, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+import portal  # noqa: F401 - sets PICCOLO_CONF before Piccolo is imported
+
+
+def _run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+async def _with_db(coro):  # type: ignore[no-untyped-def]
+    from portal.core import db
+
+    await db.start()
+    try:
+        return await coro
+    finally:
+        await db.stop()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from portal.core.db import migrate
+
+    _run(_with_db(migrate()))
+    print("Base de données à jour.")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from portal.core.db import migrate
+
+    _run(_with_db(migrate()))
+    uvicorn.run(
+        "portal.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("PORTAL_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from portal import demo
+    from portal.core.db import migrate
+
+    async def load() -> list[tuple[str, str, str, str]]:
+        await migrate()
+        return await demo.load()
+
+    for line in _run(_with_db(load())):
+        print(" ".join(line))
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    from portal.auth.service import AuthError, create_admin
+    from portal.core.db import migrate
+
+    password = os.environ.get("PORTAL_ADMIN_PASSWORD") or getpass.getpass(
+        "Mot de passe (12 caractères au moins) : "
+    )
+
+    async def create() -> None:
+        await migrate()
+        await create_admin(args.email, args.name or args.email, password)
+
+    try:
+        _run(_with_db(create()))
+    except AuthError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    print(f"Administrateur de la plateforme : {args.email}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from portal.settings import SettingsError
+
+    parser = argparse.ArgumentParser(prog="portal", description="Portail des partenariats")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="applique les migrations puis sert le portail")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    commands.add_parser("migrate", help="applique les migrations").set_defaults(func=cmd_migrate)
+    commands.add_parser("demo", help="charge les données de démonstration").set_defaults(
+        func=cmd_demo
+    )
+
+    admin = commands.add_parser("create-admin", help="crée un administrateur de la plateforme")
+    admin.add_argument("email")
+    admin.add_argument("--name", default="")
+    admin.set_defaults(func=cmd_create_admin)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"Configuration invalide : {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""French error pages; no stack trace ever reaches a user."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from portal.core.templating import env
+
+log = logging.getLogger("portal")
+
+_PAGES = {
+    400: ("Requête invalide", "La demande n'a pas pu être traitée. Vérifiez les informations saisies."),
+    403: ("Accès refusé", "Votre rôle ne vous permet pas d'effectuer cette action."),
+    404: ("Page introuvable", "Cette page n'existe pas ou vous n'y avez pas accès."),
+    405: ("Action impossible", "Cette action n'est pas disponible à cette adresse."),
+    413: ("Envoi trop volumineux", "Le contenu envoyé dépasse la taille autorisée."),
+    500: (
+        "Erreur du portail",
+        "Une erreur inattendue s'est produite. L'équipe technique en est informée ; "
+        "réessayez dans quelques instants.",
+    ),
+}
+
+
+def error_page(request: Request, status: int, detail: str | None = None) -> HTMLResponse:
+    title, message = _PAGES.get(status, _PAGES[400] if status < 500 else _PAGES[500])
+    state = request.scope.get("state", {})
+    html = env.get_template("errors/error.html").render(
+        request=request,
+        user=state.get("user"),
+        tenant=None,
+        my_consortia=[],
+        csrf_token=state.get("csrf_token", ""),
+        flash_message=None,
+        status=status,
+        title=title,
+        message=detail or message,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    # Starlette's default details are English; ours come from the table above.
+    detail = exc.detail if exc.detail and exc.detail != _english(exc.status_code) else None
+    response = error_page(request, exc.status_code, detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("Erreur non gérée sur %s %s", request.method, request.url.path, exc_info=exc)
+    return error_page(request, 500)
+
+
+def csrf_failure(request: Request) -> Response:
+    return error_page(
+        request,
+        403,
+        "Le formulaire a expiré ou ne provient pas du portail : rien n'a été modifié. "
+        "Rechargez la page et recommencez.",
+    )
+
+
+def _english(status: int) -> str:
+    from http import HTTPStatus
+
+    return HTTPStatus(status).phrase

@@ -1,0 +1,70 @@
+"""Roles and what each may do in a consortium: the one matrix, shown on the page "Rôles et droits".
+
+A tenant route declares its permission with `@requires(...)`; `tests/test_routes_meta.py` checks
+that every route under `/c/{slug}/` does.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+
+class Role(StrEnum):
+    PILOT = "pilot"  # bailleur running the consortium's space
+    LESSOR_STAFF = "lessor_staff"
+    ASSOCIATION_STAFF = "association_staff"
+    STATE_AGENT = "state_agent"
+    FINANCE = "finance"
+    READ_ONLY = "read_only"
+
+
+class Permission(StrEnum):
+    SPACE_VIEW = "space.view"
+    MEMBERS_VIEW = "members.view"
+    MEMBERS_INVITE = "members.invite"
+    MEMBERS_MANAGE = "members.manage"
+    ORGANISATIONS_MANAGE = "organisations.manage"
+    AUDIT_VIEW = "audit.view"
+
+
+_EVERYONE = frozenset(Role)
+
+MATRIX: dict[Permission, frozenset[Role]] = {
+    Permission.SPACE_VIEW: _EVERYONE,
+    Permission.MEMBERS_VIEW: _EVERYONE,
+    Permission.MEMBERS_INVITE: frozenset({Role.PILOT}),
+    Permission.MEMBERS_MANAGE: frozenset({Role.PILOT}),
+    Permission.ORGANISATIONS_MANAGE: frozenset({Role.PILOT}),
+    Permission.AUDIT_VIEW: frozenset({Role.PILOT}),
+}
+
+
+def allows(role: str, permission: Permission) -> bool:
+    return role in MATRIX[permission]
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def requires(permission: Permission) -> Callable[[Endpoint], Endpoint]:
+    """Declare the permission of a tenant route. A member without it gets 403 (they are inside
+    the consortium, so its existence is no secret to them)."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def wrapper(request: Request) -> Response:
+            tenant = request.state.tenant
+            if not allows(tenant.role, permission):
+                raise HTTPException(403)
+            return await endpoint(request)
+
+        wrapper.permission = permission  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

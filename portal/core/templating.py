@@ -1,0 +1,104 @@
+"""Jinja2 rendering with the French formats, the CSRF token and one-shot flash messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency
+from itsdangerous import BadSignature, URLSafeSerializer
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from portal.settings import get_settings
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+PARIS = ZoneInfo("Europe/Paris")
+FLASH_COOKIE = "portal_flash"
+
+
+def date_fr(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(PARIS).date()
+    return format_date(value, "dd/MM/yyyy", locale="fr_FR")
+
+
+def datetime_fr(value: dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    return format_datetime(value, "dd/MM/yyyy 'à' HH:mm", tzinfo=PARIS, locale="fr_FR")
+
+
+def euros(cents: int | None) -> str:
+    """Integer cents to `1 234,56 €` (narrow no-break spaces, as French typography wants)."""
+    if cents is None:
+        return ""
+    return format_currency(Decimal(cents) / 100, "EUR", locale="fr_FR")
+
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(["html", "xml"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.filters.update(date_fr=date_fr, datetime_fr=datetime_fr, euros=euros)
+
+
+def _flash_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(get_settings().secret_key, salt="flash")
+
+
+def flash(response: Response, message: str) -> Response:
+    """Show `message` once on the next page (after a POST-redirect-GET)."""
+    response.set_cookie(
+        FLASH_COOKIE,
+        _flash_serializer().dumps(message),
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().https,
+        max_age=60,
+    )
+    return response
+
+
+def _take_flash(request: Request) -> str | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _flash_serializer().loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+async def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    from portal.tenants.service import consortia_for_switcher
+
+    state = request.scope.get("state", {})
+    user = state.get("user")
+    message = _take_flash(request)
+    html = env.get_template(template).render(
+        request=request,
+        user=user,
+        tenant=state.get("tenant"),
+        my_consortia=await consortia_for_switcher(user.id) if user else [],
+        csrf_token=state.get("csrf_token", ""),
+        flash_message=message,
+        **(context or {}),
+    )
+    response = HTMLResponse(html, status_code=status_code)
+    if message:
+        response.delete_cookie(FLASH_COOKIE)
+    return response

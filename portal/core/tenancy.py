@@ -1,0 +1,64 @@
+"""The tenant context and the middleware that builds it for everything mounted at `/c/{slug}/`.
+
+This is the one place where membership is checked: anonymous visitors are sent to the login page
+whatever the slug (no database lookup, so no hint), and a signed-in person who is not an active
+member gets the same 404 as for a consortium that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from starlette.exceptions import HTTPException
+from starlette.responses import RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from portal.auth.service import CurrentUser
+
+
+@dataclass(frozen=True)
+class TenantScope:
+    """What every tenant repository filters by and stamps on insert."""
+
+    consortium_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class TenantContext(TenantScope):
+    """The scope of a signed-in member, built by `TenantMiddleware` for each request."""
+
+    slug: str
+    name: str
+    user_id: uuid.UUID
+    membership_id: uuid.UUID
+    organisation_id: uuid.UUID
+    role: str
+    may_sign: bool
+
+
+class TenantMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from portal.tenants.service import resolve_tenant
+
+        user: CurrentUser | None = scope["state"].get("user")
+        if user is None:
+            target = scope.get("root_path", "") + scope["path"]
+            response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            await response(scope, receive, send)
+            return
+        slug = scope["path_params"].get("slug", "")
+        tenant = await resolve_tenant(slug, user.id)
+        if tenant is None:
+            raise HTTPException(404)
+        scope["state"]["tenant"] = tenant
+        await self.app(scope, receive, send)

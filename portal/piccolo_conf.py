@@ -1,0 +1,34 @@
+"""Piccolo's configuration: the engine chosen from `PORTAL_DATABASE_URL` and every domain app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppRegistry
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+from portal.settings import get_settings
+
+
+def engine_for(url: str) -> Engine:  # type: ignore[type-arg]
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A generous busy timeout: web requests and jobs share one SQLite file.
+        return SQLiteEngine(path=str(path), timeout=30)
+    if url.startswith(("postgres://", "postgresql://")):
+        return PostgresEngine(config={"dsn": url})
+    raise ValueError("PORTAL_DATABASE_URL commence par sqlite:/// ou postgresql://")
+
+
+DB = engine_for(get_settings().database_url)
+
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "portal.auth.piccolo_app",
+        "portal.tenants.piccolo_app",
+        "portal.audit.piccolo_app",
+    ]
+)

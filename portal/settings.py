@@ -1,0 +1,130 @@
+"""Every setting the portal reads, from `PORTAL_*` environment variables, in one place.
+
+With nothing set the portal runs on the embedded default: a SQLite file and local folders under
+`./var`, and a secret key generated once and kept there. `tests/test_settings.py` checks that each
+variable read here is documented in `infra/.env.example`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or wrong: the process must not start."""
+
+
+@dataclass(frozen=True)
+class OidcProviderSettings:
+    name: str
+    label: str
+    issuer: str
+    client_id: str
+    client_secret: str
+    # Some providers (ProConnect) only hand out e-mails they verified and send no
+    # `email_verified` claim; the operator vouches for them with this flag.
+    trust_email: bool = False
+    scope: str = "openid email profile"
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    data_dir: Path
+    database_url: str
+    secret_key: str
+    base_url: str
+    smtp_url: str | None
+    mail_from: str
+    oidc_providers: tuple[OidcProviderSettings, ...] = field(default_factory=tuple)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def oidc_provider(self, name: str) -> OidcProviderSettings | None:
+        return next((p for p in self.oidc_providers if p.name == name), None)
+
+
+def _secret_key(env: str, data_dir: Path) -> str:
+    configured = os.environ.get("PORTAL_SECRET_KEY", "")
+    if configured:
+        if len(configured) < 32:
+            raise SettingsError("PORTAL_SECRET_KEY doit contenir au moins 32 caractères.")
+        return configured
+    if env == "production":
+        raise SettingsError(
+            "PORTAL_SECRET_KEY est obligatoire en production : le portail refuse de démarrer "
+            "avec une clé par défaut."
+        )
+    # Embedded default: generated once, kept in the data folder, readable by its owner only.
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _oidc_providers(raw: str) -> tuple[OidcProviderSettings, ...]:
+    if not raw.strip():
+        return ()
+    try:
+        items: list[dict[str, Any]] = json.loads(raw)
+        return tuple(
+            OidcProviderSettings(
+                name=item["name"],
+                label=item.get("label", item["name"]),
+                issuer=item["issuer"].rstrip("/"),
+                client_id=item["client_id"],
+                client_secret=item["client_secret"],
+                trust_email=bool(item.get("trust_email", False)),
+                scope=item.get("scope", "openid email profile"),
+            )
+            for item in items
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SettingsError(f"PORTAL_OIDC_PROVIDERS n'est pas une liste JSON valide : {exc}") from exc
+
+
+def load_settings() -> Settings:
+    env = os.environ.get("PORTAL_ENV", "development")
+    if env not in {"development", "production"}:
+        raise SettingsError("PORTAL_ENV vaut 'development' ou 'production'.")
+    data_dir = Path(os.environ.get("PORTAL_DATA_DIR", "var")).resolve()
+    database_url = os.environ.get("PORTAL_DATABASE_URL", "")
+    if not database_url:
+        if env == "production":
+            raise SettingsError("PORTAL_DATABASE_URL est obligatoire en production.")
+        database_url = f"sqlite:///{data_dir / 'portal.sqlite3'}"
+    base_url = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    return Settings(
+        env=env,
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key=_secret_key(env, data_dir),
+        base_url=base_url,
+        smtp_url=os.environ.get("PORTAL_SMTP_URL") or None,
+        mail_from=os.environ.get("PORTAL_MAIL_FROM", "Portail partenariats <no-reply@localhost>"),
+        oidc_providers=_oidc_providers(os.environ.get("PORTAL_OIDC_PROVIDERS", "")),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

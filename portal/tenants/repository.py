@@ -1,0 +1,314 @@
+"""Every query on consortia, organisations, participations, memberships and invitations.
+
+Tenant-owned rows are read and written only through functions taking a `TenantScope`: they
+always filter by its consortium and stamp it on insert. The few lookups that come before a scope
+exists (resolving a membership, following an invitation's secret token) say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from portal.core.tenancy import TenantScope
+from portal.tenants.tables import (
+    Consortium,
+    Invitation,
+    Membership,
+    Organisation,
+    Participation,
+)
+
+Row = dict[str, Any]
+
+
+# Consortia (the tenants themselves) -------------------------------------------------------
+
+
+async def consortium_by_slug(slug: str) -> Row | None:
+    row: Row | None = await Consortium.select().where(Consortium.slug == slug).first()
+    return row
+
+
+async def consortium_by_id(consortium_id: uuid.UUID) -> Row | None:
+    row: Row | None = await Consortium.select().where(Consortium.id == consortium_id).first()
+    return row
+
+
+async def all_consortia() -> list[Row]:
+    rows: list[Row] = await Consortium.select().order_by(Consortium.name)
+    return rows
+
+
+async def insert_consortium(
+    name: str, slug: str, programme: str, departements: list[str], status: str
+) -> uuid.UUID:
+    consortium = Consortium(
+        name=name, slug=slug, programme=programme, departements=departements, status=status
+    )
+    await consortium.save()
+    return consortium.id  # type: ignore[no-any-return]
+
+
+# Before a scope exists: the membership that grants it -------------------------------------
+
+
+async def active_membership(slug: str, user_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Membership.select(
+            Membership.id,
+            Membership.role,
+            Membership.may_sign,
+            Membership.organisation,
+            Membership.consortium.id,
+            Membership.consortium.slug,
+            Membership.consortium.name,
+        )
+        .where(
+            (Membership.consortium.slug == slug)
+            & (Membership.user == user_id)
+            & (Membership.is_active == True)  # noqa: E712 - Piccolo expression
+        )
+        .first()
+    )
+    return row
+
+
+async def consortia_of(user_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await Membership.select(
+            Membership.consortium.slug.as_alias("slug"),
+            Membership.consortium.name.as_alias("name"),
+            Membership.role,
+        )
+        .where((Membership.user == user_id) & (Membership.is_active == True))  # noqa: E712
+        .order_by(Membership.consortium.name)
+    )
+    return rows
+
+
+# Organisations (shared legal entities) and their participation ----------------------------
+
+
+async def organisation_by_siret(siret: str) -> Row | None:
+    row: Row | None = await Organisation.select().where(Organisation.siret == siret).first()
+    return row
+
+
+async def insert_organisation(name: str, siret: str, kinds: list[str], city: str) -> uuid.UUID:
+    organisation = Organisation(name=name, siret=siret, kinds=kinds, city=city)
+    await organisation.save()
+    return organisation.id  # type: ignore[no-any-return]
+
+
+async def organisations(scope: TenantScope) -> list[Row]:
+    rows: list[Row] = (
+        await Participation.select(
+            Participation.organisation.id.as_alias("id"),
+            Participation.organisation.name.as_alias("name"),
+            Participation.organisation.siret.as_alias("siret"),
+            Participation.organisation.kinds.as_alias("kinds"),
+            Participation.organisation.city.as_alias("city"),
+        )
+        .where(Participation.consortium == scope.consortium_id)
+        .order_by(Participation.organisation.name)
+    )
+    return rows
+
+
+async def organisation_in(scope: TenantScope, organisation_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Participation.select(
+            Participation.organisation.id.as_alias("id"),
+            Participation.organisation.name.as_alias("name"),
+        )
+        .where(
+            (Participation.consortium == scope.consortium_id)
+            & (Participation.organisation == organisation_id)
+        )
+        .first()
+    )
+    return row
+
+
+async def insert_participation(scope: TenantScope, organisation_id: uuid.UUID) -> None:
+    await Participation.insert(
+        Participation(consortium=scope.consortium_id, organisation=organisation_id)
+    )
+
+
+# Memberships ------------------------------------------------------------------------------
+
+_MEMBER_COLUMNS = (
+    Membership.id,
+    Membership.role,
+    Membership.may_sign,
+    Membership.is_active,
+    Membership.created_at,
+    Membership.user.id.as_alias("user_id"),
+    Membership.user.email.as_alias("email"),
+    Membership.user.full_name.as_alias("full_name"),
+    Membership.organisation.id.as_alias("organisation_id"),
+    Membership.organisation.name.as_alias("organisation_name"),
+)
+
+
+async def members(scope: TenantScope) -> list[Row]:
+    rows: list[Row] = (
+        await Membership.select(*_MEMBER_COLUMNS)
+        .where(Membership.consortium == scope.consortium_id)
+        .order_by(Membership.organisation.name)
+        .order_by(Membership.user.full_name)
+    )
+    return rows
+
+
+async def member(scope: TenantScope, membership_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Membership.select(*_MEMBER_COLUMNS)
+        .where((Membership.consortium == scope.consortium_id) & (Membership.id == membership_id))
+        .first()
+    )
+    return row
+
+
+async def member_of_user(scope: TenantScope, user_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Membership.select(Membership.id)
+        .where((Membership.consortium == scope.consortium_id) & (Membership.user == user_id))
+        .first()
+    )
+    return row
+
+
+async def count_active_pilots(scope: TenantScope) -> int:
+    count: int = await Membership.count().where(
+        (Membership.consortium == scope.consortium_id)
+        & (Membership.role == "pilot")
+        & (Membership.is_active == True)  # noqa: E712
+    )
+    return count
+
+
+async def insert_membership(
+    scope: TenantScope,
+    user_id: uuid.UUID,
+    organisation_id: uuid.UUID,
+    role: str,
+    may_sign: bool,
+) -> uuid.UUID:
+    membership = Membership(
+        consortium=scope.consortium_id,
+        user=user_id,
+        organisation=organisation_id,
+        role=role,
+        may_sign=may_sign,
+    )
+    await membership.save()
+    return membership.id  # type: ignore[no-any-return]
+
+
+async def update_membership(scope: TenantScope, membership_id: uuid.UUID, **values: Any) -> None:
+    await Membership.update({getattr(Membership, k): v for k, v in values.items()}).where(
+        (Membership.consortium == scope.consortium_id) & (Membership.id == membership_id)
+    )
+
+
+# Invitations ------------------------------------------------------------------------------
+
+
+async def insert_invitation(
+    scope: TenantScope,
+    *,
+    organisation_id: uuid.UUID,
+    email: str,
+    role: str,
+    may_sign: bool,
+    token_hash: str,
+    invited_by: uuid.UUID,
+    expires_at: dt.datetime,
+) -> uuid.UUID:
+    invitation = Invitation(
+        consortium=scope.consortium_id,
+        organisation=organisation_id,
+        email=email,
+        role=role,
+        may_sign=may_sign,
+        token_hash=token_hash,
+        invited_by=invited_by,
+        expires_at=expires_at,
+    )
+    await invitation.save()
+    return invitation.id  # type: ignore[no-any-return]
+
+
+async def pending_invitations(scope: TenantScope, now: dt.datetime) -> list[Row]:
+    rows: list[Row] = (
+        await Invitation.select(
+            Invitation.id,
+            Invitation.email,
+            Invitation.role,
+            Invitation.may_sign,
+            Invitation.expires_at,
+            Invitation.created_at,
+            Invitation.organisation.name.as_alias("organisation_name"),
+        )
+        .where(
+            (Invitation.consortium == scope.consortium_id)
+            & Invitation.accepted_at.is_null()
+            & Invitation.revoked_at.is_null()
+            & (Invitation.expires_at > now)
+        )
+        .order_by(Invitation.created_at, ascending=False)
+    )
+    return rows
+
+
+async def revoke_invitation(scope: TenantScope, invitation_id: uuid.UUID, now: dt.datetime) -> bool:
+    rows = (
+        await Invitation.update({Invitation.revoked_at: now})
+        .where(
+            (Invitation.consortium == scope.consortium_id)
+            & (Invitation.id == invitation_id)
+            & Invitation.accepted_at.is_null()
+            & Invitation.revoked_at.is_null()
+        )
+        .returning(Invitation.id)
+    )
+    return len(rows) == 1
+
+
+async def invitation_by_token(token_hash: str) -> Row | None:
+    """Found by its secret token, before the invitee has any scope."""
+    row: Row | None = (
+        await Invitation.select(
+            Invitation.all_columns(),
+            Invitation.consortium.name.as_alias("consortium_name"),
+            Invitation.consortium.slug.as_alias("consortium_slug"),
+            Invitation.organisation.name.as_alias("organisation_name"),
+        )
+        .where(Invitation.token_hash == token_hash)
+        .first()
+    )
+    return row
+
+
+async def open_invitations_for_email(email: str, now: dt.datetime) -> list[Row]:
+    """An e-mail proven by an identity provider claims what was sent to that address."""
+    rows: list[Row] = await Invitation.select().where(
+        (Invitation.email == email)
+        & Invitation.accepted_at.is_null()
+        & Invitation.revoked_at.is_null()
+        & (Invitation.expires_at > now)
+    )
+    return rows
+
+
+async def mark_invitation_accepted(invitation_id: uuid.UUID, now: dt.datetime) -> bool:
+    rows = (
+        await Invitation.update({Invitation.accepted_at: now})
+        .where((Invitation.id == invitation_id) & Invitation.accepted_at.is_null())
+        .returning(Invitation.id)
+    )
+    return len(rows) == 1

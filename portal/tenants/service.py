@@ -1,0 +1,406 @@
+"""Consortia, their organisations, members and invitations.
+
+Invitation lifecycle:
+| from     | to       | who                   | function              | case                          |
+|----------|----------|-----------------------|-----------------------|-------------------------------|
+| -        | pending  | pilot / platform admin| `invite`              | a person joins an organisation|
+| pending  | accepted | the invitee           | `accept_invitation`   | link followed within 7 days   |
+| pending  | revoked  | pilot                 | `revoke_invitation`   | sent by mistake               |
+| pending  | expired  | time                  | -                     | 7 days passed: link refused   |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from portal.audit import service as audit
+from portal.audit.enums import AuditTag
+from portal.auth import service as auth
+from portal.auth.service import CurrentUser
+from portal.core import mail, security
+from portal.core.db import transaction
+from portal.core.permissions import Role
+from portal.core.tenancy import TenantContext, TenantScope
+from portal.settings import get_settings
+from portal.tenants import repository
+
+INVITATION_LIFETIME = dt.timedelta(days=7)
+
+
+class TenantError(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def resolve_tenant(slug: str, user_id: uuid.UUID) -> TenantContext | None:
+    row = await repository.active_membership(slug, user_id)
+    if row is None:
+        return None
+    return TenantContext(
+        consortium_id=row["consortium.id"],
+        slug=row["consortium.slug"],
+        name=row["consortium.name"],
+        user_id=user_id,
+        membership_id=row["id"],
+        organisation_id=row["organisation"],
+        role=row["role"],
+        may_sign=row["may_sign"],
+    )
+
+
+async def consortia_for_switcher(user_id: uuid.UUID) -> list[dict[str, Any]]:
+    return await repository.consortia_of(user_id)
+
+
+# Platform administration ------------------------------------------------------------------
+
+
+async def list_consortia() -> list[dict[str, Any]]:
+    return await repository.all_consortia()
+
+
+async def platform_scope(consortium_id: uuid.UUID) -> tuple[TenantScope, dict[str, Any]] | None:
+    """The scope a platform administrator acts in; they are not a member and see no tenant page."""
+    row = await repository.consortium_by_id(consortium_id)
+    return (TenantScope(consortium_id=row["id"]), row) if row else None
+
+
+async def create_consortium(request: Request | None, admin: CurrentUser, values: dict[str, Any]) -> uuid.UUID:
+    if await repository.consortium_by_slug(values["slug"]):
+        raise TenantError("Cet identifiant d'adresse est déjà pris.", "slug")
+    async with transaction():
+        consortium_id = await repository.insert_consortium(
+            values["name"], values["slug"], values["programme"], values["departements"], values["status"]
+        )
+        await audit.record(
+            AuditTag.CONSORTIUM_CREATED,
+            request=request,
+            actor_id=admin.id,
+            actor_email=admin.email,
+            consortium_id=consortium_id,
+            subject=values["slug"],
+        )
+    return consortium_id
+
+
+# Organisations ----------------------------------------------------------------------------
+
+
+async def organisations(scope: TenantScope) -> list[dict[str, Any]]:
+    return await repository.organisations(scope)
+
+
+async def add_organisation(
+    request: Request | None, scope: TenantScope, actor: CurrentUser, values: dict[str, Any]
+) -> uuid.UUID:
+    """Adds an organisation to the consortium; one already known by its SIRET is reused as is."""
+    async with transaction():
+        existing = await repository.organisation_by_siret(values["siret"])
+        if existing:
+            organisation_id: uuid.UUID = existing["id"]
+            if await repository.organisation_in(scope, organisation_id):
+                raise TenantError(
+                    f"{existing['name']} fait déjà partie du consortium.", "siret"
+                )
+        else:
+            organisation_id = await repository.insert_organisation(
+                values["name"], values["siret"], values["kinds"], values["city"]
+            )
+        await repository.insert_participation(scope, organisation_id)
+        await audit.record(
+            AuditTag.ORGANISATION_ADDED,
+            request=request,
+            actor_id=actor.id,
+            actor_email=actor.email,
+            consortium_id=scope.consortium_id,
+            subject=values["siret"],
+        )
+    return organisation_id
+
+
+# Members ----------------------------------------------------------------------------------
+
+
+async def members(scope: TenantScope) -> list[dict[str, Any]]:
+    return await repository.members(scope)
+
+
+async def member(scope: TenantScope, membership_id: uuid.UUID) -> dict[str, Any] | None:
+    return await repository.member(scope, membership_id)
+
+
+async def _ensure_other_pilot(ctx: TenantScope, current: dict[str, Any]) -> None:
+    if current["role"] == Role.PILOT and current["is_active"]:
+        if await repository.count_active_pilots(ctx) <= 1:
+            raise TenantError(
+                "C'est le dernier pilote du consortium : nommez d'abord un autre pilote.", "role"
+            )
+
+
+async def change_member(
+    request: Request, ctx: TenantContext, actor: CurrentUser, membership_id: uuid.UUID, role: str, may_sign: bool
+) -> None:
+    async with transaction():
+        current = await repository.member(ctx, membership_id)
+        if current is None:
+            raise LookupError(membership_id)
+        if role != Role.PILOT:
+            await _ensure_other_pilot(ctx, current)
+        await repository.update_membership(ctx, membership_id, role=role, may_sign=may_sign)
+        await audit.record(
+            AuditTag.MEMBER_ROLE_CHANGED,
+            request=request,
+            actor_id=actor.id,
+            actor_email=actor.email,
+            consortium_id=ctx.consortium_id,
+            subject=current["email"],
+            role_before=current["role"],
+            role_after=role,
+            may_sign_before=current["may_sign"],
+            may_sign_after=may_sign,
+        )
+
+
+async def set_member_active(
+    request: Request, ctx: TenantContext, actor: CurrentUser, membership_id: uuid.UUID, active: bool
+) -> None:
+    async with transaction():
+        current = await repository.member(ctx, membership_id)
+        if current is None:
+            raise LookupError(membership_id)
+        if not active:
+            await _ensure_other_pilot(ctx, current)
+        await repository.update_membership(ctx, membership_id, is_active=active)
+        await audit.record(
+            AuditTag.MEMBER_REACTIVATED if active else AuditTag.MEMBER_DEACTIVATED,
+            request=request,
+            actor_id=actor.id,
+            actor_email=actor.email,
+            consortium_id=ctx.consortium_id,
+            subject=current["email"],
+        )
+
+
+# Invitations ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvitationView:
+    """What the invitee sees before accepting; `problem` is set when the link cannot be used."""
+
+    id: uuid.UUID
+    email: str
+    consortium_name: str
+    consortium_slug: str
+    organisation_name: str
+    role: str
+    problem: str | None
+    scope: TenantScope
+    organisation_id: uuid.UUID
+    may_sign: bool
+
+
+async def pending_invitations(scope: TenantScope) -> list[dict[str, Any]]:
+    return await repository.pending_invitations(scope, now())
+
+
+async def invite(
+    request: Request | None, scope: TenantScope, actor: CurrentUser, values: dict[str, Any]
+) -> None:
+    organisation = await repository.organisation_in(scope, values["organisation_id"])
+    if organisation is None:
+        raise TenantError("Choisissez une organisation du consortium.", "organisation")
+    consortium = await repository.consortium_by_id(scope.consortium_id)
+    assert consortium is not None
+    existing_user = await auth.user_by_email(values["email"])
+    if existing_user:
+        existing = await repository.member_of_user(scope, existing_user.id)
+        if existing:
+            raise TenantError("Cette personne est déjà membre du consortium.", "email")
+    token = security.new_token()
+    async with transaction():
+        await repository.insert_invitation(
+            scope,
+            organisation_id=values["organisation_id"],
+            email=values["email"],
+            role=values["role"],
+            may_sign=values["may_sign"],
+            token_hash=security.token_hash(token),
+            invited_by=actor.id,
+            expires_at=now() + INVITATION_LIFETIME,
+        )
+        await audit.record(
+            AuditTag.INVITATION_SENT,
+            request=request,
+            actor_id=actor.id,
+            actor_email=actor.email,
+            consortium_id=scope.consortium_id,
+            subject=values["email"],
+            role=values["role"],
+        )
+    settings = get_settings()
+    await mail.send(
+        mail.build_message(
+            settings,
+            values["email"],
+            f"Invitation à rejoindre {consortium['name']}",
+            "invitation",
+            {
+                "consortium": consortium["name"],
+                "organisation": organisation["name"],
+                "role": values["role"],
+                "inviter": actor.full_name,
+                "link": f"{settings.base_url}/invitations/{token}",
+                "expires_at": now() + INVITATION_LIFETIME,
+                "has_account": existing_user is not None,
+            },
+        )
+    )
+
+
+async def revoke_invitation(
+    request: Request, ctx: TenantContext, actor: CurrentUser, invitation_id: uuid.UUID
+) -> None:
+    async with transaction():
+        if not await repository.revoke_invitation(ctx, invitation_id, now()):
+            raise LookupError(invitation_id)
+        await audit.record(
+            AuditTag.INVITATION_REVOKED,
+            request=request,
+            actor_id=actor.id,
+            actor_email=actor.email,
+            consortium_id=ctx.consortium_id,
+        )
+
+
+async def invitation_for_token(token: str) -> InvitationView | None:
+    row = await repository.invitation_by_token(security.token_hash(token))
+    if row is None:
+        return None
+    problem = None
+    if row["accepted_at"] is not None:
+        problem = "Cette invitation a déjà été acceptée. Connectez-vous pour accéder à l'espace."
+    elif row["revoked_at"] is not None:
+        problem = "Cette invitation a été annulée par le pilote du consortium."
+    elif row["expires_at"] <= now():
+        problem = (
+            "Cette invitation a expiré (elle était valable 7 jours). "
+            "Demandez au pilote du consortium de vous inviter à nouveau."
+        )
+    return InvitationView(
+        id=row["id"],
+        email=row["email"],
+        consortium_name=row["consortium_name"],
+        consortium_slug=row["consortium_slug"],
+        organisation_name=row["organisation_name"],
+        role=row["role"],
+        problem=problem,
+        scope=TenantScope(consortium_id=row["consortium"]),
+        organisation_id=row["organisation"],
+        may_sign=row["may_sign"],
+    )
+
+
+async def _join(request: Request | None, invitation: InvitationView, user: CurrentUser) -> None:
+    """Inside a transaction: marks the invitation used and grants (or restores) membership."""
+    if not await repository.mark_invitation_accepted(invitation.id, now()):
+        raise TenantError("Cette invitation a déjà été utilisée.")
+    existing = await repository.member_of_user(invitation.scope, user.id)
+    if existing:
+        await repository.update_membership(
+            invitation.scope,
+            existing["id"],
+            organisation=invitation.organisation_id,
+            role=invitation.role,
+            may_sign=invitation.may_sign,
+            is_active=True,
+        )
+    else:
+        await repository.insert_membership(
+            invitation.scope, user.id, invitation.organisation_id, invitation.role, invitation.may_sign
+        )
+    await audit.record(
+        AuditTag.INVITATION_ACCEPTED,
+        request=request,
+        actor_id=user.id,
+        actor_email=user.email,
+        consortium_id=invitation.scope.consortium_id,
+        subject=user.email,
+        role=invitation.role,
+    )
+
+
+async def accept_invitation(request: Request, token: str, user: CurrentUser) -> InvitationView:
+    invitation = await invitation_for_token(token)
+    if invitation is None:
+        raise TenantError("Ce lien d'invitation n'est pas valable.")
+    if invitation.problem:
+        raise TenantError(invitation.problem)
+    if invitation.email != user.email:
+        raise TenantError(
+            f"Cette invitation est adressée à {invitation.email}. Déconnectez-vous puis "
+            "ouvrez le lien avec ce compte."
+        )
+    async with transaction():
+        await _join(request, invitation, user)
+    return invitation
+
+
+async def register_and_accept(
+    request: Request, token: str, full_name: str, password: str
+) -> tuple[CurrentUser, InvitationView]:
+    invitation = await invitation_for_token(token)
+    if invitation is None or invitation.problem:
+        raise TenantError(invitation.problem if invitation else "Ce lien d'invitation n'est pas valable.")
+    if len(full_name) < 2:
+        raise TenantError("Indiquez vos prénom et nom.", "full_name")
+    if await auth.user_by_email(invitation.email):
+        raise TenantError("Un compte existe déjà pour cette adresse : connectez-vous pour accepter.")
+    async with transaction():
+        try:
+            user_id = await auth.create_user(invitation.email, full_name, password)
+        except auth.AuthError as exc:
+            raise TenantError(exc.message, exc.field) from exc
+        user = CurrentUser(id=user_id, email=invitation.email, full_name=full_name, is_platform_admin=False)
+        await _join(request, invitation, user)
+    return user, invitation
+
+
+async def accept_invitations_for_verified_email(request: Request, user: CurrentUser) -> int:
+    """After an identity provider proved `user.email`: join what was sent to that address."""
+    count = 0
+    for row in await repository.open_invitations_for_email(user.email, now()):
+        view = InvitationView(
+            id=row["id"],
+            email=row["email"],
+            consortium_name="",
+            consortium_slug="",
+            organisation_name="",
+            role=row["role"],
+            problem=None,
+            scope=TenantScope(consortium_id=row["consortium"]),
+            organisation_id=row["organisation"],
+            may_sign=row["may_sign"],
+        )
+        await _join(request, view, user)
+        count += 1
+    return count
+
+
+async def has_open_invitation(email: str) -> bool:
+    return bool(await repository.open_invitations_for_email(email, now()))
+
+
+async def account_exists(email: str) -> bool:
+    return await auth.user_by_email(email) is not None
