@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client
-from authlib.jose import JsonWebKey, jwt
-from authlib.jose.errors import JoseError
-from authlib.oidc.core import CodeIDToken
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from portal.settings import OidcProviderSettings, get_settings
@@ -114,21 +114,18 @@ async def finish(provider: OidcProviderSettings, flow: dict[str, str], code: str
         except Exception as exc:  # authlib raises several unrelated types here
             raise OidcError(f"Échange du code refusé par le fournisseur : {exc}") from exc
         try:
-            claims = jwt.decode(
-                token["id_token"],
-                JsonWebKey.import_key_set(meta["jwks"]),
-                claims_cls=CodeIDToken,
-                claims_options={
-                    "iss": {"essential": True, "value": meta["issuer"]},
-                    "aud": {"essential": True, "value": provider.client_id},
-                    "nonce": {"essential": True, "value": flow["n"]},
-                },
-                claims_params={"nonce": flow["n"], "client_id": provider.client_id},
-            )
-            claims.validate(leeway=60)
+            decoded = jwt.decode(token["id_token"], KeySet.import_key_set(meta["jwks"]))
+            jwt.JWTClaimsRegistry(
+                leeway=60,
+                iss={"essential": True, "value": meta["issuer"]},
+                aud={"essential": True, "value": provider.client_id},
+                nonce={"essential": True, "value": flow["n"]},
+                sub={"essential": True},
+                exp={"essential": True},
+            ).validate(decoded.claims)
         except (JoseError, KeyError, ValueError) as exc:
             raise OidcError(f"Jeton d'identité invalide : {exc}") from exc
-        data: dict[str, Any] = dict(claims)
+        data: dict[str, Any] = dict(decoded.claims)
         if "email" not in data and meta.get("userinfo_endpoint"):
             response = await client.get(meta["userinfo_endpoint"], token=token)
             if response.headers.get("content-type", "").startswith("application/json"):

@@ -20,12 +20,12 @@ DEPARTEMENTS = frozenset(
 
 
 def siret_is_valid(siret: str) -> bool:
-    """14 digits with a valid Luhn key; La Poste's establishments (SIREN 356000000) use a
-    digit-sum multiple of 5 instead."""
+    """14 digits with a valid Luhn key. La Poste's establishments (SIREN 356000000) are the
+    known exception: their digit sum is a multiple of 5 instead."""
     if not re.fullmatch(r"\d{14}", siret):
         return False
-    if siret.startswith("356000000"):
-        return sum(int(c) for c in siret) % 5 == 0
+    if siret.startswith("356000000") and sum(int(c) for c in siret) % 5 == 0:
+        return True
     total = 0
     for index, char in enumerate(reversed(siret)):
         digit = int(char)

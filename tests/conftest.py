@@ -1,0 +1,275 @@
+"""Test configuration: a fresh database per test, on SQLite by default or on PostgreSQL when
+`PORTAL_TEST_DATABASE_URL` is set, and fixtures that always create a second consortium.
+
+Under `CI=true` a skipped test fails the run: every integration test must really run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import tempfile
+from pathlib import Path
+
+# Settings are read once: everything is set before the portal is imported.
+_TMP = Path(tempfile.mkdtemp(prefix="portal-tests-"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+OIDC_PORT = free_port()
+os.environ.update(
+    PORTAL_ENV="development",
+    PORTAL_DATA_DIR=str(_TMP / "data"),
+    PORTAL_DATABASE_URL=os.environ.get("PORTAL_TEST_DATABASE_URL")
+    or f"sqlite:///{_TMP / 'portal-test.sqlite3'}",
+    PORTAL_SECRET_KEY="test-secret-key-that-is-long-enough-0123456789",
+    PORTAL_BASE_URL="http://testserver",
+    PORTAL_MAIL_FROM="Portail de test <portail@test.local>",
+    PORTAL_OIDC_PROVIDERS=(
+        '[{"name": "test", "label": "Fournisseur de test", '
+        f'"issuer": "http://127.0.0.1:{OIDC_PORT}", '
+        '"client_id": "portal-test", "client_secret": "portal-test-secret-0123456789"}]'
+    ),
+)
+os.environ.pop("PORTAL_SMTP_URL", None)
+
+import dataclasses  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import AsyncIterator  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+
+import portal  # noqa: E402, F401
+from portal.settings import get_settings  # noqa: E402
+
+DATABASE_URL = os.environ["PORTAL_DATABASE_URL"]
+ON_POSTGRES = DATABASE_URL.startswith("postgres")
+PASSWORD = "correct horse battery staple"
+
+
+# Database -----------------------------------------------------------------------------------
+
+
+async def _recreate_postgres_database(url: str) -> None:
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    admin = await asyncpg.connect(url.rsplit("/", 1)[0] + "/postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+def _table_names() -> list[str]:
+    """Children first, so deleting rows never trips a foreign key."""
+    from piccolo.conf.apps import Finder
+    from piccolo.table import sort_table_classes
+
+    ordered = sort_table_classes(Finder().get_table_classes())
+    return [t._meta.tablename for t in reversed(ordered)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def database() -> AsyncIterator[None]:
+    from portal.core import db
+
+    if ON_POSTGRES:
+        await _recreate_postgres_database(DATABASE_URL)
+    await db.migrate()
+    await db.start()
+    yield
+    await db.stop()
+
+
+@pytest.fixture(autouse=True)
+async def fresh_rows(database: None) -> AsyncIterator[None]:
+    """Each test starts from empty tables (the schema stays)."""
+    yield
+    from portal.core import db
+
+    engine = db.engine()
+    tables = _table_names()
+    if ON_POSTGRES:
+        await engine.run_ddl(
+            "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"
+        )
+    else:
+        for table in tables:
+            await engine.run_ddl(f'DELETE FROM "{table}"')
+
+
+# Application and clients ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def app():  # type: ignore[no-untyped-def]
+    from portal.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+async def make_client(app):  # type: ignore[no-untyped-def]
+    clients: list[httpx.AsyncClient] = []
+
+    def make() -> httpx.AsyncClient:
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        await c.aclose()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def csrf_token(client: httpx.AsyncClient, path: str = "/login") -> str:
+    response = await client.get(path)
+    if response.status_code == 303:  # e.g. /login when already signed in
+        response = await client.get(response.headers["location"])
+    match = CSRF_RE.search(response.text)
+    assert match, f"no CSRF token on {path} ({response.status_code})"
+    return match.group(1)
+
+
+async def post_form(
+    client: httpx.AsyncClient, path: str, data: dict[str, object], from_page: str = "/login"
+) -> httpx.Response:
+    token = await csrf_token(client, from_page)
+    return await client.post(path, data={**data, "csrf_token": token})
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    response = await post_form(client, "/login", {"email": email, "password": password})
+    assert response.status_code == 303, response.text
+    return response
+
+
+# Data -----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Person:
+    id: uuid.UUID
+    email: str
+    membership_id: uuid.UUID | None = None
+
+
+@dataclasses.dataclass
+class Space:
+    id: uuid.UUID
+    slug: str
+    lessor_id: uuid.UUID
+    association_id: uuid.UUID
+    pilot: Person
+    association_worker: Person
+    state_agent: Person | None = None
+    read_only: Person | None = None
+
+
+@dataclasses.dataclass
+class World:
+    tenant: Space
+    other_tenant: Space
+    admin: Person
+
+
+_PASSWORD_HASH: list[str] = []
+
+
+async def _person(email: str, name: str) -> Person:
+    """A user with PASSWORD, hashed once per run: argon2 is slow on purpose."""
+    from portal.auth import repository
+    from portal.core.security import hash_password
+
+    if not _PASSWORD_HASH:
+        _PASSWORD_HASH.append(hash_password(PASSWORD))
+    user_id = await repository.insert_user(email, name, _PASSWORD_HASH[0])
+    return Person(id=user_id, email=email)
+
+
+async def _member(scope, person: Person, org_id: uuid.UUID, role: str, may_sign: bool = False) -> Person:  # type: ignore[no-untyped-def]
+    from portal.tenants import repository
+
+    person.membership_id = await repository.insert_membership(scope, person.id, org_id, role, may_sign)
+    return person
+
+
+async def make_space(slug: str, prefix: str, sirets: tuple[str, str]) -> Space:
+    from portal.core.tenancy import TenantScope
+    from portal.tenants import repository
+
+    consortium_id = await repository.insert_consortium(
+        f"Consortium {slug}", slug, "fnavdl", ["69", "38"], "active"
+    )
+    scope = TenantScope(consortium_id=consortium_id)
+    lessor = await repository.insert_organisation(f"Bailleur {slug}", sirets[0], ["lessor"], "Lyon")
+    association = await repository.insert_organisation(
+        f"Association {slug}", sirets[1], ["association"], "Lyon"
+    )
+    await repository.insert_participation(scope, lessor)
+    await repository.insert_participation(scope, association)
+    pilot = await _member(scope, await _person(f"pilote@{prefix}.example.org", f"Pilote {slug}"), lessor, "pilot", True)
+    worker = await _member(
+        scope, await _person(f"referente@{prefix}.example.org", f"Référente {slug}"), association, "association_staff"
+    )
+    return Space(consortium_id, slug, lessor, association, pilot, worker)
+
+
+@pytest.fixture
+async def world() -> World:
+    from portal.auth import repository as auth_repository
+    from portal.core.tenancy import TenantScope
+
+    tenant = await make_space("alpha-habitat", "alpha", ("73282932000074", "44306184100047"))
+    scope = TenantScope(consortium_id=tenant.id)
+    state_org = tenant.lessor_id
+    tenant.state_agent = await _member(scope, await _person("agent@ddets.example.org", "Agent DDETS"), state_org, "state_agent")
+    tenant.read_only = await _member(scope, await _person("lecture@alpha.example.org", "Lecture seule"), state_org, "read_only")
+    other = await make_space("beta-logement", "beta", ("55208131766522", "38012986643097"))
+    admin = await _person("admin@plateforme.example.org", "Admin")
+    await auth_repository.update_user(admin.id, is_platform_admin=True)
+    return World(tenant=tenant, other_tenant=other, admin=admin)
+
+
+def sent_mails() -> list[Path]:
+    folder = get_settings().mail_dir
+    return sorted(folder.glob("*.eml")) if folder.exists() else []
+
+
+@pytest.fixture(autouse=True)
+def clean_mail_folder() -> None:
+    for path in sent_mails():
+        path.unlink()
+
+
+# CI: nothing may skip ---------------------------------------------------------------------------
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("CI") != "true":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        print(f"\nCI=true : {skipped} test(s) ignoré(s) — sous CI, aucun test ne peut être ignoré.")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
