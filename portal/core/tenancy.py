@@ -52,8 +52,8 @@ class TenantMiddleware:
 
         user: CurrentUser | None = scope["state"].get("user")
         if user is None:
-            target = scope.get("root_path", "") + scope["path"]
-            response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            # Under a Mount, Starlette keeps the full path in scope["path"].
+            response = RedirectResponse(f"/login?next={quote(scope['path'])}", status_code=303)
             await response(scope, receive, send)
             return
         slug = scope["path_params"].get("slug", "")

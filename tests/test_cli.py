@@ -1,0 +1,55 @@
+"""The `portal` command, run as a user would, on a fresh embedded data folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_portal(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    clean.update(PORTAL_DATA_DIR=str(data_dir), **env)
+    return subprocess.run(
+        [sys.executable, "-m", "portal.cli", *args], env=clean, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+class TestDemo:
+    def test_prints_one_line_per_account_and_is_idempotent(self, tmp_path: Path) -> None:
+        first = run_portal(["demo"], tmp_path)
+        assert first.returncode == 0, first.stderr
+        lines = first.stdout.strip().splitlines()
+        rows = [line.split(" ") for line in lines]
+        assert all(len(row) == 4 for row in rows)
+        roles = {row[2] for row in rows}
+        assert {"pilot", "association_staff", "state_agent"} <= roles
+        slugs = {row[3] for row in rows} - {"-"}
+        assert len(slugs) == 2
+        # Someone belongs to the second consortium only.
+        by_email: dict[str, set[str]] = {}
+        for email, _, _, slug in rows:
+            by_email.setdefault(email, set()).add(slug)
+        assert any(len(s) == 1 and "-" not in s for s in by_email.values())
+        first_slug = rows[1][3]
+        assert any(s == slugs - {first_slug} for s in by_email.values())
+        again = run_portal(["demo"], tmp_path)
+        assert again.returncode == 0
+        assert again.stdout == first.stdout
+        assert (tmp_path / "portal.sqlite3").exists()
+
+    def test_create_admin(self, tmp_path: Path) -> None:
+        done = run_portal(["create-admin", "chef@plateforme.fr"], tmp_path, PORTAL_ADMIN_PASSWORD="une phrase bien longue")
+        assert done.returncode == 0, done.stderr
+        short = run_portal(["create-admin", "chef@plateforme.fr"], tmp_path, PORTAL_ADMIN_PASSWORD="court")
+        assert short.returncode == 2
+        assert "au moins 12 caractères" in short.stderr
+
+    @pytest.mark.parametrize("command", ["serve", "migrate", "demo"])
+    def test_production_without_secret_refuses_to_start(self, tmp_path: Path, command: str) -> None:
+        done = run_portal([command], tmp_path, PORTAL_ENV="production", PORTAL_DATABASE_URL="postgresql://x/y")
+        assert done.returncode == 2
+        assert "PORTAL_SECRET_KEY est obligatoire" in done.stderr
