@@ -14,6 +14,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from portal import pages
 from portal.admin import routes as admin_routes
 from portal.auth import routes as auth_routes
 from portal.auth.middleware import SessionMiddleware
@@ -21,7 +22,6 @@ from portal.core import db, errors
 from portal.core.csrf import CsrfMiddleware
 from portal.core.headers import SecurityHeadersMiddleware
 from portal.core.tenancy import TenantMiddleware
-from portal import pages
 from portal.settings import get_settings
 from portal.tenants import routes as tenant_routes
 

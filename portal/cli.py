@@ -7,28 +7,32 @@ import asyncio
 import getpass
 import os
 import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import portal  # noqa: F401 - sets PICCOLO_CONF before Piccolo is imported
 
-
-def _run(coro):  # type: ignore[no-untyped-def]
-    return asyncio.run(coro)
+T = TypeVar("T")
 
 
-async def _with_db(coro):  # type: ignore[no-untyped-def]
+def _with_db(coro: Coroutine[Any, Any, T]) -> T:
+    """Runs `coro` with the database pool open (PostgreSQL), closed afterwards."""
     from portal.core import db
 
-    await db.start()
-    try:
-        return await coro
-    finally:
-        await db.stop()
+    async def run() -> T:
+        await db.start()
+        try:
+            return await coro
+        finally:
+            await db.stop()
+
+    return asyncio.run(run())
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from portal.core.db import migrate
 
-    _run(_with_db(migrate()))
+    _with_db(migrate())
     print("Base de données à jour.")
     return 0
 
@@ -38,7 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from portal.core.db import migrate
 
-    _run(_with_db(migrate()))
+    _with_db(migrate())
     uvicorn.run(
         "portal.app:create_app",
         factory=True,
@@ -60,7 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         await migrate()
         return await demo.load()
 
-    for line in _run(_with_db(load())):
+    for line in _with_db(load()):
         print(" ".join(line))
     return 0
 
@@ -78,7 +82,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         await create_admin(args.email, args.name or args.email, password)
 
     try:
-        _run(_with_db(create()))
+        _with_db(create())
     except AuthError as exc:
         print(exc.message, file=sys.stderr)
         return 2

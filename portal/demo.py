@@ -12,8 +12,8 @@ from portal.core.db import transaction
 from portal.core.permissions import Role
 from portal.core.tenancy import TenantScope
 from portal.tenants import repository as tenants_repository
-from portal.tenants.forms import siret_is_valid
 from portal.tenants.enums import ConsortiumStatus, OrganisationKind, Programme
+from portal.tenants.forms import siret_is_valid
 
 DEMO_PASSWORD = "demo-portail-2026"
 ADMIN_EMAIL = "admin@portail-demo.fr"
@@ -56,14 +56,25 @@ class DemoConsortium:
 RHONE = DemoOrg("Rhône Habitat Solidaire", siret("4123456780001"), (K.LESSOR,), "Lyon")
 ISERE = DemoOrg("Dauphiné Logement Social", siret("4234567890001"), (K.LESSOR,), "Grenoble")
 BOURGOGNE = DemoOrg("Bourgogne Foyers Hlm", siret("4345678900001"), (K.LESSOR,), "Dijon")
-HORIZON = DemoOrg("Association Horizon Insertion", siret("7812345670001"), (K.ASSOCIATION,), "Villeurbanne")
+HORIZON = DemoOrg(
+    "Association Horizon Insertion", siret("7812345670001"), (K.ASSOCIATION,), "Villeurbanne"
+)
 TOIT = DemoOrg("Accueil et Toit", siret("7823456780001"), (K.ASSOCIATION, K.LESSOR), "Grenoble")
 CHEMINS = DemoOrg("Les Chemins du Logement", siret("7834567890001"), (K.ASSOCIATION,), "Dijon")
-ENTRAIDE = DemoOrg("Entraide Saône Accompagnement", siret("7845678900001"), (K.ASSOCIATION, K.SIAO), "Chalon-sur-Saône")
-PHOCEE = DemoOrg("Entraide Phocéenne Logement", siret("7856789010001"), (K.ASSOCIATION,), "Marseille")
+ENTRAIDE = DemoOrg(
+    "Entraide Saône Accompagnement",
+    siret("7845678900001"),
+    (K.ASSOCIATION, K.SIAO),
+    "Chalon-sur-Saône",
+)
+PHOCEE = DemoOrg(
+    "Entraide Phocéenne Logement", siret("7856789010001"), (K.ASSOCIATION,), "Marseille"
+)
 DDETS69 = DemoOrg("DDETS du Rhône", siret("1306900010001"), (K.STATE_SERVICE,), "Lyon")
 OPALE = DemoOrg("Opale Habitat Littoral", siret("4456789010001"), (K.LESSOR,), "Boulogne-sur-Mer")
-PHARE = DemoOrg("Association Le Phare du Calaisis", siret("7867890120001"), (K.ASSOCIATION,), "Calais")
+PHARE = DemoOrg(
+    "Association Le Phare du Calaisis", siret("7867890120001"), (K.ASSOCIATION,), "Calais"
+)
 DDETS62 = DemoOrg("DDETS du Pas-de-Calais", siret("1306200010001"), (K.STATE_SERVICE,), "Arras")
 
 CONSORTIA = (
@@ -74,11 +85,36 @@ CONSORTIA = (
         departements=("69", "38", "21", "71", "13"),
         organisations=(RHONE, ISERE, BOURGOGNE, HORIZON, TOIT, CHEMINS, ENTRAIDE, PHOCEE, DDETS69),
         people=(
-            DemoPerson("claire.martin@rhone-habitat-demo.fr", "Claire Martin", RHONE.siret, Role.PILOT, True),
-            DemoPerson("julien.bernard@dauphine-logement-demo.fr", "Julien Bernard", ISERE.siret, Role.LESSOR_STAFF),
-            DemoPerson("samia.haddad@horizon-insertion-demo.fr", "Samia Haddad", HORIZON.siret, Role.ASSOCIATION_STAFF, True),
-            DemoPerson("marc.lefebvre@ddets69-demo.fr", "Marc Lefebvre", DDETS69.siret, Role.STATE_AGENT, True),
-            DemoPerson("isabelle.roux@rhone-habitat-demo.fr", "Isabelle Roux", RHONE.siret, Role.FINANCE),
+            DemoPerson(
+                "claire.martin@rhone-habitat-demo.fr",
+                "Claire Martin",
+                RHONE.siret,
+                Role.PILOT,
+                True,
+            ),
+            DemoPerson(
+                "julien.bernard@dauphine-logement-demo.fr",
+                "Julien Bernard",
+                ISERE.siret,
+                Role.LESSOR_STAFF,
+            ),
+            DemoPerson(
+                "samia.haddad@horizon-insertion-demo.fr",
+                "Samia Haddad",
+                HORIZON.siret,
+                Role.ASSOCIATION_STAFF,
+                True,
+            ),
+            DemoPerson(
+                "marc.lefebvre@ddets69-demo.fr",
+                "Marc Lefebvre",
+                DDETS69.siret,
+                Role.STATE_AGENT,
+                True,
+            ),
+            DemoPerson(
+                "isabelle.roux@rhone-habitat-demo.fr", "Isabelle Roux", RHONE.siret, Role.FINANCE
+            ),
         ),
     ),
     DemoConsortium(
@@ -88,8 +124,16 @@ CONSORTIA = (
         departements=("62",),
         organisations=(OPALE, PHARE, DDETS62),
         people=(
-            DemoPerson("thomas.dupuis@opale-habitat-demo.fr", "Thomas Dupuis", OPALE.siret, Role.PILOT, True),
-            DemoPerson("nadia.benali@lephare-demo.fr", "Nadia Benali", PHARE.siret, Role.ASSOCIATION_STAFF),
+            DemoPerson(
+                "thomas.dupuis@opale-habitat-demo.fr",
+                "Thomas Dupuis",
+                OPALE.siret,
+                Role.PILOT,
+                True,
+            ),
+            DemoPerson(
+                "nadia.benali@lephare-demo.fr", "Nadia Benali", PHARE.siret, Role.ASSOCIATION_STAFF
+            ),
         ),
     ),
 )
@@ -112,15 +156,27 @@ async def load() -> list[tuple[str, str, str, str]]:
     for demo in CONSORTIA:
         async with transaction():
             row = await tenants_repository.consortium_by_slug(demo.slug)
-            consortium_id = row["id"] if row else await tenants_repository.insert_consortium(
-                demo.name, demo.slug, demo.programme, list(demo.departements), ConsortiumStatus.ACTIVE
+            consortium_id = (
+                row["id"]
+                if row
+                else await tenants_repository.insert_consortium(
+                    demo.name,
+                    demo.slug,
+                    demo.programme,
+                    list(demo.departements),
+                    ConsortiumStatus.ACTIVE,
+                )
             )
             scope = TenantScope(consortium_id=consortium_id)
             org_ids = {}
             for org in demo.organisations:
                 found = await tenants_repository.organisation_by_siret(org.siret)
-                org_id = found["id"] if found else await tenants_repository.insert_organisation(
-                    org.name, org.siret, list(org.kinds), org.city
+                org_id = (
+                    found["id"]
+                    if found
+                    else await tenants_repository.insert_organisation(
+                        org.name, org.siret, list(org.kinds), org.city
+                    )
                 )
                 if not await tenants_repository.organisation_in(scope, org_id):
                     await tenants_repository.insert_participation(scope, org_id)

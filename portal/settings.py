@@ -99,7 +99,9 @@ def _oidc_providers(raw: str) -> tuple[OidcProviderSettings, ...]:
             for item in items
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise SettingsError(f"PORTAL_OIDC_PROVIDERS n'est pas une liste JSON valide : {exc}") from exc
+        raise SettingsError(
+            f"PORTAL_OIDC_PROVIDERS n'est pas une liste JSON valide : {exc}"
+        ) from exc
 
 
 def load_settings() -> Settings:

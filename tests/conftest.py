@@ -99,9 +99,7 @@ async def fresh_rows(database: None) -> AsyncIterator[None]:
     engine = db.engine()
     tables = _table_names()
     if ON_POSTGRES:
-        await engine.run_ddl(
-            "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"
-        )
+        await engine.run_ddl("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
     else:
         for table in tables:
             await engine.run_ddl(f'DELETE FROM "{table}"')
@@ -207,10 +205,14 @@ async def _person(email: str, name: str) -> Person:
     return Person(id=user_id, email=email)
 
 
-async def _member(scope, person: Person, org_id: uuid.UUID, role: str, may_sign: bool = False) -> Person:  # type: ignore[no-untyped-def]
+async def _member(
+    scope, person: Person, org_id: uuid.UUID, role: str, may_sign: bool = False
+) -> Person:  # type: ignore[no-untyped-def]
     from portal.tenants import repository
 
-    person.membership_id = await repository.insert_membership(scope, person.id, org_id, role, may_sign)
+    person.membership_id = await repository.insert_membership(
+        scope, person.id, org_id, role, may_sign
+    )
     return person
 
 
@@ -228,9 +230,18 @@ async def make_space(slug: str, prefix: str, sirets: tuple[str, str]) -> Space:
     )
     await repository.insert_participation(scope, lessor)
     await repository.insert_participation(scope, association)
-    pilot = await _member(scope, await _person(f"pilote@{prefix}.example.org", f"Pilote {slug}"), lessor, "pilot", True)
+    pilot = await _member(
+        scope,
+        await _person(f"pilote@{prefix}.example.org", f"Pilote {slug}"),
+        lessor,
+        "pilot",
+        True,
+    )
     worker = await _member(
-        scope, await _person(f"referente@{prefix}.example.org", f"Référente {slug}"), association, "association_staff"
+        scope,
+        await _person(f"referente@{prefix}.example.org", f"Référente {slug}"),
+        association,
+        "association_staff",
     )
     return Space(consortium_id, slug, lessor, association, pilot, worker)
 
@@ -243,8 +254,12 @@ async def world() -> World:
     tenant = await make_space("alpha-habitat", "alpha", ("73282932000074", "44306184100047"))
     scope = TenantScope(consortium_id=tenant.id)
     state_org = tenant.lessor_id
-    tenant.state_agent = await _member(scope, await _person("agent@ddets.example.org", "Agent DDETS"), state_org, "state_agent")
-    tenant.read_only = await _member(scope, await _person("lecture@alpha.example.org", "Lecture seule"), state_org, "read_only")
+    tenant.state_agent = await _member(
+        scope, await _person("agent@ddets.example.org", "Agent DDETS"), state_org, "state_agent"
+    )
+    tenant.read_only = await _member(
+        scope, await _person("lecture@alpha.example.org", "Lecture seule"), state_org, "read_only"
+    )
     other = await make_space("beta-logement", "beta", ("55208131766522", "38012986643097"))
     admin = await _person("admin@plateforme.example.org", "Admin")
     await auth_repository.update_user(admin.id, is_platform_admin=True)

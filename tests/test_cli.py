@@ -14,7 +14,12 @@ def run_portal(args: list[str], data_dir: Path, **env: str) -> subprocess.Comple
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
     clean.update(PORTAL_DATA_DIR=str(data_dir), **env)
     return subprocess.run(
-        [sys.executable, "-m", "portal.cli", *args], env=clean, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "portal.cli", *args],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -42,14 +47,22 @@ class TestDemo:
         assert (tmp_path / "portal.sqlite3").exists()
 
     def test_create_admin(self, tmp_path: Path) -> None:
-        done = run_portal(["create-admin", "chef@plateforme.fr"], tmp_path, PORTAL_ADMIN_PASSWORD="une phrase bien longue")
+        done = run_portal(
+            ["create-admin", "chef@plateforme.fr"],
+            tmp_path,
+            PORTAL_ADMIN_PASSWORD="une phrase bien longue",
+        )
         assert done.returncode == 0, done.stderr
-        short = run_portal(["create-admin", "chef@plateforme.fr"], tmp_path, PORTAL_ADMIN_PASSWORD="court")
+        short = run_portal(
+            ["create-admin", "chef@plateforme.fr"], tmp_path, PORTAL_ADMIN_PASSWORD="court"
+        )
         assert short.returncode == 2
         assert "au moins 12 caractères" in short.stderr
 
     @pytest.mark.parametrize("command", ["serve", "migrate", "demo"])
     def test_production_without_secret_refuses_to_start(self, tmp_path: Path, command: str) -> None:
-        done = run_portal([command], tmp_path, PORTAL_ENV="production", PORTAL_DATABASE_URL="postgresql://x/y")
+        done = run_portal(
+            [command], tmp_path, PORTAL_ENV="production", PORTAL_DATABASE_URL="postgresql://x/y"
+        )
         assert done.returncode == 2
         assert "PORTAL_SECRET_KEY est obligatoire" in done.stderr

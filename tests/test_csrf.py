@@ -8,8 +8,12 @@ from tests.conftest import World, csrf_token, login
 
 
 class TestCsrf:
-    async def test_login_without_token_is_refused_in_french(self, client: httpx.AsyncClient, world: World) -> None:
-        response = await client.post("/login", data={"email": world.tenant.pilot.email, "password": "x" * 12})
+    async def test_login_without_token_is_refused_in_french(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        response = await client.post(
+            "/login", data={"email": world.tenant.pilot.email, "password": "x" * 12}
+        )
         assert response.status_code == 403
         assert "Le formulaire a expiré" in response.text
         assert "portal_session" not in response.cookies
@@ -22,7 +26,11 @@ class TestCsrf:
         from portal.tenants.service import now
 
         await login(client, world.tenant.pilot.email)
-        data = {"email": "nouvelle@asso.fr", "organisation": str(world.tenant.association_id), "role": "association_staff"}
+        data = {
+            "email": "nouvelle@asso.fr",
+            "organisation": str(world.tenant.association_id),
+            "role": "association_staff",
+        }
         for token in (None, "0" * 64):
             payload = dict(data) if token is None else {**data, "csrf_token": token}
             response = await client.post(f"/c/{world.tenant.slug}/invitations", data=payload)
@@ -30,7 +38,9 @@ class TestCsrf:
         assert await repository.pending_invitations(TenantScope(world.tenant.id), now()) == []
 
     async def test_token_from_another_browser_is_refused(
-        self, make_client, world: World  # type: ignore[no-untyped-def]
+        self,
+        make_client,
+        world: World,  # type: ignore[no-untyped-def]
     ) -> None:
         attacker, victim = make_client(), make_client()
         stolen = await csrf_token(attacker)

@@ -42,7 +42,10 @@ class TestRouteDeclarations:
 
 class TestIsolation:
     async def test_anonymous_never_gets_a_page_and_no_hint_of_existence(
-        self, app, client: httpx.AsyncClient, world: World  # type: ignore[no-untyped-def]
+        self,
+        app,
+        client: httpx.AsyncClient,
+        world: World,  # type: ignore[no-untyped-def]
     ) -> None:
         token = await csrf_token(client)
         for slug in (world.tenant.slug, "consortium-inexistant"):
@@ -52,7 +55,10 @@ class TestIsolation:
                 assert response.headers["location"] == "/login?next=" + quote(path)
 
     async def test_member_of_another_consortium_gets_404_everywhere(
-        self, app, client: httpx.AsyncClient, world: World  # type: ignore[no-untyped-def]
+        self,
+        app,
+        client: httpx.AsyncClient,
+        world: World,  # type: ignore[no-untyped-def]
     ) -> None:
         await login(client, world.other_tenant.pilot.email)
         token = await csrf_token(client, "/")
@@ -69,7 +75,10 @@ class TestIsolation:
         assert len(bodies) == 1
 
     async def test_platform_admin_is_not_a_member(
-        self, app, client: httpx.AsyncClient, world: World  # type: ignore[no-untyped-def]
+        self,
+        app,
+        client: httpx.AsyncClient,
+        world: World,  # type: ignore[no-untyped-def]
     ) -> None:
         await login(client, world.admin.email)
         for method, path in concrete_paths(app, world.tenant.slug):
@@ -85,7 +94,9 @@ class TestIsolation:
         await login(client, world.tenant.association_worker.email)
         assert (await client.get(f"/c/{world.tenant.slug}/")).status_code == 200
         await repository.update_membership(
-            TenantScope(world.tenant.id), world.tenant.association_worker.membership_id, is_active=False
+            TenantScope(world.tenant.id),
+            world.tenant.association_worker.membership_id,
+            is_active=False,
         )
         assert (await client.get(f"/c/{world.tenant.slug}/")).status_code == 404
 
@@ -101,20 +112,35 @@ class TestIsolation:
 
 
 class TestRoles:
-    async def test_wrong_role_is_refused_with_403(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_wrong_role_is_refused_with_403(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.association_worker.email)
         assert (await client.get(f"/c/{world.tenant.slug}/journal")).status_code == 403
         token = await csrf_token(client, f"/c/{world.tenant.slug}/membres")
         response = await client.post(
             f"/c/{world.tenant.slug}/invitations",
-            data={"csrf_token": token, "email": "new@x.fr", "organisation": str(world.tenant.lessor_id), "role": "pilot"},
+            data={
+                "csrf_token": token,
+                "email": "new@x.fr",
+                "organisation": str(world.tenant.lessor_id),
+                "role": "pilot",
+            },
         )
         assert response.status_code == 403
         assert "Votre rôle ne vous permet pas" in response.text
 
-    async def test_matrix_page_shows_every_role(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_matrix_page_shows_every_role(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.state_agent.email)
         text = html.unescape((await client.get(f"/c/{world.tenant.slug}/roles")).text)
-        for label in ("Pilote du consortium", "Équipe association", "Agent de l'État", "Finances", "Lecture seule"):
+        for label in (
+            "Pilote du consortium",
+            "Équipe association",
+            "Agent de l'État",
+            "Finances",
+            "Lecture seule",
+        ):
             assert label in text
         assert "Inviter des personnes" in text

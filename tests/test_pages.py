@@ -20,9 +20,16 @@ class TestSecurityHeaders:
             assert headers["x-content-type-options"] == "nosniff"
             assert headers["referrer-policy"] == "same-origin"
 
-    async def test_no_inline_script_or_style_in_pages(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_no_inline_script_or_style_in_pages(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.pilot.email)
-        for path in ("/", f"/c/{world.tenant.slug}/", f"/c/{world.tenant.slug}/membres", "/accessibilite"):
+        for path in (
+            "/",
+            f"/c/{world.tenant.slug}/",
+            f"/c/{world.tenant.slug}/membres",
+            "/accessibilite",
+        ):
             text = (await client.get(path)).text
             assert "<script" not in text
             assert "style=" not in text
@@ -35,7 +42,10 @@ class TestErrorPages:
         assert "Page introuvable" in response.text
 
     async def test_500_in_french_without_stack_trace(
-        self, app, monkeypatch: pytest.MonkeyPatch, world: World  # type: ignore[no-untyped-def]
+        self,
+        app,
+        monkeypatch: pytest.MonkeyPatch,
+        world: World,  # type: ignore[no-untyped-def]
     ) -> None:
         from portal.tenants import service
 
@@ -72,7 +82,9 @@ class TestPublicPages:
         assert '<label for="f-email">' in text and '<label for="f-password">' in text
         assert '<html lang="fr">' in text
 
-    async def test_dashboard_lists_my_consortia(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_dashboard_lists_my_consortia(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         assert (await client.get("/")).status_code == 303
         await login(client, world.tenant.pilot.email)
         text = (await client.get("/")).text

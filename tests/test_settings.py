@@ -37,7 +37,9 @@ class TestEmbeddedDefault:
 
 
 class TestProduction:
-    def test_refuses_to_start_without_a_secret(self, clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_refuses_to_start_without_a_secret(
+        self, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("PORTAL_ENV", "production")
         monkeypatch.setenv("PORTAL_DATABASE_URL", "postgresql://db/portal")
         with pytest.raises(SettingsError, match="PORTAL_SECRET_KEY est obligatoire"):
@@ -49,13 +51,17 @@ class TestProduction:
         with pytest.raises(SettingsError):
             load_settings()
 
-    def test_refuses_to_start_without_a_database(self, clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_refuses_to_start_without_a_database(
+        self, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("PORTAL_ENV", "production")
         monkeypatch.setenv("PORTAL_SECRET_KEY", "x" * 40)
         with pytest.raises(SettingsError, match="PORTAL_DATABASE_URL"):
             load_settings()
 
-    def test_bad_oidc_json_is_explained(self, clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_bad_oidc_json_is_explained(
+        self, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("PORTAL_OIDC_PROVIDERS", '[{"name": "x"}]')
         with pytest.raises(SettingsError, match="PORTAL_OIDC_PROVIDERS"):
             load_settings()
@@ -67,7 +73,9 @@ class TestEnvExample:
         for path in [*(ROOT / "portal").rglob("*.py"), *(ROOT / "workers").rglob("*.py")]:
             read |= set(re.findall(r"\b(PORTAL_[A-Z0-9_]+)\b", path.read_text()))
         documented = set(
-            re.findall(r"^#?\s*(PORTAL_[A-Z0-9_]+)=", (ROOT / "infra" / ".env.example").read_text(), re.M)
+            re.findall(
+                r"^#?\s*(PORTAL_[A-Z0-9_]+)=", (ROOT / "infra" / ".env.example").read_text(), re.M
+            )
         )
         assert read, "no setting found: the scan is broken"
         assert sorted(read - documented) == []

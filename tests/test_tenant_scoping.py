@@ -14,7 +14,17 @@ from pathlib import Path
 from piccolo.conf.apps import Finder
 
 PORTAL = Path(__file__).resolve().parents[1] / "portal"
-QUERY_METHODS = {"select", "objects", "insert", "update", "delete", "count", "exists", "raw", "save"}
+QUERY_METHODS = {
+    "select",
+    "objects",
+    "insert",
+    "update",
+    "delete",
+    "count",
+    "exists",
+    "raw",
+    "save",
+}
 MARKER = "# tenant-scope-ok:"
 
 

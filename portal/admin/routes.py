@@ -49,7 +49,9 @@ async def admin_home(request: Request) -> Response:
     return await _home(request)
 
 
-async def _home(request: Request, errors: dict[str, str] | None = None, values: dict[str, object] | None = None) -> Response:
+async def _home(
+    request: Request, errors: dict[str, str] | None = None, values: dict[str, object] | None = None
+) -> Response:
     return await render(
         request,
         "admin/home.html",
@@ -69,7 +71,9 @@ async def consortium_create(request: Request) -> Response:
     result = forms.consortium_form(await request.form())
     if result.ok:
         try:
-            consortium_id = await service.create_consortium(request, request.state.user, result.values)
+            consortium_id = await service.create_consortium(
+                request, request.state.user, result.values
+            )
         except TenantError as exc:
             result.errors[exc.field or "name"] = exc.message
     if not result.ok:
@@ -77,7 +81,12 @@ async def consortium_create(request: Request) -> Response:
     return flash(see_other(f"/admin/consortiums/{consortium_id}"), "Consortium créé.")
 
 
-async def _detail(request: Request, errors: dict[str, str] | None = None, values: dict[str, object] | None = None, form: str = "") -> Response:
+async def _detail(
+    request: Request,
+    errors: dict[str, str] | None = None,
+    values: dict[str, object] | None = None,
+    form: str = "",
+) -> Response:
     scope, consortium = await _consortium(request)
     return await render(
         request,
@@ -135,8 +144,15 @@ async def consortium_invite(request: Request) -> Response:
 
 routes = [
     Route("/admin", admin_home, methods=["GET"], name="admin_home"),
-    Route("/admin/consortiums", consortium_create, methods=["POST"], name="admin_consortium_create"),
-    Route("/admin/consortiums/{consortium_id}", consortium_detail, methods=["GET"], name="admin_consortium"),
+    Route(
+        "/admin/consortiums", consortium_create, methods=["POST"], name="admin_consortium_create"
+    ),
+    Route(
+        "/admin/consortiums/{consortium_id}",
+        consortium_detail,
+        methods=["GET"],
+        name="admin_consortium",
+    ),
     Route(
         "/admin/consortiums/{consortium_id}/organisations",
         consortium_organisation_add,

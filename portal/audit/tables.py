@@ -1,6 +1,6 @@
 """Append-only audit trail. Ids are plain UUIDs, not foreign keys: an event outlives its subject."""
 
-from piccolo.columns import UUID, JSON, Timestamptz, Varchar
+from piccolo.columns import JSON, UUID, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from portal.settings import OidcProviderSettings, get_settings
 
@@ -104,7 +104,9 @@ def read_flow(cookie: str | None, provider: OidcProviderSettings, state: str) ->
     return flow
 
 
-async def finish(provider: OidcProviderSettings, flow: dict[str, str], code: str) -> VerifiedIdentity:
+async def finish(
+    provider: OidcProviderSettings, flow: dict[str, str], code: str
+) -> VerifiedIdentity:
     meta = await metadata(provider)
     async with _client(provider) as client:
         try:

@@ -31,7 +31,7 @@ async def insert_user(
         is_platform_admin=is_platform_admin,
     )
     await user.save()
-    return user.id  # type: ignore[no-any-return]
+    return user.id
 
 
 async def update_user(user_id: uuid.UUID, **values: Any) -> None:
@@ -39,7 +39,9 @@ async def update_user(user_id: uuid.UUID, **values: Any) -> None:
 
 
 async def insert_session(user_id: uuid.UUID, token_hash: str, expires_at: dt.datetime) -> None:
-    await AuthSession.insert(AuthSession(user=user_id, token_hash=token_hash, expires_at=expires_at))
+    await AuthSession.insert(
+        AuthSession(user=user_id, token_hash=token_hash, expires_at=expires_at)
+    )
 
 
 async def session_user(token_hash: str, now: dt.datetime) -> Row | None:

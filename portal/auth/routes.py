@@ -80,7 +80,9 @@ async def logout(request: Request) -> Response:
     if token:
         await service.end_session(token)
     if user:
-        await audit.record(AuditTag.LOGOUT, request=request, actor_id=user.id, actor_email=user.email)
+        await audit.record(
+            AuditTag.LOGOUT, request=request, actor_id=user.id, actor_email=user.email
+        )
     csrf.rotate(request)
     response = see_other("/login")
     response.delete_cookie(COOKIE)
@@ -167,7 +169,11 @@ async def oidc_callback(request: Request) -> Response:
     params = request.query_params
     if "error" in params:
         return await _login_page(
-            request, {}, "", 400, "La connexion a été annulée ou refusée par le fournisseur d'identité."
+            request,
+            {},
+            "",
+            400,
+            "La connexion a été annulée ou refusée par le fournisseur d'identité.",
         )
     try:
         flow = oidc.read_flow(request.cookies.get(oidc.COOKIE), provider, params.get("state", ""))

@@ -141,15 +141,22 @@ async def request_password_reset(request: Request, raw_email: str) -> None:
     """Sends a single-use link if the account exists; says nothing either way."""
     email = normalise_email(raw_email)
     if email is None:
-        raise AuthError("Saisissez une adresse e-mail valide, par exemple nom@organisme.fr.", "email")
+        raise AuthError(
+            "Saisissez une adresse e-mail valide, par exemple nom@organisme.fr.", "email"
+        )
     row = await repository.user_by_email(email)
     if row is None or not row["is_active"]:
         return
     token = security.new_token()
     async with transaction():
-        await repository.insert_reset_token(row["id"], security.token_hash(token), now() + RESET_LIFETIME)
+        await repository.insert_reset_token(
+            row["id"], security.token_hash(token), now() + RESET_LIFETIME
+        )
         await audit.record(
-            AuditTag.PASSWORD_RESET_REQUESTED, request=request, actor_id=row["id"], actor_email=email
+            AuditTag.PASSWORD_RESET_REQUESTED,
+            request=request,
+            actor_id=row["id"],
+            actor_email=email,
         )
     settings = get_settings()
     await mail.send(
@@ -174,7 +181,9 @@ async def reset_password(request: Request, token: str, password: str) -> None:
     async with transaction():
         row = await repository.valid_reset_token(security.token_hash(token), now())
         if row is None or not await repository.consume_reset_token(row["id"], now()):
-            raise AuthError("Ce lien n'est plus valable. Demandez un nouveau lien de réinitialisation.")
+            raise AuthError(
+                "Ce lien n'est plus valable. Demandez un nouveau lien de réinitialisation."
+            )
         await repository.update_user(row["user"], password_hash=security.hash_password(password))
         # A reset means the old password may be known to someone else: close every session.
         await repository.delete_sessions_of(row["user"])
@@ -202,7 +211,9 @@ async def create_admin(raw_email: str, full_name: str, password: str) -> uuid.UU
         existing = await repository.user_by_email(email)
         if existing:
             await repository.update_user(
-                existing["id"], is_platform_admin=True, password_hash=security.hash_password(password)
+                existing["id"],
+                is_platform_admin=True,
+                password_hash=security.hash_password(password),
             )
             user_id: uuid.UUID = existing["id"]
         else:

@@ -30,13 +30,14 @@ async def migrate() -> None:
 async def start() -> None:
     db = engine()
     if db.engine_type == "postgres":
-        await db.start_connection_pool(max_size=10)
+        # Keyword arguments go to asyncpg.create_pool.
+        await db.start_connection_pool(max_size=10)  # type: ignore[no-untyped-call, call-arg]
 
 
 async def stop() -> None:
     db = engine()
     if db.engine_type == "postgres":
-        await db.close_connection_pool()
+        await db.close_connection_pool()  # type: ignore[no-untyped-call]
 
 
 @contextlib.asynccontextmanager

@@ -13,7 +13,10 @@ from portal.core.templating import env
 log = logging.getLogger("portal")
 
 _PAGES = {
-    400: ("Requête invalide", "La demande n'a pas pu être traitée. Vérifiez les informations saisies."),
+    400: (
+        "Requête invalide",
+        "La demande n'a pas pu être traitée. Vérifiez les informations saisies.",
+    ),
     403: ("Accès refusé", "Votre rôle ne vous permet pas d'effectuer cette action."),
     404: ("Page introuvable", "Cette page n'existe pas ou vous n'y avez pas accès."),
     405: ("Action impossible", "Cette action n'est pas disponible à cette adresse."),

@@ -33,7 +33,9 @@ def build_message(
     message["Message-ID"] = make_msgid(domain="portail.local")
     full = {"subject": subject, "base_url": settings.base_url, **context}
     message.set_content(env.get_template(f"emails/{template}.txt").render(full))
-    message.add_alternative(env.get_template(f"emails/{template}.html").render(full), subtype="html")
+    message.add_alternative(
+        env.get_template(f"emails/{template}.html").render(full), subtype="html"
+    )
     return message
 
 

@@ -111,7 +111,9 @@ def invitation_form(form: FormData) -> FormResult:
     organisation_id = _uuid(text(form, "organisation"))
     role = text(form, "role")
     if email is None:
-        result.errors["email"] = "Saisissez une adresse e-mail valide, par exemple nom@organisme.fr."
+        result.errors["email"] = (
+            "Saisissez une adresse e-mail valide, par exemple nom@organisme.fr."
+        )
     if organisation_id is None:
         result.errors["organisation"] = "Choisissez l'organisation de la personne invitée."
     if role not in set(Role):

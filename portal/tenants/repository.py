@@ -48,7 +48,7 @@ async def insert_consortium(
         name=name, slug=slug, programme=programme, departements=departements, status=status
     )
     await consortium.save()
-    return consortium.id  # type: ignore[no-any-return]
+    return consortium.id
 
 
 # Before a scope exists: the membership that grants it -------------------------------------
@@ -99,7 +99,7 @@ async def organisation_by_siret(siret: str) -> Row | None:
 async def insert_organisation(name: str, siret: str, kinds: list[str], city: str) -> uuid.UUID:
     organisation = Organisation(name=name, siret=siret, kinds=kinds, city=city)
     await organisation.save()
-    return organisation.id  # type: ignore[no-any-return]
+    return organisation.id
 
 
 async def organisations(scope: TenantScope) -> list[Row]:
@@ -206,7 +206,7 @@ async def insert_membership(
         may_sign=may_sign,
     )
     await membership.save()
-    return membership.id  # type: ignore[no-any-return]
+    return membership.id
 
 
 async def update_membership(scope: TenantScope, membership_id: uuid.UUID, **values: Any) -> None:
@@ -240,7 +240,7 @@ async def insert_invitation(
         expires_at=expires_at,
     )
     await invitation.save()
-    return invitation.id  # type: ignore[no-any-return]
+    return invitation.id
 
 
 async def pending_invitations(scope: TenantScope, now: dt.datetime) -> list[Row]:
@@ -283,7 +283,7 @@ async def invitation_by_token(token_hash: str) -> Row | None:
     """Found by its secret token, before the invitee has any scope."""
     row: Row | None = (
         await Invitation.select(
-            Invitation.all_columns(),
+            *Invitation.all_columns(),
             Invitation.consortium.name.as_alias("consortium_name"),
             Invitation.consortium.slug.as_alias("consortium_slug"),
             Invitation.organisation.name.as_alias("organisation_name"),

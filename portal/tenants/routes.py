@@ -114,7 +114,12 @@ async def member_edit(request: Request) -> Response:
         if result.ok:
             try:
                 await service.change_member(
-                    request, ctx, request.state.user, membership_id, result.values["role"], result.values["may_sign"]
+                    request,
+                    ctx,
+                    request.state.user,
+                    membership_id,
+                    result.values["role"],
+                    result.values["may_sign"],
                 )
             except TenantError as exc:
                 errors[exc.field or "role"] = exc.message
@@ -176,18 +181,25 @@ async def organisation_create(request: Request) -> Response:
     result = forms.organisation_form(await request.form())
     if result.ok:
         try:
-            await service.add_organisation(request, request.state.tenant, request.state.user, result.values)
+            await service.add_organisation(
+                request, request.state.tenant, request.state.user, result.values
+            )
         except TenantError as exc:
             result.errors[exc.field or "siret"] = exc.message
     if not result.ok:
         return await _organisations_page(request, result.errors, result.values)
-    return flash(see_other(f"{_base(request)}/organisations"), f"{result.values['name']} a rejoint le consortium.")
+    return flash(
+        see_other(f"{_base(request)}/organisations"),
+        f"{result.values['name']} a rejoint le consortium.",
+    )
 
 
 @requires(Permission.SPACE_VIEW)
 async def tenant_roles(request: Request) -> Response:
     return await render(
-        request, "roles.html", {"matrix": MATRIX, "roles": list(Role), "permissions": list(Permission)}
+        request,
+        "roles.html",
+        {"matrix": MATRIX, "roles": list(Role), "permissions": list(Permission)},
     )
 
 
@@ -239,7 +251,9 @@ async def invitation_accept(request: Request) -> Response:
                 full_name = text(form, "full_name")
                 password = form.get("password")
                 if not isinstance(password, str) or password != form.get("password_confirm"):
-                    raise TenantError("Les deux mots de passe ne sont pas identiques.", "password_confirm")
+                    raise TenantError(
+                        "Les deux mots de passe ne sont pas identiques.", "password_confirm"
+                    )
                 new_user, _ = await service.register_and_accept(request, token, full_name, password)
                 response = await log_in(request, new_user, f"/c/{invitation.consortium_slug}/")
             return flash(response, f"Bienvenue dans l'espace {invitation.consortium_name}.")
@@ -265,5 +279,7 @@ async def invitation_accept(request: Request) -> Response:
 
 
 public_routes = [
-    Route("/invitations/{token}", invitation_accept, methods=["GET", "POST"], name="invitation_accept"),
+    Route(
+        "/invitations/{token}", invitation_accept, methods=["GET", "POST"], name="invitation_accept"
+    ),
 ]

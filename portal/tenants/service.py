@@ -1,12 +1,12 @@
 """Consortia, their organisations, members and invitations.
 
 Invitation lifecycle:
-| from     | to       | who                   | function              | case                          |
-|----------|----------|-----------------------|-----------------------|-------------------------------|
-| -        | pending  | pilot / platform admin| `invite`              | a person joins an organisation|
-| pending  | accepted | the invitee           | `accept_invitation`   | link followed within 7 days   |
-| pending  | revoked  | pilot                 | `revoke_invitation`   | sent by mistake               |
-| pending  | expired  | time                  | -                     | 7 days passed: link refused   |
+| from    | to       | who                 | function            | case                         |
+|---------|----------|---------------------|---------------------|------------------------------|
+| -       | pending  | pilot, platform adm.| `invite`            | someone joins an organisation|
+| pending | accepted | the invitee         | `accept_invitation` | link followed within 7 days  |
+| pending | revoked  | pilot               | `revoke_invitation` | sent by mistake              |
+| pending | expired  | time                | -                   | 7 days passed: link refused  |
 """
 
 from __future__ import annotations
@@ -76,12 +76,18 @@ async def platform_scope(consortium_id: uuid.UUID) -> tuple[TenantScope, dict[st
     return (TenantScope(consortium_id=row["id"]), row) if row else None
 
 
-async def create_consortium(request: Request | None, admin: CurrentUser, values: dict[str, Any]) -> uuid.UUID:
+async def create_consortium(
+    request: Request | None, admin: CurrentUser, values: dict[str, Any]
+) -> uuid.UUID:
     if await repository.consortium_by_slug(values["slug"]):
         raise TenantError("Cet identifiant d'adresse est déjà pris.", "slug")
     async with transaction():
         consortium_id = await repository.insert_consortium(
-            values["name"], values["slug"], values["programme"], values["departements"], values["status"]
+            values["name"],
+            values["slug"],
+            values["programme"],
+            values["departements"],
+            values["status"],
         )
         await audit.record(
             AuditTag.CONSORTIUM_CREATED,
@@ -110,9 +116,7 @@ async def add_organisation(
         if existing:
             organisation_id: uuid.UUID = existing["id"]
             if await repository.organisation_in(scope, organisation_id):
-                raise TenantError(
-                    f"{existing['name']} fait déjà partie du consortium.", "siret"
-                )
+                raise TenantError(f"{existing['name']} fait déjà partie du consortium.", "siret")
         else:
             organisation_id = await repository.insert_organisation(
                 values["name"], values["siret"], values["kinds"], values["city"]
@@ -149,7 +153,12 @@ async def _ensure_other_pilot(ctx: TenantScope, current: dict[str, Any]) -> None
 
 
 async def change_member(
-    request: Request, ctx: TenantContext, actor: CurrentUser, membership_id: uuid.UUID, role: str, may_sign: bool
+    request: Request,
+    ctx: TenantContext,
+    actor: CurrentUser,
+    membership_id: uuid.UUID,
+    role: str,
+    may_sign: bool,
 ) -> None:
     async with transaction():
         current = await repository.member(ctx, membership_id)
@@ -328,7 +337,11 @@ async def _join(request: Request | None, invitation: InvitationView, user: Curre
         )
     else:
         await repository.insert_membership(
-            invitation.scope, user.id, invitation.organisation_id, invitation.role, invitation.may_sign
+            invitation.scope,
+            user.id,
+            invitation.organisation_id,
+            invitation.role,
+            invitation.may_sign,
         )
     await audit.record(
         AuditTag.INVITATION_ACCEPTED,
@@ -361,18 +374,24 @@ async def register_and_accept(
     request: Request, token: str, full_name: str, password: str
 ) -> tuple[CurrentUser, InvitationView]:
     invitation = await invitation_for_token(token)
-    if invitation is None or invitation.problem:
-        raise TenantError(invitation.problem if invitation else "Ce lien d'invitation n'est pas valable.")
+    if invitation is None:
+        raise TenantError("Ce lien d'invitation n'est pas valable.")
+    if invitation.problem:
+        raise TenantError(invitation.problem)
     if len(full_name) < 2:
         raise TenantError("Indiquez vos prénom et nom.", "full_name")
     if await auth.user_by_email(invitation.email):
-        raise TenantError("Un compte existe déjà pour cette adresse : connectez-vous pour accepter.")
+        raise TenantError(
+            "Un compte existe déjà pour cette adresse : connectez-vous pour accepter."
+        )
     async with transaction():
         try:
             user_id = await auth.create_user(invitation.email, full_name, password)
         except auth.AuthError as exc:
             raise TenantError(exc.message, exc.field) from exc
-        user = CurrentUser(id=user_id, email=invitation.email, full_name=full_name, is_platform_admin=False)
+        user = CurrentUser(
+            id=user_id, email=invitation.email, full_name=full_name, is_platform_admin=False
+        )
         await _join(request, invitation, user)
     return user, invitation
 

@@ -12,8 +12,8 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.base import OnDelete
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from portal.auth.tables import User

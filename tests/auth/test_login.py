@@ -20,7 +20,9 @@ class TestPasswordLogin:
         self, client: httpx.AsyncClient, world: World
     ) -> None:
         response = await login(client, world.tenant.pilot.email)
-        cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("portal_session="))
+        cookie = next(
+            c for c in response.headers.get_list("set-cookie") if c.startswith("portal_session=")
+        )
         assert "HttpOnly" in cookie
         assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
         assert (await client.get(f"/c/{world.tenant.slug}/")).status_code == 200
@@ -49,7 +51,9 @@ class TestPasswordLogin:
                 response = await login(client, world.tenant.pilot.email)
         finally:
             object.__setattr__(settings, "base_url", "http://testserver")
-        cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("portal_session="))
+        cookie = next(
+            c for c in response.headers.get_list("set-cookie") if c.startswith("portal_session=")
+        )
         assert "Secure" in cookie
 
     async def test_wrong_password_gives_a_french_message_and_is_audited(
@@ -61,16 +65,25 @@ class TestPasswordLogin:
         tags = [e["tag"] for e in await audit_repository.list_by_tag("auth:login:failed")]
         assert tags == ["auth:login:failed"]
 
-    async def test_successful_login_is_audited(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_successful_login_is_audited(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.pilot.email)
         events = await audit_repository.list_by_tag("auth:login:succeeded")
         assert [e["actor_email"] for e in events] == [world.tenant.pilot.email]
 
-    async def test_next_only_accepts_local_paths(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_next_only_accepts_local_paths(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         token = await csrf_token(client)
         response = await client.post(
             "/login",
-            data={"csrf_token": token, "email": world.tenant.pilot.email, "password": PASSWORD, "next": "//evil.example/"},
+            data={
+                "csrf_token": token,
+                "email": world.tenant.pilot.email,
+                "password": PASSWORD,
+                "next": "//evil.example/",
+            },
         )
         assert response.headers["location"] == "/"
 
@@ -118,7 +131,9 @@ class TestBruteForce:
             await attempt(client, email, "pas le bon mot")
         assert (await attempt(client, email, PASSWORD)).status_code == 303
 
-    async def test_unknown_accounts_lock_the_same_way(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_unknown_accounts_lock_the_same_way(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         for _ in range(5):
             await attempt(client, "personne@inconnu.fr", "pas le bon mot")
         response = await attempt(client, "personne@inconnu.fr", "pas le bon mot")

@@ -20,13 +20,20 @@ def reset_link() -> str:
 
 
 class TestPasswordReset:
-    async def test_reset_by_emailed_single_use_link(self, client: httpx.AsyncClient, world: World) -> None:
-        response = await post_form(client, "/mot-de-passe/oublie", {"email": world.tenant.pilot.email})
+    async def test_reset_by_emailed_single_use_link(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        response = await post_form(
+            client, "/mot-de-passe/oublie", {"email": world.tenant.pilot.email}
+        )
         assert response.status_code == 303
         link = reset_link()
         new_password = "une nouvelle phrase secrète"
         response = await post_form(
-            client, link, {"password": new_password, "password_confirm": new_password}, from_page=link
+            client,
+            link,
+            {"password": new_password, "password_confirm": new_password},
+            from_page=link,
         )
         assert response.status_code == 303
         await login(client, world.tenant.pilot.email, new_password)
@@ -35,15 +42,23 @@ class TestPasswordReset:
         assert again.status_code == 400
         assert "plus valable" in html.unescape(again.text)
 
-    async def test_unknown_address_gets_the_same_answer_and_no_mail(self, client: httpx.AsyncClient, world: World) -> None:
-        response = await post_form(client, "/mot-de-passe/oublie", {"email": "inconnu@nulle-part.fr"})
+    async def test_unknown_address_gets_the_same_answer_and_no_mail(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        response = await post_form(
+            client, "/mot-de-passe/oublie", {"email": "inconnu@nulle-part.fr"}
+        )
         assert response.status_code == 303
         assert sent_mails() == []
 
-    async def test_short_password_is_refused_next_to_the_field(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_short_password_is_refused_next_to_the_field(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await post_form(client, "/mot-de-passe/oublie", {"email": world.tenant.pilot.email})
         link = reset_link()
-        response = await post_form(client, link, {"password": "court", "password_confirm": "court"}, from_page=link)
+        response = await post_form(
+            client, link, {"password": "court", "password_confirm": "court"}, from_page=link
+        )
         assert response.status_code == 400
         assert "au moins 12 caractères" in html.unescape(response.text)
         assert 'id="f-password-error"' in response.text
@@ -58,7 +73,9 @@ class TestPasswordReset:
         await post_form(client, link, {"password": pw, "password_confirm": pw}, from_page=link)
         assert (await other_browser.get(f"/c/{world.tenant.slug}/")).status_code == 303
 
-    async def test_invalid_email_is_explained(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_invalid_email_is_explained(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         response = await post_form(client, "/mot-de-passe/oublie", {"email": "pas-une-adresse"})
         assert response.status_code == 400
         assert "adresse e-mail valide" in html.unescape(response.text)

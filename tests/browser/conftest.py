@@ -38,7 +38,9 @@ def live_server() -> Iterator[str]:
         except httpx.TransportError:
             time.sleep(0.2)
         if process.poll() is not None:
-            raise RuntimeError(f"portal serve stopped:\n{process.stdout.read() if process.stdout else ''}")
+            raise RuntimeError(
+                f"portal serve stopped:\n{process.stdout.read() if process.stdout else ''}"
+            )
     else:
         process.kill()
         raise RuntimeError("portal serve did not answer within 30 s")

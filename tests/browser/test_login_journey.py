@@ -8,7 +8,10 @@ from tests.conftest import PASSWORD, World
 
 class TestLoginJourney:
     async def test_pilot_logs_in_and_sees_the_consortium_home(
-        self, world: World, live_server: str, browser_page  # type: ignore[no-untyped-def]
+        self,
+        world: World,
+        live_server: str,
+        browser_page,  # type: ignore[no-untyped-def]
     ) -> None:
         page = browser_page
         errors: list[str] = []

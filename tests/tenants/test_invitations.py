@@ -14,12 +14,20 @@ from portal.tenants import repository, service
 from tests.conftest import World, csrf_token, login, post_form, sent_mails
 
 
-async def invite(client: httpx.AsyncClient, world: World, address: str, role: str = "association_staff") -> httpx.Response:
+async def invite(
+    client: httpx.AsyncClient, world: World, address: str, role: str = "association_staff"
+) -> httpx.Response:
     base = f"/c/{world.tenant.slug}"
     token = await csrf_token(client, f"{base}/membres")
     return await client.post(
         f"{base}/invitations",
-        data={"csrf_token": token, "email": address, "organisation": str(world.tenant.association_id), "role": role, "may_sign": "on"},
+        data={
+            "csrf_token": token,
+            "email": address,
+            "organisation": str(world.tenant.association_id),
+            "role": role,
+            "may_sign": "on",
+        },
     )
 
 
@@ -34,7 +42,9 @@ def invitation_link() -> str:
 
 class TestInvite:
     async def test_pilot_invites_and_newcomer_creates_account(
-        self, make_client, world: World  # type: ignore[no-untyped-def]
+        self,
+        make_client,
+        world: World,  # type: ignore[no-untyped-def]
     ) -> None:
         pilot = make_client()
         await login(pilot, world.tenant.pilot.email)
@@ -47,7 +57,10 @@ class TestInvite:
         assert "Association alpha-habitat" in page.text
         pw = "ma phrase de passe solide"
         response = await post_form(
-            newcomer, link, {"full_name": "Nadia Referente", "password": pw, "password_confirm": pw}, from_page=link
+            newcomer,
+            link,
+            {"full_name": "Nadia Referente", "password": pw, "password_confirm": pw},
+            from_page=link,
         )
         assert response.status_code == 303
         assert response.headers["location"] == f"/c/{world.tenant.slug}/"
@@ -65,13 +78,21 @@ class TestInvite:
         link = invitation_link()
         first = make_client()
         pw = "ma phrase de passe solide"
-        await post_form(first, link, {"full_name": "Une Personne", "password": pw, "password_confirm": pw}, from_page=link)
+        await post_form(
+            first,
+            link,
+            {"full_name": "Une Personne", "password": pw, "password_confirm": pw},
+            from_page=link,
+        )
         second = make_client()
         page = await second.get(link)
         assert "déjà été acceptée" in html.unescape(page.text)
 
     async def test_expired_invitation_is_refused(
-        self, make_client, world: World, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+        self,
+        make_client,
+        world: World,
+        monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
     ) -> None:
         pilot = make_client()
         await login(pilot, world.tenant.pilot.email)
@@ -83,12 +104,20 @@ class TestInvite:
         page = await newcomer.get(link)
         assert "a expiré" in html.unescape(page.text)
         pw = "ma phrase de passe solide"
-        response = await post_form(newcomer, link, {"full_name": "Trop Tard", "password": pw, "password_confirm": pw})
+        response = await post_form(
+            newcomer, link, {"full_name": "Trop Tard", "password": pw, "password_confirm": pw}
+        )
         assert response.status_code == 400
-        assert not any(m["email"] == "tardive@asso.fr" for m in await repository.members(TenantScope(world.tenant.id)))
+        assert not any(
+            m["email"] == "tardive@asso.fr"
+            for m in await repository.members(TenantScope(world.tenant.id))
+        )
 
     async def test_still_valid_just_before_seven_days(
-        self, make_client, world: World, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+        self,
+        make_client,
+        world: World,
+        monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
     ) -> None:
         pilot = make_client()
         await login(pilot, world.tenant.pilot.email)
@@ -106,7 +135,12 @@ class TestInvite:
         token = await csrf_token(pilot, f"{base}/membres")
         await pilot.post(
             f"{base}/invitations",
-            data={"csrf_token": token, "email": world.tenant.state_agent.email, "organisation": str(world.other_tenant.lessor_id), "role": "state_agent"},
+            data={
+                "csrf_token": token,
+                "email": world.tenant.state_agent.email,
+                "organisation": str(world.other_tenant.lessor_id),
+                "role": "state_agent",
+            },
         )
         link = invitation_link()
         agent = make_client()
@@ -129,20 +163,29 @@ class TestInvite:
         assert "adressée à destinataire@asso.fr" in html.unescape(response.text)
         assert (await intruder.get(f"/c/{world.tenant.slug}/")).status_code == 404
 
-    async def test_bad_input_is_explained_next_to_the_field(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_bad_input_is_explained_next_to_the_field(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.pilot.email)
         response = await invite(client, world, "pas-une-adresse")
         assert response.status_code == 400
         assert 'id="f-email-error"' in response.text
         assert sent_mails() == []
 
-    async def test_organisation_of_another_consortium_is_refused(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_organisation_of_another_consortium_is_refused(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.pilot.email)
         base = f"/c/{world.tenant.slug}"
         token = await csrf_token(client, f"{base}/membres")
         response = await client.post(
             f"{base}/invitations",
-            data={"csrf_token": token, "email": "x@asso.fr", "organisation": str(world.other_tenant.association_id), "role": "read_only"},
+            data={
+                "csrf_token": token,
+                "email": "x@asso.fr",
+                "organisation": str(world.other_tenant.association_id),
+                "role": "read_only",
+            },
         )
         assert response.status_code == 400
         assert "organisation du consortium" in html.unescape(response.text)

@@ -16,32 +16,48 @@ async def post(client: httpx.AsyncClient, path: str, data: dict[str, str]) -> ht
 
 
 class TestMembers:
-    async def test_pilot_changes_a_role_and_it_is_audited(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_pilot_changes_a_role_and_it_is_audited(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.pilot.email)
         worker = world.tenant.association_worker
-        response = await post(client, f"/c/{world.tenant.slug}/membres/{worker.membership_id}", {"role": "read_only"})
+        response = await post(
+            client, f"/c/{world.tenant.slug}/membres/{worker.membership_id}", {"role": "read_only"}
+        )
         assert response.status_code == 303
         row = await repository.member(TenantScope(world.tenant.id), worker.membership_id)  # type: ignore[arg-type]
         assert row is not None and row["role"] == "read_only"
         [event] = await audit_repository.list_by_tag("tenants:member:role_changed")
         assert event["details"] if isinstance(event["details"], dict) else True
 
-    async def test_last_pilot_cannot_step_down(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_last_pilot_cannot_step_down(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.pilot.email)
         pilot = world.tenant.pilot
-        response = await post(client, f"/c/{world.tenant.slug}/membres/{pilot.membership_id}", {"role": "finance"})
+        response = await post(
+            client, f"/c/{world.tenant.slug}/membres/{pilot.membership_id}", {"role": "finance"}
+        )
         assert response.status_code == 400
         assert "dernier pilote" in html.unescape(response.text)
-        response = await post(client, f"/c/{world.tenant.slug}/membres/{pilot.membership_id}/activation", {})
+        response = await post(
+            client, f"/c/{world.tenant.slug}/membres/{pilot.membership_id}/activation", {}
+        )
         assert response.status_code == 303
         row = await repository.member(TenantScope(world.tenant.id), pilot.membership_id)  # type: ignore[arg-type]
         assert row is not None and row["is_active"] and row["role"] == "pilot"
 
-    async def test_with_a_second_pilot_the_first_may_step_down(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_with_a_second_pilot_the_first_may_step_down(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.pilot.email)
         base = f"/c/{world.tenant.slug}/membres"
-        await post(client, f"{base}/{world.tenant.association_worker.membership_id}", {"role": "pilot"})
-        response = await post(client, f"{base}/{world.tenant.pilot.membership_id}", {"role": "lessor_staff"})
+        await post(
+            client, f"{base}/{world.tenant.association_worker.membership_id}", {"role": "pilot"}
+        )
+        response = await post(
+            client, f"{base}/{world.tenant.pilot.membership_id}", {"role": "lessor_staff"}
+        )
         assert response.status_code == 303
 
     async def test_deactivate_and_reactivate(self, client: httpx.AsyncClient, world: World) -> None:
@@ -54,10 +70,14 @@ class TestMembers:
         await post(client, path, {})
         assert (await repository.member(scope, target.membership_id))["is_active"] is True  # type: ignore[arg-type,index]
 
-    async def test_member_of_other_consortium_cannot_be_edited_from_here(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_member_of_other_consortium_cannot_be_edited_from_here(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.pilot.email)
         foreign = world.other_tenant.association_worker.membership_id
-        response = await post(client, f"/c/{world.tenant.slug}/membres/{foreign}", {"role": "read_only"})
+        response = await post(
+            client, f"/c/{world.tenant.slug}/membres/{foreign}", {"role": "read_only"}
+        )
         assert response.status_code == 404
         row = await repository.member(TenantScope(world.other_tenant.id), foreign)  # type: ignore[arg-type]
         assert row is not None and row["role"] == "association_staff"
@@ -65,38 +85,61 @@ class TestMembers:
     async def test_invalid_role_is_explained(self, client: httpx.AsyncClient, world: World) -> None:
         await login(client, world.tenant.pilot.email)
         response = await post(
-            client, f"/c/{world.tenant.slug}/membres/{world.tenant.association_worker.membership_id}", {"role": "roi"}
+            client,
+            f"/c/{world.tenant.slug}/membres/{world.tenant.association_worker.membership_id}",
+            {"role": "roi"},
         )
         assert response.status_code == 400
         assert "Choisissez un rôle" in html.unescape(response.text)
 
 
 class TestOrganisations:
-    async def test_pilot_adds_an_organisation_with_a_valid_siret(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_pilot_adds_an_organisation_with_a_valid_siret(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.pilot.email)
         token = await csrf_token(client, f"/c/{world.tenant.slug}/organisations")
         response = await client.post(
             f"/c/{world.tenant.slug}/organisations",
-            data={"csrf_token": token, "name": "SIAO du Rhône", "siret": "732 829 320 00074", "kinds": ["association", "siao"], "city": "Lyon"},
+            data={
+                "csrf_token": token,
+                "name": "SIAO du Rhône",
+                "siret": "732 829 320 00074",
+                "kinds": ["association", "siao"],
+                "city": "Lyon",
+            },
         )
         # Same SIRET as the consortium's lessor: already a member organisation.
         assert response.status_code == 400
         assert "fait déjà partie du consortium" in html.unescape(response.text)
         response = await client.post(
             f"/c/{world.tenant.slug}/organisations",
-            data={"csrf_token": token, "name": "SIAO du Rhône", "siret": "552 081 317 66522", "kinds": ["association", "siao"], "city": "Lyon"},
+            data={
+                "csrf_token": token,
+                "name": "SIAO du Rhône",
+                "siret": "552 081 317 66522",
+                "kinds": ["association", "siao"],
+                "city": "Lyon",
+            },
         )
         assert response.status_code == 303
         names = [o["name"] for o in await repository.organisations(TenantScope(world.tenant.id))]
         # Known by SIRET (it takes part in the other consortium): reused, not duplicated.
         assert "Bailleur beta-logement" in names
 
-    async def test_bad_siret_is_refused_next_to_the_field(self, client: httpx.AsyncClient, world: World) -> None:
+    async def test_bad_siret_is_refused_next_to_the_field(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
         await login(client, world.tenant.pilot.email)
         token = await csrf_token(client, f"/c/{world.tenant.slug}/organisations")
         response = await client.post(
             f"/c/{world.tenant.slug}/organisations",
-            data={"csrf_token": token, "name": "Asso", "siret": "12345678901234", "kinds": ["association"]},
+            data={
+                "csrf_token": token,
+                "name": "Asso",
+                "siret": "12345678901234",
+                "kinds": ["association"],
+            },
         )
         assert response.status_code == 400
         assert 'id="f-siret-error"' in response.text

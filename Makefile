@@ -1,0 +1,35 @@
+# Two commands, as in the README:
+#   make run    set up and start the portal on the embedded default (SQLite, ./var), with demo data
+#   make test   run the test suite (SQLite by default; PostgreSQL when PORTAL_TEST_DATABASE_URL is set)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install install-test check
+
+$(BIN)/portal: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+install: $(BIN)/portal
+
+run: install
+	$(BIN)/portal demo
+	$(BIN)/portal serve
+
+$(VENV)/.test-deps: pyproject.toml tests/oidc/package-lock.json | $(BIN)/portal
+	$(BIN)/pip install --quiet -e '.[test]'
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	touch $@
+
+install-test: $(VENV)/.test-deps
+
+test: install-test
+	$(BIN)/python -m pytest
+
+# Lint and types on the code base (not part of `make test`).
+check: install-test
+	$(BIN)/ruff check portal workers tests
+	$(BIN)/mypy portal workers
