@@ -277,6 +277,22 @@ def clean_mail_folder() -> None:
         path.unlink()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgres_only: runs only on PostgreSQL (deselected on SQLite)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Engine-specific tests are deselected, not skipped, on the other engine."""
+    if ON_POSTGRES:
+        return
+    kept = [i for i in items if i.get_closest_marker("postgres_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
 # CI: nothing may skip ---------------------------------------------------------------------------
 
 
