@@ -19,9 +19,9 @@ run: install
 	$(BIN)/portal demo
 	$(BIN)/portal serve
 
-$(VENV)/.test-deps: pyproject.toml tests/oidc/package-lock.json | $(BIN)/portal
+$(VENV)/.test-deps: pyproject.toml tests/auth/oidc_provider/package-lock.json | $(BIN)/portal
 	$(BIN)/pip install --quiet -e '.[test]'
-	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+	npm ci --prefix tests/auth/oidc_provider --no-audit --no-fund --loglevel=error
 	touch $@
 
 install-test: $(VENV)/.test-deps

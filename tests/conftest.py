@@ -6,14 +6,17 @@ Under `CI=true` a skipped test fails the run: every integration test must really
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import socket
 import tempfile
 from pathlib import Path
 
 # Settings are read once: everything is set before the portal is imported.
 _TMP = Path(tempfile.mkdtemp(prefix="portal-tests-"))
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -128,8 +128,14 @@ async def finish(
         except (JoseError, KeyError, ValueError) as exc:
             raise OidcError(f"Jeton d'identité invalide : {exc}") from exc
         data: dict[str, Any] = dict(decoded.claims)
+        # Providers conforming strictly to OIDC Core return scope claims from userinfo only.
         if "email" not in data and meta.get("userinfo_endpoint"):
-            response = await client.get(meta["userinfo_endpoint"], token=token)
+            try:
+                # The client sends the access token it just received.
+                response = await client.get(meta["userinfo_endpoint"])
+                response.raise_for_status()
+            except Exception as exc:  # network or HTTP error from the provider
+                raise OidcError(f"Profil refusé par le fournisseur d'identité : {exc}") from exc
             if response.headers.get("content-type", "").startswith("application/json"):
                 info = response.json()
                 if info.get("sub") == data["sub"]:
