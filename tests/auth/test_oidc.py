@@ -14,8 +14,8 @@ from portal.auth.repository import identity_user, user_by_email
 from portal.core.tenancy import TenantScope
 from portal.tenants import repository as tenants_repository
 from portal.tenants.service import now
-from tests.conftest import OIDC_PORT, World, login
 from tests.auth.oidc_harness import complete_provider_login, start_oidc_provider
+from tests.conftest import OIDC_PORT, World, login
 
 CALLBACK = "http://testserver/login/oidc/test/callback"
 
