@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test install install-test check
 
@@ -17,7 +19,7 @@ install: $(BIN)/portal
 
 run: install
 	$(BIN)/portal demo
-	$(BIN)/portal serve
+	$(BIN)/portal serve --host $(HOST) --port $(PORT)
 
 $(VENV)/.test-deps: pyproject.toml tests/auth/oidc_provider/package-lock.json | $(BIN)/portal
 	$(BIN)/pip install --quiet -e '.[test]'
