@@ -13,12 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal.core.forms import submit
 from portal.core.permissions import Endpoint, Role
 from portal.core.responses import see_other
 from portal.core.templating import flash, render
 from portal.tenants import forms, service
 from portal.tenants.enums import ConsortiumStatus, OrganisationKind, Programme
-from portal.tenants.service import TenantError
 
 
 def admin_only(endpoint: Endpoint) -> Endpoint:
@@ -69,14 +69,11 @@ async def _home(
 @admin_only
 async def consortium_create(request: Request) -> Response:
     result = forms.consortium_form(await request.form())
-    if result.ok:
-        try:
-            consortium_id = await service.create_consortium(
-                request, request.state.user, result.values
-            )
-        except TenantError as exc:
-            result.errors[exc.field or "name"] = exc.message
-    if not result.ok:
+    user = request.state.user
+    consortium_id = await submit(
+        result, lambda: service.create_consortium(request, user, result.values), "name"
+    )
+    if consortium_id is None:
         return await _home(request, result.errors, result.values)
     return flash(see_other(f"/admin/consortiums/{consortium_id}"), "Consortium créé.")
 
@@ -115,11 +112,10 @@ async def consortium_detail(request: Request) -> Response:
 async def consortium_organisation_add(request: Request) -> Response:
     scope, consortium = await _consortium(request)
     result = forms.organisation_form(await request.form())
-    if result.ok:
-        try:
-            await service.add_organisation(request, scope, request.state.user, result.values)
-        except TenantError as exc:
-            result.errors[exc.field or "siret"] = exc.message
+    user = request.state.user
+    await submit(
+        result, lambda: service.add_organisation(request, scope, user, result.values), "siret"
+    )
     if not result.ok:
         return await _detail(request, result.errors, result.values, "organisation")
     return flash(see_other(f"/admin/consortiums/{consortium['id']}"), "Organisation ajoutée.")
@@ -129,11 +125,8 @@ async def consortium_organisation_add(request: Request) -> Response:
 async def consortium_invite(request: Request) -> Response:
     scope, consortium = await _consortium(request)
     result = forms.invitation_form(await request.form())
-    if result.ok:
-        try:
-            await service.invite(request, scope, request.state.user, result.values)
-        except TenantError as exc:
-            result.errors[exc.field or "email"] = exc.message
+    user = request.state.user
+    await submit(result, lambda: service.invite(request, scope, user, result.values), "email")
     if not result.ok:
         return await _detail(request, result.errors, result.values, "invitation")
     return flash(

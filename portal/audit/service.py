@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 
@@ -36,6 +36,34 @@ async def record(
         subject=subject,
         ip=client_ip(request),
         details=details,
+    )
+
+
+class Actor(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def email(self) -> str: ...
+
+
+async def record_action(
+    tag: AuditTag,
+    request: Request | None,
+    actor: Actor,
+    scope: TenantScope,
+    subject: str = "",
+    **details: Any,
+) -> None:
+    """An action by a signed-in person on a consortium."""
+    await record(
+        tag,
+        request=request,
+        actor_id=actor.id,
+        actor_email=actor.email,
+        consortium_id=scope.consortium_id,
+        subject=subject,
+        **details,
     )
 
 

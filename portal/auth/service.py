@@ -20,6 +20,7 @@ from portal.auth import repository
 from portal.auth.enums import LoginOutcome
 from portal.core import mail, security
 from portal.core.db import transaction
+from portal.core.forms import FieldError
 from portal.settings import get_settings
 
 MAX_FAILURES = 5
@@ -43,11 +44,8 @@ class CurrentUser:
     is_platform_admin: bool
 
 
-class AuthError(Exception):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class AuthError(FieldError):
+    pass
 
 
 def now() -> dt.datetime:

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from portal.audit import service as audit
 from portal.auth.routes import log_in
-from portal.core.forms import text
+from portal.core.forms import submit, text
 from portal.core.permissions import MATRIX, Permission, Role, allows, requires
 from portal.core.responses import see_other
 from portal.core.templating import flash, render
@@ -76,11 +76,8 @@ async def member_list(request: Request) -> Response:
 @requires(Permission.MEMBERS_INVITE)
 async def invitation_create(request: Request) -> Response:
     result = forms.invitation_form(await request.form())
-    if result.ok:
-        try:
-            await service.invite(request, request.state.tenant, request.state.user, result.values)
-        except TenantError as exc:
-            result.errors[exc.field or "email"] = exc.message
+    ctx, user = request.state.tenant, request.state.user
+    await submit(result, lambda: service.invite(request, ctx, user, result.values), "email")
     if not result.ok:
         return await _members_page(request, result.errors, result.values)
     return flash(
@@ -179,13 +176,10 @@ async def _organisations_page(
 @requires(Permission.ORGANISATIONS_MANAGE)
 async def organisation_create(request: Request) -> Response:
     result = forms.organisation_form(await request.form())
-    if result.ok:
-        try:
-            await service.add_organisation(
-                request, request.state.tenant, request.state.user, result.values
-            )
-        except TenantError as exc:
-            result.errors[exc.field or "siret"] = exc.message
+    ctx, user = request.state.tenant, request.state.user
+    await submit(
+        result, lambda: service.add_organisation(request, ctx, user, result.values), "siret"
+    )
     if not result.ok:
         return await _organisations_page(request, result.errors, result.values)
     return flash(

@@ -24,6 +24,7 @@ from portal.auth import service as auth
 from portal.auth.service import CurrentUser
 from portal.core import mail, security
 from portal.core.db import transaction
+from portal.core.forms import FieldError
 from portal.core.permissions import Role
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.settings import get_settings
@@ -32,11 +33,8 @@ from portal.tenants import repository
 INVITATION_LIFETIME = dt.timedelta(days=7)
 
 
-class TenantError(Exception):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class TenantError(FieldError):
+    pass
 
 
 def now() -> dt.datetime:
@@ -122,12 +120,11 @@ async def add_organisation(
                 values["name"], values["siret"], values["kinds"], values["city"]
             )
         await repository.insert_participation(scope, organisation_id)
-        await audit.record(
+        await audit.record_action(
             AuditTag.ORGANISATION_ADDED,
-            request=request,
-            actor_id=actor.id,
-            actor_email=actor.email,
-            consortium_id=scope.consortium_id,
+            request,
+            actor,
+            scope,
             subject=values["siret"],
         )
     return organisation_id
@@ -167,12 +164,11 @@ async def change_member(
         if role != Role.PILOT:
             await _ensure_other_pilot(ctx, current)
         await repository.update_membership(ctx, membership_id, role=role, may_sign=may_sign)
-        await audit.record(
+        await audit.record_action(
             AuditTag.MEMBER_ROLE_CHANGED,
-            request=request,
-            actor_id=actor.id,
-            actor_email=actor.email,
-            consortium_id=ctx.consortium_id,
+            request,
+            actor,
+            ctx,
             subject=current["email"],
             role_before=current["role"],
             role_after=role,
@@ -191,12 +187,11 @@ async def set_member_active(
         if not active:
             await _ensure_other_pilot(ctx, current)
         await repository.update_membership(ctx, membership_id, is_active=active)
-        await audit.record(
+        await audit.record_action(
             AuditTag.MEMBER_REACTIVATED if active else AuditTag.MEMBER_DEACTIVATED,
-            request=request,
-            actor_id=actor.id,
-            actor_email=actor.email,
-            consortium_id=ctx.consortium_id,
+            request,
+            actor,
+            ctx,
             subject=current["email"],
         )
 
@@ -249,12 +244,11 @@ async def invite(
             invited_by=actor.id,
             expires_at=now() + INVITATION_LIFETIME,
         )
-        await audit.record(
+        await audit.record_action(
             AuditTag.INVITATION_SENT,
-            request=request,
-            actor_id=actor.id,
-            actor_email=actor.email,
-            consortium_id=scope.consortium_id,
+            request,
+            actor,
+            scope,
             subject=values["email"],
             role=values["role"],
         )
@@ -284,12 +278,11 @@ async def revoke_invitation(
     async with transaction():
         if not await repository.revoke_invitation(ctx, invitation_id, now()):
             raise LookupError(invitation_id)
-        await audit.record(
+        await audit.record_action(
             AuditTag.INVITATION_REVOKED,
-            request=request,
-            actor_id=actor.id,
-            actor_email=actor.email,
-            consortium_id=ctx.consortium_id,
+            request,
+            actor,
+            ctx,
         )
 
 
@@ -343,12 +336,11 @@ async def _join(request: Request | None, invitation: InvitationView, user: Curre
             invitation.role,
             invitation.may_sign,
         )
-    await audit.record(
+    await audit.record_action(
         AuditTag.INVITATION_ACCEPTED,
-        request=request,
-        actor_id=user.id,
-        actor_email=user.email,
-        consortium_id=invitation.scope.consortium_id,
+        request,
+        user,
+        invitation.scope,
         subject=user.email,
         role=invitation.role,
     )
