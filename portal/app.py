@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -28,16 +30,29 @@ from portal.tenants import routes as tenant_routes
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 
-@contextlib.asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    await db.start()
-    try:
-        yield
-    finally:
-        await db.stop()
+Background = Callable[[], Awaitable[None]]
 
 
-def create_app() -> ASGIApp:
+def lifespan_with(background: Background | None) -> Callable[[Starlette], Any]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await db.start()
+        task = asyncio.create_task(background()) if background else None
+        try:
+            yield
+        finally:
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await db.stop()
+
+    return lifespan
+
+
+def create_app(background: Background | None = None) -> ASGIApp:
+    """`background` runs beside the web process (the outbox relay or the in-process jobs:
+    see `workers/web.py`, which `portal serve` uses)."""
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = Starlette(
@@ -60,6 +75,6 @@ def create_app() -> ASGIApp:
             Middleware(CsrfMiddleware, secret=settings.secret_key, secure=settings.https),
         ],
         exception_handlers={HTTPException: errors.http_exception, Exception: errors.server_error},
-        lifespan=lifespan,
+        lifespan=lifespan_with(background),
     )
     return SecurityHeadersMiddleware(app, hsts=settings.https)

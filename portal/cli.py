@@ -44,7 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     _with_db(migrate())
     uvicorn.run(
-        "portal.app:create_app",
+        # Composition root: the web app plus its background loop (outbox relay or jobs).
+        "workers.web:create_app",
         factory=True,
         host=args.host,
         port=args.port,
@@ -90,6 +91,18 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from arq.worker import run_worker
+
+    from portal.core.db import migrate
+    from workers.settings import WorkerSettings, redis_settings
+
+    redis_settings()  # a clear message when PORTAL_REDIS_URL is missing
+    _with_db(migrate())
+    run_worker(WorkerSettings, burst=args.burst)  # type: ignore[arg-type]
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from portal.settings import SettingsError
 
@@ -106,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="charge les données de démonstration").set_defaults(
         func=cmd_demo
     )
+
+    worker = commands.add_parser("worker", help="exécute les tâches de fond (Redis requis)")
+    worker.add_argument("--burst", action="store_true", help="s'arrête quand la file est vide")
+    worker.set_defaults(func=cmd_worker)
 
     admin = commands.add_parser("create-admin", help="crée un administrateur de la plateforme")
     admin.add_argument("email")

@@ -30,5 +30,6 @@ APP_REGISTRY = AppRegistry(
         "portal.auth.piccolo_app",
         "portal.tenants.piccolo_app",
         "portal.audit.piccolo_app",
+        "portal.jobs.piccolo_app",
     ]
 )

@@ -43,6 +43,8 @@ class Settings:
     smtp_url: str | None
     mail_from: str
     oidc_providers: tuple[OidcProviderSettings, ...] = field(default_factory=tuple)
+    redis_url: str | None = None
+    job_timeout_seconds: int = 300
 
     @property
     def production(self) -> bool:
@@ -124,7 +126,18 @@ def load_settings() -> Settings:
         smtp_url=os.environ.get("PORTAL_SMTP_URL") or None,
         mail_from=os.environ.get("PORTAL_MAIL_FROM", "Portail partenariats <no-reply@localhost>"),
         oidc_providers=_oidc_providers(os.environ.get("PORTAL_OIDC_PROVIDERS", "")),
+        redis_url=os.environ.get("PORTAL_REDIS_URL") or None,
+        job_timeout_seconds=_positive_int("PORTAL_JOB_TIMEOUT", 300),
     )
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) == 0:
+        raise SettingsError(f"{name} est un nombre entier de secondes, supérieur à zéro.")
+    return int(raw)
 
 
 @lru_cache(maxsize=1)

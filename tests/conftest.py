@@ -274,6 +274,19 @@ def sent_mails() -> list[Path]:
     return sorted(folder.glob("*.eml")) if folder.exists() else []
 
 
+async def run_jobs() -> int:
+    """Runs the due outbox jobs here, as the embedded default's web process does."""
+    from portal.jobs import service
+    from workers.handlers import HANDLERS
+
+    return await service.run_due(HANDLERS)
+
+
+async def delivered_mails() -> list[Path]:
+    await run_jobs()
+    return sent_mails()
+
+
 @pytest.fixture(autouse=True)
 def clean_mail_folder() -> None:
     for path in sent_mails():

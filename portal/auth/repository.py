@@ -84,10 +84,27 @@ async def failure_times(email: str, since: dt.datetime) -> list[dt.datetime]:
     return [row["at"] for row in rows]
 
 
-async def insert_reset_token(user_id: uuid.UUID, token_hash: str, expires_at: dt.datetime) -> None:
+async def insert_reset_token(
+    token_id: uuid.UUID, user_id: uuid.UUID, token_hash: str, expires_at: dt.datetime
+) -> None:
     await PasswordResetToken.insert(
-        PasswordResetToken(user=user_id, token_hash=token_hash, expires_at=expires_at)
+        PasswordResetToken(id=token_id, user=user_id, token_hash=token_hash, expires_at=expires_at)
     )
+
+
+async def reset_token_with_user(token_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await PasswordResetToken.select(
+            PasswordResetToken.id,
+            PasswordResetToken.expires_at,
+            PasswordResetToken.used_at,
+            PasswordResetToken.user.email.as_alias("email"),
+            PasswordResetToken.user.full_name.as_alias("full_name"),
+        )
+        .where(PasswordResetToken.id == token_id)
+        .first()
+    )
+    return row
 
 
 async def valid_reset_token(token_hash: str, now: dt.datetime) -> Row | None:

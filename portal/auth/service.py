@@ -16,11 +16,12 @@ from starlette.requests import Request
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
-from portal.auth import repository
+from portal.auth import jobs, repository
 from portal.auth.enums import LoginOutcome
 from portal.core import mail, security
 from portal.core.db import transaction
 from portal.core.forms import FieldError
+from portal.jobs import service as job_service
 from portal.settings import get_settings
 
 MAX_FAILURES = 5
@@ -145,10 +146,11 @@ async def request_password_reset(request: Request, raw_email: str) -> None:
     row = await repository.user_by_email(email)
     if row is None or not row["is_active"]:
         return
-    token = security.new_token()
+    token_id = uuid.uuid4()
+    token = _reset_token(token_id)
     async with transaction():
         await repository.insert_reset_token(
-            row["id"], security.token_hash(token), now() + RESET_LIFETIME
+            token_id, row["id"], security.token_hash(token), now() + RESET_LIFETIME
         )
         await audit.record(
             AuditTag.PASSWORD_RESET_REQUESTED,
@@ -156,16 +158,28 @@ async def request_password_reset(request: Request, raw_email: str) -> None:
             actor_id=row["id"],
             actor_email=email,
         )
+        await jobs.enqueue_password_reset_email(token_id)
+
+
+def _reset_token(token_id: uuid.UUID) -> str:
+    return security.derived_token(get_settings().secret_key, "password-reset", token_id)
+
+
+async def send_password_reset_email(token_id: uuid.UUID) -> None:
+    """The job behind `request_password_reset`; nothing is sent for a used or expired link."""
+    row = await repository.reset_token_with_user(token_id)
+    if row is None or row["used_at"] is not None or row["expires_at"] <= now():
+        return
     settings = get_settings()
-    await mail.send(
-        mail.build_message(
-            settings,
-            email,
-            "Réinitialisation de votre mot de passe",
-            "password_reset",
-            {"name": row["full_name"], "link": f"{settings.base_url}/mot-de-passe/{token}"},
-        )
+    link = f"{settings.base_url}/mot-de-passe/{_reset_token(token_id)}"
+    message = mail.build_message(
+        settings,
+        row["email"],
+        "Réinitialisation de votre mot de passe",
+        "password_reset",
+        {"name": row["full_name"], "link": link},
     )
+    await job_service.deliver_once(f"password-reset:{token_id}", message)
 
 
 async def reset_token_is_valid(token: str) -> bool:

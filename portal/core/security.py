@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -18,6 +19,13 @@ MIN_PASSWORD_LENGTH = 12
 def new_token() -> str:
     """An unguessable token for a cookie or an e-mailed link (256 bits)."""
     return secrets.token_urlsafe(32)
+
+
+def derived_token(secret: str, purpose: str, row_id: object) -> str:
+    """The token of an e-mailed link, derived from the secret key and the row it opens: a job
+    can rebuild it from the row id, and the database alone (which keeps only its hash) cannot."""
+    digest = hmac.new(secret.encode(), f"{purpose}:{row_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def token_hash(token: str) -> str:

@@ -221,6 +221,7 @@ async def update_membership(scope: TenantScope, membership_id: uuid.UUID, **valu
 async def insert_invitation(
     scope: TenantScope,
     *,
+    invitation_id: uuid.UUID,
     organisation_id: uuid.UUID,
     email: str,
     role: str,
@@ -230,6 +231,7 @@ async def insert_invitation(
     expires_at: dt.datetime,
 ) -> uuid.UUID:
     invitation = Invitation(
+        id=invitation_id,
         consortium=scope.consortium_id,
         organisation=organisation_id,
         email=email,
@@ -241,6 +243,20 @@ async def insert_invitation(
     )
     await invitation.save()
     return invitation.id
+
+
+async def invitation_for_email(scope: TenantScope, invitation_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Invitation.select(
+            *Invitation.all_columns(),
+            Invitation.consortium.name.as_alias("consortium_name"),
+            Invitation.organisation.name.as_alias("organisation_name"),
+            Invitation.invited_by.full_name.as_alias("inviter_name"),
+        )
+        .where((Invitation.consortium == scope.consortium_id) & (Invitation.id == invitation_id))
+        .first()
+    )
+    return row
 
 
 async def pending_invitations(scope: TenantScope, now: dt.datetime) -> list[Row]:

@@ -28,7 +28,8 @@ from portal.core.forms import FieldError
 from portal.core.permissions import Role
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.settings import get_settings
-from portal.tenants import repository
+from portal.jobs import service as job_service
+from portal.tenants import jobs, repository
 
 INVITATION_LIFETIME = dt.timedelta(days=7)
 
@@ -225,22 +226,21 @@ async def invite(
     organisation = await repository.organisation_in(scope, values["organisation_id"])
     if organisation is None:
         raise TenantError("Choisissez une organisation du consortium.", "organisation")
-    consortium = await repository.consortium_by_id(scope.consortium_id)
-    assert consortium is not None
     existing_user = await auth.user_by_email(values["email"])
     if existing_user:
         existing = await repository.member_of_user(scope, existing_user.id)
         if existing:
             raise TenantError("Cette personne est déjà membre du consortium.", "email")
-    token = security.new_token()
+    invitation_id = uuid.uuid4()
     async with transaction():
         await repository.insert_invitation(
             scope,
+            invitation_id=invitation_id,
             organisation_id=values["organisation_id"],
             email=values["email"],
             role=values["role"],
             may_sign=values["may_sign"],
-            token_hash=security.token_hash(token),
+            token_hash=security.token_hash(_invitation_token(invitation_id)),
             invited_by=actor.id,
             expires_at=now() + INVITATION_LIFETIME,
         )
@@ -252,24 +252,35 @@ async def invite(
             subject=values["email"],
             role=values["role"],
         )
+        await jobs.enqueue_invitation_email(scope, invitation_id)
+
+
+def _invitation_token(invitation_id: uuid.UUID) -> str:
+    return security.derived_token(get_settings().secret_key, "invitation", invitation_id)
+
+
+async def send_invitation_email(scope: TenantScope, invitation_id: uuid.UUID) -> None:
+    """The job behind `invite`; nothing is sent for an invitation no longer open."""
+    row = await repository.invitation_for_email(scope, invitation_id)
+    if row is None or row["accepted_at"] or row["revoked_at"] or row["expires_at"] <= now():
+        return
     settings = get_settings()
-    await mail.send(
-        mail.build_message(
-            settings,
-            values["email"],
-            f"Invitation à rejoindre {consortium['name']}",
-            "invitation",
-            {
-                "consortium": consortium["name"],
-                "organisation": organisation["name"],
-                "role": values["role"],
-                "inviter": actor.full_name,
-                "link": f"{settings.base_url}/invitations/{token}",
-                "expires_at": now() + INVITATION_LIFETIME,
-                "has_account": existing_user is not None,
-            },
-        )
+    message = mail.build_message(
+        settings,
+        row["email"],
+        f"Invitation à rejoindre {row['consortium_name']}",
+        "invitation",
+        {
+            "consortium": row["consortium_name"],
+            "organisation": row["organisation_name"],
+            "role": row["role"],
+            "inviter": row["inviter_name"] or "Le pilote du consortium",
+            "link": f"{settings.base_url}/invitations/{_invitation_token(invitation_id)}",
+            "expires_at": row["expires_at"],
+            "has_account": await auth.user_by_email(row["email"]) is not None,
+        },
     )
+    await job_service.deliver_once(f"invitation:{invitation_id}", message)
 
 
 async def revoke_invitation(

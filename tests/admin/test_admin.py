@@ -6,7 +6,7 @@ import re
 import httpx
 
 from portal.tenants import repository
-from tests.conftest import World, csrf_token, login, sent_mails
+from tests.conftest import World, csrf_token, delivered_mails, login
 
 
 class TestPlatformAdmin:
@@ -56,7 +56,7 @@ class TestPlatformAdmin:
             },
         )
         assert response.status_code == 303
-        assert len(sent_mails()) == 1
+        assert len(await delivered_mails()) == 1
         assert "Toit Partagé Grand Ouest" in html.unescape((await admin.get(detail)).text)
 
     async def test_bad_consortium_form_shows_errors_next_to_fields(

@@ -7,11 +7,11 @@ from email import policy
 
 import httpx
 
-from tests.conftest import World, login, post_form, sent_mails
+from tests.conftest import World, delivered_mails, login, post_form
 
 
-def reset_link() -> str:
-    [path] = sent_mails()
+async def reset_link() -> str:
+    [path] = await delivered_mails()
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     body = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     match = re.search(r"http://testserver(/mot-de-passe/[\w-]+)", body)
@@ -27,7 +27,7 @@ class TestPasswordReset:
             client, "/mot-de-passe/oublie", {"email": world.tenant.pilot.email}
         )
         assert response.status_code == 303
-        link = reset_link()
+        link = await reset_link()
         new_password = "une nouvelle phrase secrète"
         response = await post_form(
             client,
@@ -49,13 +49,13 @@ class TestPasswordReset:
             client, "/mot-de-passe/oublie", {"email": "inconnu@nulle-part.fr"}
         )
         assert response.status_code == 303
-        assert sent_mails() == []
+        assert await delivered_mails() == []
 
     async def test_short_password_is_refused_next_to_the_field(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
         await post_form(client, "/mot-de-passe/oublie", {"email": world.tenant.pilot.email})
-        link = reset_link()
+        link = await reset_link()
         response = await post_form(
             client, link, {"password": "court", "password_confirm": "court"}, from_page=link
         )
@@ -68,7 +68,7 @@ class TestPasswordReset:
         await login(other_browser, world.tenant.pilot.email)
         client = make_client()
         await post_form(client, "/mot-de-passe/oublie", {"email": world.tenant.pilot.email})
-        link = reset_link()
+        link = await reset_link()
         pw = "encore une autre phrase"
         await post_form(client, link, {"password": pw, "password_confirm": pw}, from_page=link)
         assert (await other_browser.get(f"/c/{world.tenant.slug}/")).status_code == 303

@@ -11,7 +11,7 @@ import pytest
 
 from portal.core.tenancy import TenantScope
 from portal.tenants import repository, service
-from tests.conftest import World, csrf_token, login, post_form, sent_mails
+from tests.conftest import World, csrf_token, delivered_mails, login, post_form
 
 
 async def invite(
@@ -31,8 +31,8 @@ async def invite(
     )
 
 
-def invitation_link() -> str:
-    [path] = sent_mails()
+async def invitation_link() -> str:
+    [path] = await delivered_mails()
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     body = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     match = re.search(r"http://testserver(/invitations/[\w-]+)", body)
@@ -50,7 +50,7 @@ class TestInvite:
         await login(pilot, world.tenant.pilot.email)
         response = await invite(pilot, world, "Nouvelle.Referente@Asso.fr")
         assert response.status_code == 303
-        link = invitation_link()
+        link = await invitation_link()
 
         newcomer = make_client()
         page = await newcomer.get(link)
@@ -75,7 +75,7 @@ class TestInvite:
         pilot = make_client()
         await login(pilot, world.tenant.pilot.email)
         await invite(pilot, world, "unique@asso.fr")
-        link = invitation_link()
+        link = await invitation_link()
         first = make_client()
         pw = "ma phrase de passe solide"
         await post_form(
@@ -97,7 +97,7 @@ class TestInvite:
         pilot = make_client()
         await login(pilot, world.tenant.pilot.email)
         await invite(pilot, world, "tardive@asso.fr")
-        link = invitation_link()
+        link = await invitation_link()
         eight_days = dt.datetime.now(dt.UTC) + dt.timedelta(days=7, minutes=1)
         monkeypatch.setattr(service, "now", lambda: eight_days)
         newcomer = make_client()
@@ -122,7 +122,7 @@ class TestInvite:
         pilot = make_client()
         await login(pilot, world.tenant.pilot.email)
         await invite(pilot, world, "juste@asso.fr")
-        link = invitation_link()
+        link = await invitation_link()
         almost = dt.datetime.now(dt.UTC) + dt.timedelta(days=6, hours=23)
         monkeypatch.setattr(service, "now", lambda: almost)
         page = await make_client().get(link)
@@ -142,7 +142,7 @@ class TestInvite:
                 "role": "state_agent",
             },
         )
-        link = invitation_link()
+        link = await invitation_link()
         agent = make_client()
         await login(agent, world.tenant.state_agent.email)
         response = await post_form(agent, link, {}, from_page=link)
@@ -155,7 +155,7 @@ class TestInvite:
         pilot = make_client()
         await login(pilot, world.tenant.pilot.email)
         await invite(pilot, world, "destinataire@asso.fr")
-        link = invitation_link()
+        link = await invitation_link()
         intruder = make_client()
         await login(intruder, world.other_tenant.pilot.email)
         response = await post_form(intruder, link, {}, from_page=link)
@@ -170,7 +170,7 @@ class TestInvite:
         response = await invite(client, world, "pas-une-adresse")
         assert response.status_code == 400
         assert 'id="f-email-error"' in response.text
-        assert sent_mails() == []
+        assert await delivered_mails() == []
 
     async def test_organisation_of_another_consortium_is_refused(
         self, client: httpx.AsyncClient, world: World

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from portal.core.tenancy import TenantScope
 from portal.tenants import repository
 from portal.tenants.service import now
@@ -35,6 +37,7 @@ class TestCrossTenant:
             email="x@y.fr",
             role="read_only",
             may_sign=False,
+            invitation_id=uuid.uuid4(),
             token_hash="a" * 64,
             invited_by=world.other_tenant.pilot.id,
             expires_at=now().replace(year=2099),

@@ -1,0 +1,11 @@
+"""Job name → handler: the single table every runner uses (arq worker or in-process)."""
+
+from portal.auth import jobs as auth_jobs
+from portal.jobs.registry import Handler
+from portal.tenants import jobs as tenant_jobs
+from workers import auth, tenants
+
+HANDLERS: dict[str, Handler] = {
+    auth_jobs.SEND_PASSWORD_RESET: auth.send_password_reset,
+    tenant_jobs.SEND_INVITATION: tenants.send_invitation,
+}

@@ -1,0 +1,41 @@
+"""The web process as `portal serve` runs it: the portal app plus its background loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from arq import create_pool
+from arq.connections import RedisSettings
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp
+
+from portal.app import create_app as create_portal_app
+from portal.settings import get_settings
+from workers import embedded
+from workers.relay import relay_forever
+
+log = logging.getLogger("workers.web")
+
+
+async def _relay_when_redis_answers(url: str) -> None:
+    """Web processes only hand jobs to Redis. If Redis is down at start, keep trying: requests
+    are served meanwhile and their jobs wait in the outbox."""
+    while True:
+        try:
+            pool = await create_pool(RedisSettings.from_dsn(url), retry=0)
+        except (RedisError, OSError) as exc:
+            log.warning("Redis injoignable (%s) : les tâches attendent dans l'outbox", exc)
+            await asyncio.sleep(5)
+            continue
+        try:
+            await relay_forever(pool)
+        finally:
+            await pool.aclose()
+
+
+def create_app() -> ASGIApp:
+    url = get_settings().redis_url
+    if url:
+        return create_portal_app(background=lambda: _relay_when_redis_answers(url))
+    return create_portal_app(background=embedded.run_forever)
