@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from portal.tenants import routes as tenant_routes
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 
-Background = Callable[[], Awaitable[None]]
+Background = Callable[[], Coroutine[Any, Any, None]]
 
 
 def lifespan_with(background: Background | None) -> Callable[[Starlette], Any]:

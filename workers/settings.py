@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from arq.connections import RedisSettings
@@ -48,8 +48,8 @@ def redis_settings() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions = [run_outbox_job]
-    cron_jobs: list[Any] = []
+    functions: ClassVar[list[Any]] = [run_outbox_job]
+    cron_jobs: ClassVar[list[Any]] = []
     on_startup = startup
     on_shutdown = shutdown
     timezone = ZoneInfo("Europe/Paris")

@@ -71,9 +71,9 @@ async def mark_queued(job_id: uuid.UUID, now: dt.datetime) -> bool:
 
 
 async def back_to_pending(job_id: uuid.UUID, now: dt.datetime) -> None:
-    await OutboxJob.update(
-        {OutboxJob.status: JobStatus.PENDING, OutboxJob.updated_at: now}
-    ).where((OutboxJob.id == job_id) & (OutboxJob.status == JobStatus.QUEUED))
+    await OutboxJob.update({OutboxJob.status: JobStatus.PENDING, OutboxJob.updated_at: now}).where(
+        (OutboxJob.id == job_id) & (OutboxJob.status == JobStatus.QUEUED)
+    )
 
 
 async def claim(job_id: uuid.UUID, now: dt.datetime, lock_until: dt.datetime) -> Row | None:
@@ -206,6 +206,6 @@ async def delivered(key: str) -> bool:
 
 
 async def record_delivery(key: str, recipient: str, subject: str) -> None:
-    await MailDelivery.insert(MailDelivery(key=key, recipient=recipient, subject=subject)).on_conflict(
-        target=MailDelivery.key, action=OnConflictAction.do_nothing
-    )
+    await MailDelivery.insert(
+        MailDelivery(key=key, recipient=recipient, subject=subject)
+    ).on_conflict(target=MailDelivery.key, action=OnConflictAction.do_nothing)

@@ -26,9 +26,8 @@ import logging
 import traceback
 import uuid
 from collections.abc import Mapping
-from typing import Any
-
 from email.message import EmailMessage
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -121,7 +120,9 @@ async def execute(job_id: uuid.UUID, handlers: Mapping[str, Handler]) -> JobStat
         exhausted = job["attempts"] >= job["max_attempts"]
         retry_at = None if exhausted else now() + backoff(job["attempts"])
         await repository.fail(job_id, job["attempts"], error, retry_at, now())
-        log.warning("Job %s (%s) en échec, essai %s : %s", job["name"], job_id, job["attempts"], error)
+        log.warning(
+            "Job %s (%s) en échec, essai %s : %s", job["name"], job_id, job["attempts"], error
+        )
         return JobStatus.FAILED if exhausted else JobStatus.PENDING
     await repository.finish(job_id, job["attempts"], now())
     return JobStatus.DONE

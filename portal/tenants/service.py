@@ -27,8 +27,8 @@ from portal.core.db import transaction
 from portal.core.forms import FieldError
 from portal.core.permissions import Role
 from portal.core.tenancy import TenantContext, TenantScope
-from portal.settings import get_settings
 from portal.jobs import service as job_service
+from portal.settings import get_settings
 from portal.tenants import jobs, repository
 
 INVITATION_LIFETIME = dt.timedelta(days=7)

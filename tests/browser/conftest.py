@@ -18,8 +18,10 @@ CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server() -> Iterator[str]:
+    """Module-scoped: the server also runs outbox jobs of the shared database (embedded
+    default), which must not happen behind the back of other tests."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PORTAL_BASE_URL": url}

@@ -1,0 +1,217 @@
+"""Jobs are never lost and e-mails never sent twice: Redis down, SMTP down, a worker killed."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from redis.exceptions import RedisError
+
+from portal.jobs import service as jobs
+from portal.jobs.enums import JobStatus
+from portal.jobs.tables import OutboxJob
+from tests.conftest import World, post_form
+from tests.jobs.conftest import REDIS_PORT, REDIS_URL, run_worker
+from tests.services import SmtpServer, TcpProxy
+from workers.handlers import HANDLERS
+from workers.relay import relay_forever
+
+
+async def only_job() -> dict:  # type: ignore[type-arg]
+    [row] = await OutboxJob.select()
+    return row
+
+
+async def ask_reset(client: httpx.AsyncClient, world: World) -> None:
+    response = await post_form(client, "/mot-de-passe/oublie", {"email": world.tenant.pilot.email})
+    assert response.status_code == 303
+
+
+async def wait_for(predicate, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+class TestOutbox:
+    async def test_nothing_is_queued_when_the_transaction_rolls_back(self, world: World) -> None:
+        from portal.core.db import transaction
+
+        with pytest.raises(RuntimeError):
+            async with transaction():
+                await jobs.enqueue("auth.send_password_reset", {"token_id": "x"})
+                raise RuntimeError("rollback")
+        assert await OutboxJob.count() == 0
+
+    async def test_same_dedup_key_is_enqueued_once(self, world: World) -> None:
+        first = await jobs.enqueue("x", {}, dedup_key="k")
+        second = await jobs.enqueue("x", {}, dedup_key="k")
+        assert first is not None and second is None
+        assert await OutboxJob.count() == 1
+
+    async def test_running_a_job_twice_sends_nothing_twice(
+        self, client: httpx.AsyncClient, world: World, smtp: SmtpServer
+    ) -> None:
+        await ask_reset(client, world)
+        job = await only_job()
+        handler = HANDLERS[job["name"]]
+        payload = (
+            job["payload"]
+            if isinstance(job["payload"], dict)
+            else __import__("json").loads(job["payload"])
+        )
+        await handler(payload)
+        await handler(payload)
+        assert len(smtp.handler.messages) == 1
+
+
+class TestRedisUnreachable:
+    async def test_job_asked_while_redis_is_down_is_delivered_when_it_returns(
+        self, client: httpx.AsyncClient, world: World, smtp: SmtpServer, redis_pool: ArqRedis
+    ) -> None:
+        proxy = TcpProxy(REDIS_PORT)
+        await proxy.start()
+        pool = await create_pool(
+            RedisSettings(
+                host="127.0.0.1",
+                port=proxy.port,
+                database=redis_pool.connection_pool.connection_kwargs.get("db", 0),
+            )
+        )
+        relay = asyncio.create_task(relay_forever(pool))
+        try:
+            await proxy.cut()
+            await ask_reset(client, world)  # the web request succeeds
+            await asyncio.sleep(1.5)
+            assert (await only_job())["status"] == JobStatus.PENDING
+            assert smtp.handler.messages == []
+
+            await proxy.start()  # Redis is back
+            await wait_for(lambda: _status_is(JobStatus.QUEUED), seconds=15)
+            await run_worker(redis_pool)
+        finally:
+            relay.cancel()
+            await asyncio.gather(relay, return_exceptions=True)
+            await pool.aclose()
+            await proxy.cut()
+        assert (await only_job())["status"] == JobStatus.DONE
+        [message] = smtp.handler.messages
+        assert message["To"] == world.tenant.pilot.email
+        assert "/mot-de-passe/" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    async def test_relay_reports_redis_errors_and_keeps_the_row(
+        self, world: World, redis_pool: ArqRedis
+    ) -> None:
+        proxy = TcpProxy(REDIS_PORT)
+        await proxy.start()
+        pool = await create_pool(RedisSettings(host="127.0.0.1", port=proxy.port))
+        await proxy.cut()
+        await jobs.enqueue("auth.send_password_reset", {"token_id": "x"})
+        try:
+            with pytest.raises((RedisError, OSError)):
+                await jobs.relay_once(pool)
+        finally:
+            await pool.aclose()
+        assert (await only_job())["status"] == JobStatus.PENDING
+
+
+async def _status_is(status: JobStatus) -> bool:
+    return bool((await only_job())["status"] == status)
+
+
+class TestSmtpDown:
+    async def test_job_retries_and_the_message_arrives_once_the_server_is_up(
+        self,
+        client: httpx.AsyncClient,
+        world: World,
+        smtp: SmtpServer,
+        redis_pool: ArqRedis,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        smtp.stop()
+        await ask_reset(client, world)
+        assert await jobs.relay_once(redis_pool) == 1
+        await run_worker(redis_pool)
+        job = await only_job()
+        assert job["status"] == JobStatus.PENDING and job["attempts"] == 1
+        assert "Envoi du message impossible" in job["last_error"]
+        assert job["run_after"] > dt.datetime.now(dt.UTC)  # backoff
+
+        smtp.start()
+        assert await jobs.relay_once(redis_pool) == 0  # not due yet
+        later = dt.datetime.now(dt.UTC) + jobs.backoff(1) + dt.timedelta(seconds=1)
+        monkeypatch.setattr(jobs, "now", lambda: later)
+        assert await jobs.relay_once(redis_pool) == 1
+        await run_worker(redis_pool)
+        assert (await only_job())["status"] == JobStatus.DONE
+        assert len(smtp.handler.messages) == 1
+
+    async def test_exhausted_retries_mark_the_job_failed(
+        self,
+        client: httpx.AsyncClient,
+        world: World,
+        smtp: SmtpServer,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        smtp.stop()
+        await ask_reset(client, world)
+        moment = dt.datetime.now(dt.UTC)
+        for _ in range(5):
+            monkeypatch.setattr(jobs, "now", lambda moment=moment: moment)
+            await jobs.run_due(HANDLERS)
+            moment += dt.timedelta(hours=2)
+        job = await only_job()
+        assert job["status"] == JobStatus.FAILED and job["attempts"] == 5
+        assert [j["id"] for j in await jobs.failed_jobs()] == [job["id"]]
+
+
+class TestWorkerKilled:
+    async def test_job_runs_again_and_the_mail_is_delivered_exactly_once(
+        self, client: httpx.AsyncClient, world: World, smtp: SmtpServer, redis_pool: ArqRedis
+    ) -> None:
+        env = {
+            **os.environ,
+            "PORTAL_REDIS_URL": REDIS_URL,
+            "PORTAL_SMTP_URL": smtp.url,
+            "PORTAL_JOB_TIMEOUT": "3",
+        }
+        command = [sys.executable, "-m", "portal.cli", "worker"]
+        smtp.handler.hold = True  # the first delivery stalls inside the SMTP transaction
+        await ask_reset(client, world)
+
+        first = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            arrived = await asyncio.to_thread(smtp.handler.arrived.wait, 30)
+            assert arrived, "the first worker never reached the SMTP server"
+            first.kill()  # SIGKILL in the middle of the job
+            first.wait(timeout=10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        smtp.handler.release()
+        assert (await only_job())["status"] == JobStatus.RUNNING
+
+        second = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            await wait_for(lambda: _status_is(JobStatus.DONE), seconds=30)
+            await asyncio.sleep(1)
+        finally:
+            second.terminate()
+            second.wait(timeout=15)
+        assert len(smtp.handler.messages) == 1
+        assert (await only_job())["attempts"] == 2

@@ -1,0 +1,126 @@
+"""Real components for the job tests: an SMTP server (aiosmtpd) that captures messages, a TCP
+proxy in front of Redis that can be cut, and helpers to point the portal at them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email
+import threading
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from portal.settings import get_settings
+from tests.conftest import free_port
+
+
+class CapturingHandler:
+    """Keeps every message the server accepted. `hold` makes the next DATA wait until
+    `release()`; a message whose client vanished meanwhile is not kept (never delivered)."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.hold = False
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.hold:
+            self.hold = False
+            self.arrived.set()
+            while not self._released.is_set():
+                await asyncio.sleep(0.05)
+            if server.transport is None or server.transport.is_closing():
+                return "451 client gone"
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.handler = CapturingHandler()
+        self._controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller:
+            self._controller.stop()
+            self._controller = None
+
+
+@contextlib.contextmanager
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def setting(name: str, value: object) -> Iterator[None]:
+    """Settings are frozen and read once; tests swap one value for a while."""
+    settings = get_settings()
+    before = getattr(settings, name)
+    object.__setattr__(settings, name, value)
+    try:
+        yield
+    finally:
+        object.__setattr__(settings, name, before)
+
+
+class TcpProxy:
+    """127.0.0.1:port → target, cut and restored at will (Redis "unreachable")."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    async def cut(self) -> None:
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self._writers.update({writer, up_writer})
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
