@@ -24,6 +24,7 @@ from portal.core import db, errors
 from portal.core.csrf import CsrfMiddleware
 from portal.core.headers import SecurityHeadersMiddleware
 from portal.core.tenancy import TenantMiddleware
+from portal.notifications import routes as notification_routes
 from portal.settings import get_settings
 from portal.tenants import routes as tenant_routes
 
@@ -60,6 +61,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
         routes=[
             *pages.routes,
             *auth_routes.routes,
+            *notification_routes.routes,
             *tenant_routes.public_routes,
             *admin_routes.routes,
             # Everything of a consortium lives here, behind the one membership check.
@@ -72,7 +74,12 @@ def create_app(background: Background | None = None) -> ASGIApp:
         ],
         middleware=[
             Middleware(SessionMiddleware),
-            Middleware(CsrfMiddleware, secret=settings.secret_key, secure=settings.https),
+            Middleware(
+                CsrfMiddleware,
+                secret=settings.secret_key,
+                secure=settings.https,
+                exempt_prefixes=("/desabonnement/",),
+            ),
         ],
         exception_handlers={HTTPException: errors.http_exception, Exception: errors.server_error},
         lifespan=lifespan_with(background),

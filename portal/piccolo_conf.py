@@ -31,5 +31,6 @@ APP_REGISTRY = AppRegistry(
         "portal.tenants.piccolo_app",
         "portal.audit.piccolo_app",
         "portal.jobs.piccolo_app",
+        "portal.notifications.piccolo_app",
     ]
 )

@@ -43,6 +43,7 @@ os.environ.update(
 os.environ.pop("PORTAL_SMTP_URL", None)
 
 import dataclasses  # noqa: E402
+import datetime as dt  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
 
@@ -307,6 +308,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept
+
+
+class Clock:
+    """A controlled clock for the services that read the time through their `now()`."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Starts on a Monday, 10:00 in Paris (working hours)."""
+    from zoneinfo import ZoneInfo
+
+    from portal.jobs import service as jobs
+    from portal.notifications import service as notifications
+
+    controlled = Clock(dt.datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Paris")))
+    for module in (jobs, notifications):
+        monkeypatch.setattr(module, "now", controlled.now)
+    return controlled
 
 
 # CI: nothing may skip ---------------------------------------------------------------------------

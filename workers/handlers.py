@@ -2,10 +2,13 @@
 
 from portal.auth import jobs as auth_jobs
 from portal.jobs.registry import Handler
+from portal.notifications import jobs as notification_jobs
 from portal.tenants import jobs as tenant_jobs
-from workers import auth, tenants
+from workers import auth, notifications, tenants
 
 HANDLERS: dict[str, Handler] = {
     auth_jobs.SEND_PASSWORD_RESET: auth.send_password_reset,
     tenant_jobs.SEND_INVITATION: tenants.send_invitation,
+    notification_jobs.SEND_EMAIL: notifications.send_email,
+    notification_jobs.SEND_DIGEST: notifications.send_digest,
 }

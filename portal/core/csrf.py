@@ -36,10 +36,15 @@ def cookie_header(value: str, secure: bool) -> str:
 
 
 class CsrfMiddleware:
-    def __init__(self, app: ASGIApp, secret: str, secure: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, secret: str, secure: bool, exempt_prefixes: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.secret = secret
         self.secure = secure
+        # Only for endpoints authenticated by a signed token in their URL, which a forged
+        # cross-site request cannot know (e.g. RFC 8058 one-click unsubscribe).
+        self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,7 +60,9 @@ class CsrfMiddleware:
         state["csrf_cookie"] = cookie
         state["csrf_token"] = token_for(self.secret, cookie)
 
-        if scope["method"] not in SAFE_METHODS:
+        if scope["method"] not in SAFE_METHODS and not scope["path"].startswith(
+            self.exempt_prefixes
+        ):
             body, submitted = await self._read_token(request, receive)
             if fresh or not submitted or not security.same(submitted, state["csrf_token"]):
                 from portal.core.errors import csrf_failure

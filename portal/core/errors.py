@@ -37,6 +37,7 @@ def error_page(request: Request, status: int, detail: str | None = None) -> HTML
         user=state.get("user"),
         tenant=None,
         my_consortia=[],
+        unread_notifications=0,
         csrf_token=state.get("csrf_token", ""),
         flash_message=None,
         status=status,

@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 
 class Role(StrEnum):
@@ -68,3 +69,15 @@ def requires(permission: Permission) -> Callable[[Endpoint], Endpoint]:
         return wrapper
 
     return decorate
+
+
+def login_required(endpoint: Endpoint) -> Endpoint:
+    """Pages of a signed-in person outside any consortium; anonymous visitors go to login."""
+
+    @functools.wraps(endpoint)
+    async def wrapper(request: Request) -> Response:
+        if request.state.user is None:
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return await endpoint(request)
+
+    return wrapper

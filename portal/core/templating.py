@@ -84,6 +84,7 @@ def _take_flash(request: Request) -> str | None:
 async def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
+    from portal.notifications.service import unread_count
     from portal.tenants.service import consortia_for_switcher
 
     state = request.scope.get("state", {})
@@ -94,6 +95,7 @@ async def render(
         user=user,
         tenant=state.get("tenant"),
         my_consortia=await consortia_for_switcher(user.id) if user else [],
+        unread_notifications=await unread_count(user.id) if user else 0,
         csrf_token=state.get("csrf_token", ""),
         flash_message=message,
         **(context or {}),

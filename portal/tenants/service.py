@@ -28,6 +28,7 @@ from portal.core.forms import FieldError
 from portal.core.permissions import Role
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.jobs import service as job_service
+from portal.notifications import service as notifications
 from portal.settings import get_settings
 from portal.tenants import jobs, repository
 
@@ -214,6 +215,7 @@ class InvitationView:
     scope: TenantScope
     organisation_id: uuid.UUID
     may_sign: bool
+    invited_by: uuid.UUID | None
 
 
 async def pending_invitations(scope: TenantScope) -> list[dict[str, Any]]:
@@ -322,6 +324,7 @@ async def invitation_for_token(token: str) -> InvitationView | None:
         scope=TenantScope(consortium_id=row["consortium"]),
         organisation_id=row["organisation"],
         may_sign=row["may_sign"],
+        invited_by=row["invited_by"],
     )
 
 
@@ -355,6 +358,17 @@ async def _join(request: Request | None, invitation: InvitationView, user: Curre
         subject=user.email,
         role=invitation.role,
     )
+    if invitation.invited_by and invitation.invited_by != user.id:
+        consortium = await repository.consortium_by_id(invitation.scope.consortium_id)
+        assert consortium is not None
+        await notifications.notify(
+            [invitation.invited_by],
+            kind="invitation_accepted",
+            title=f"{user.full_name} a rejoint l'espace {consortium['name']}",
+            body=f"Invitation acceptée par {user.email}.",
+            link=f"/c/{consortium['slug']}/membres",
+            consortium_id=invitation.scope.consortium_id,
+        )
 
 
 async def accept_invitation(request: Request, token: str, user: CurrentUser) -> InvitationView:
@@ -414,6 +428,7 @@ async def accept_invitations_for_verified_email(request: Request, user: CurrentU
             scope=TenantScope(consortium_id=row["consortium"]),
             organisation_id=row["organisation"],
             may_sign=row["may_sign"],
+            invited_by=row["invited_by"],
         )
         await _join(request, view, user)
         count += 1

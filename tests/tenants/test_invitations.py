@@ -192,3 +192,25 @@ class TestInvite:
 
     async def test_unknown_token_is_404(self, client: httpx.AsyncClient, world: World) -> None:
         assert (await client.get("/invitations/nimporte-quoi")).status_code == 404
+
+
+class TestInviterIsTold:
+    async def test_inviter_gets_a_notification_when_accepted(
+        self, make_client, world: World
+    ) -> None:  # type: ignore[no-untyped-def]
+        from portal.notifications import service as notifications
+
+        pilot = make_client()
+        await login(pilot, world.tenant.pilot.email)
+        await invite(pilot, world, "arrivee@asso.fr")
+        link = await invitation_link()
+        pw = "ma phrase de passe solide"
+        await post_form(
+            make_client(),
+            link,
+            {"full_name": "Léa Arrivée", "password": pw, "password_confirm": pw},
+            from_page=link,
+        )
+        [notification] = await notifications.of_user(world.tenant.pilot.id)
+        assert notification["title"] == "Léa Arrivée a rejoint l'espace Consortium alpha-habitat"
+        assert notification["link"] == f"/c/{world.tenant.slug}/membres"
