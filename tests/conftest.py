@@ -310,6 +310,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+@pytest.fixture
+def smtp():  # type: ignore[no-untyped-def]
+    """A real SMTP server (aiosmtpd) the portal sends to for the test's duration."""
+    from tests.services import setting, smtp_server
+
+    with smtp_server() as server, setting("smtp_url", server.url):
+        yield server
+
+
 class Clock:
     """A controlled clock for the services that read the time through their `now()`."""
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,7 +10,6 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
-from tests.services import SmtpServer, setting, smtp_server
 from workers.settings import run_outbox_job
 
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -28,12 +27,6 @@ async def redis_pool() -> AsyncIterator[ArqRedis]:
     yield pool
     await pool.flushdb()
     await pool.aclose()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server, setting("smtp_url", server.url):
-        yield server
 
 
 async def run_worker(pool: ArqRedis) -> None:

@@ -12,7 +12,6 @@ from portal.notifications import service
 from portal.notifications.enums import EmailMode, EmailStatus
 from portal.notifications.tables import Notification
 from tests.conftest import Clock, World, csrf_token, login, run_jobs
-from tests.jobs.conftest import smtp  # noqa: F401 - fixture
 from tests.services import SmtpServer
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -110,7 +109,7 @@ class TestEmails:
     async def test_unsubscribed_person_gets_no_email_but_sees_the_notification(
         self,
         world: World,
-        smtp: SmtpServer,  # noqa: F811
+        smtp: SmtpServer,
     ) -> None:
         user = world.tenant.pilot.id
         await service.save_preference(user, EmailMode.IMMEDIATE, True)
