@@ -24,6 +24,7 @@ from portal.core import db, errors
 from portal.core.csrf import CsrfMiddleware
 from portal.core.headers import SecurityHeadersMiddleware
 from portal.core.tenancy import TenantMiddleware
+from portal.deadlines import routes as deadline_routes
 from portal.notifications import routes as notification_routes
 from portal.settings import get_settings
 from portal.tenants import routes as tenant_routes
@@ -67,7 +68,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
             # Everything of a consortium lives here, behind the one membership check.
             Mount(
                 "/c/{slug}",
-                routes=tenant_routes.routes,
+                routes=[*tenant_routes.routes, *deadline_routes.routes],
                 middleware=[Middleware(TenantMiddleware)],
             ),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

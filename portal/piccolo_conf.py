@@ -32,5 +32,7 @@ APP_REGISTRY = AppRegistry(
         "portal.audit.piccolo_app",
         "portal.jobs.piccolo_app",
         "portal.notifications.piccolo_app",
+        "portal.deadlines.piccolo_app",
+        "portal.reminders.piccolo_app",
     ]
 )

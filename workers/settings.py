@@ -12,6 +12,7 @@ import uuid
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from arq import cron
 from arq.connections import RedisSettings
 
 from portal.core import db
@@ -19,6 +20,7 @@ from portal.jobs import service as jobs
 from portal.settings import get_settings
 from workers.handlers import HANDLERS
 from workers.relay import relay_forever
+from workers.schedule import periodic_cron
 
 
 async def run_outbox_job(ctx: dict[str, Any], outbox_id: str) -> str | None:
@@ -49,7 +51,10 @@ def redis_settings() -> RedisSettings:
 
 class WorkerSettings:
     functions: ClassVar[list[Any]] = [run_outbox_job]
-    cron_jobs: ClassVar[list[Any]] = []
+    # Every 15 minutes; arq runs each tick on one worker only.
+    cron_jobs: ClassVar[list[Any]] = [
+        cron(periodic_cron, minute={0, 15, 30, 45}, run_at_startup=True)
+    ]
     on_startup = startup
     on_shutdown = shutdown
     timezone = ZoneInfo("Europe/Paris")

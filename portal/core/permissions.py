@@ -32,6 +32,9 @@ class Permission(StrEnum):
     MEMBERS_MANAGE = "members.manage"
     ORGANISATIONS_MANAGE = "organisations.manage"
     AUDIT_VIEW = "audit.view"
+    DEADLINES_VIEW = "deadlines.view"
+    DEADLINES_MANAGE = "deadlines.manage"  # create deadlines, set the reminder offsets
+    DEADLINES_COMPLETE = "deadlines.complete"  # for one's own organisation's deadlines
 
 
 _EVERYONE = frozenset(Role)
@@ -43,6 +46,9 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.MEMBERS_MANAGE: frozenset({Role.PILOT}),
     Permission.ORGANISATIONS_MANAGE: frozenset({Role.PILOT}),
     Permission.AUDIT_VIEW: frozenset({Role.PILOT}),
+    Permission.DEADLINES_VIEW: _EVERYONE,
+    Permission.DEADLINES_MANAGE: frozenset({Role.PILOT}),
+    Permission.DEADLINES_COMPLETE: _EVERYONE - {Role.READ_ONLY},
 }
 
 

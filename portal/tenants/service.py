@@ -31,6 +31,7 @@ from portal.jobs import service as job_service
 from portal.notifications import service as notifications
 from portal.settings import get_settings
 from portal.tenants import jobs, repository
+from portal.tenants.enums import ConsortiumStatus
 
 INVITATION_LIFETIME = dt.timedelta(days=7)
 
@@ -441,3 +442,27 @@ async def has_open_invitation(email: str) -> bool:
 
 async def account_exists(email: str) -> bool:
     return await auth.user_by_email(email) is not None
+
+
+async def active_consortia() -> list[dict[str, Any]]:
+    return [c for c in await repository.all_consortia() if c["status"] == ConsortiumStatus.ACTIVE]
+
+
+async def active_pilots(scope: TenantScope) -> list[uuid.UUID]:
+    return [
+        m["user_id"]
+        for m in await repository.members(scope)
+        if m["is_active"] and m["role"] == Role.PILOT
+    ]
+
+
+async def active_members_of(scope: TenantScope, organisation_id: uuid.UUID) -> list[uuid.UUID]:
+    return [
+        m["user_id"]
+        for m in await repository.members(scope)
+        if m["is_active"] and m["organisation_id"] == organisation_id
+    ]
+
+
+async def organisation_in(scope: TenantScope, organisation_id: uuid.UUID) -> dict[str, Any] | None:
+    return await repository.organisation_in(scope, organisation_id)

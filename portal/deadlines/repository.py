@@ -1,0 +1,69 @@
+"""Queries on a consortium's deadlines (tenant-scoped)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from portal.core.tenancy import TenantScope
+from portal.deadlines.tables import Deadline
+
+Row = dict[str, Any]
+
+_COLUMNS = (
+    Deadline.id,
+    Deadline.title,
+    Deadline.description,
+    Deadline.due_on,
+    Deadline.organisation,
+    Deadline.organisation.name.as_alias("organisation_name"),
+    Deadline.created_at,
+    Deadline.done_at,
+)
+
+
+async def insert(scope: TenantScope, values: dict[str, Any], created_by: uuid.UUID) -> uuid.UUID:
+    deadline = Deadline(consortium=scope.consortium_id, created_by=created_by, **values)
+    await deadline.save()
+    return deadline.id
+
+
+async def all_of(scope: TenantScope) -> list[Row]:
+    rows: list[Row] = (
+        await Deadline.select(*_COLUMNS)
+        .where(Deadline.consortium == scope.consortium_id)
+        .order_by(Deadline.due_on)
+    )
+    return rows
+
+
+async def open_ones(scope: TenantScope) -> list[Row]:
+    rows: list[Row] = await Deadline.select(*_COLUMNS).where(
+        (Deadline.consortium == scope.consortium_id) & Deadline.done_at.is_null()
+    )
+    return rows
+
+
+async def get(scope: TenantScope, deadline_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Deadline.select(*_COLUMNS)
+        .where((Deadline.consortium == scope.consortium_id) & (Deadline.id == deadline_id))
+        .first()
+    )
+    return row
+
+
+async def mark_done(
+    scope: TenantScope, deadline_id: uuid.UUID, by: uuid.UUID, now: dt.datetime
+) -> bool:
+    rows = (
+        await Deadline.update({Deadline.done_at: now, Deadline.done_by: by})
+        .where(
+            (Deadline.consortium == scope.consortium_id)
+            & (Deadline.id == deadline_id)
+            & Deadline.done_at.is_null()
+        )
+        .returning(Deadline.id)
+    )
+    return bool(rows)
