@@ -17,6 +17,7 @@ from portal.core.forms import submit
 from portal.core.permissions import Endpoint, Role
 from portal.core.responses import see_other
 from portal.core.templating import flash, render
+from portal.jobs import service as job_service
 from portal.tenants import forms, service
 from portal.tenants.enums import ConsortiumStatus, OrganisationKind, Programme
 
@@ -135,7 +136,25 @@ async def consortium_invite(request: Request) -> Response:
     )
 
 
+@admin_only
+async def job_list(request: Request) -> Response:
+    return await render(request, "admin/jobs.html", {"jobs": await job_service.failed_jobs()})
+
+
+@admin_only
+async def job_retry(request: Request) -> Response:
+    try:
+        job_id = uuid.UUID(request.path_params["job_id"])
+    except ValueError as exc:
+        raise HTTPException(404) from exc
+    if not await job_service.retry(job_id):
+        raise HTTPException(404)
+    return flash(see_other("/admin/taches"), "La tâche est relancée.")
+
+
 routes = [
+    Route("/admin/taches", job_list, methods=["GET"], name="admin_jobs"),
+    Route("/admin/taches/{job_id}/relance", job_retry, methods=["POST"], name="admin_job_retry"),
     Route("/admin", admin_home, methods=["GET"], name="admin_home"),
     Route(
         "/admin/consortiums", consortium_create, methods=["POST"], name="admin_consortium_create"

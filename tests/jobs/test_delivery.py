@@ -215,3 +215,73 @@ class TestWorkerKilled:
             second.wait(timeout=15)
         assert len(smtp.handler.messages) == 1
         assert (await only_job())["attempts"] == 2
+
+
+class TestFailedJobsPage:
+    async def test_admin_sees_the_error_and_retries(
+        self,
+        client: httpx.AsyncClient,
+        world: World,
+        smtp: SmtpServer,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        from tests.conftest import csrf_token, login
+
+        smtp.stop()
+        await ask_reset(client, world)
+        moment = dt.datetime.now(dt.UTC)
+        for _ in range(5):
+            monkeypatch.setattr(jobs, "now", lambda moment=moment: moment)
+            await jobs.run_due(HANDLERS)
+            moment += dt.timedelta(hours=2)
+        job = await only_job()
+        await login(client, world.admin.email)
+        page = await client.get("/admin/taches")
+        assert (
+            "auth.send_password_reset" in page.text and "Envoi du message impossible" in page.text
+        )
+        token = await csrf_token(client, "/admin/taches")
+        response = await client.post(
+            f"/admin/taches/{job['id']}/relance", data={"csrf_token": token}
+        )
+        assert response.status_code == 303
+        smtp.start()
+        await jobs.run_due(HANDLERS)
+        assert (await only_job())["status"] == JobStatus.DONE
+        assert len(smtp.handler.messages) == 1
+
+    async def test_not_for_other_people(self, client: httpx.AsyncClient, world: World) -> None:
+        from tests.conftest import login
+
+        assert (await client.get("/admin/taches")).status_code == 303
+        await login(client, world.tenant.pilot.email)
+        assert (await client.get("/admin/taches")).status_code == 404
+
+
+class TestHealth:
+    async def test_healthz_reports_the_queue(self, client: httpx.AsyncClient, world: World) -> None:
+        await jobs.enqueue("auth.send_password_reset", {"token_id": "x"})
+        body = (await client.get("/healthz")).json()
+        queue = body["checks"]["queue"]
+        assert queue["mode"] == "in-process" and queue["backlog"] == 1
+        assert queue["oldest_pending_seconds"] is not None
+
+    async def test_unreachable_redis_is_degraded_not_down(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        from tests.services import setting
+
+        with setting("redis_url", "redis://127.0.0.1:1/0"):
+            response = await client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json()["status"] == "degraded"
+        assert response.json()["checks"]["queue"]["redis"] == "unreachable"
+
+    async def test_reachable_redis_is_ok(
+        self, client: httpx.AsyncClient, redis_pool: ArqRedis
+    ) -> None:
+        from tests.services import setting
+
+        with setting("redis_url", REDIS_URL):
+            body = (await client.get("/healthz")).json()
+        assert body["checks"]["queue"]["redis"] == "ok" and body["status"] == "ok"
