@@ -97,7 +97,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from portal.core.db import migrate
     from workers.settings import WorkerSettings, redis_settings
 
-    redis_settings()  # a clear message when PORTAL_REDIS_URL is missing
+    try:
+        redis_settings()
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     _with_db(migrate())
     run_worker(WorkerSettings, burst=args.burst)  # type: ignore[arg-type]
     return 0

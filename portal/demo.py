@@ -5,12 +5,14 @@ Idempotent: what exists (by slug, SIRET or e-mail) is kept; only what is missing
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from portal.auth import service as auth
 from portal.core.db import transaction
 from portal.core.permissions import Role
 from portal.core.tenancy import TenantScope
+from portal.deadlines import repository as deadlines_repository
 from portal.tenants import repository as tenants_repository
 from portal.tenants.enums import ConsortiumStatus, OrganisationKind, Programme
 from portal.tenants.forms import siret_is_valid
@@ -51,6 +53,7 @@ class DemoConsortium:
     departements: tuple[str, ...]
     organisations: tuple[DemoOrg, ...]
     people: tuple[DemoPerson, ...]
+    deadlines: tuple[tuple[str, int, str | None], ...] = ()  # title, days from today, SIRET
 
 
 RHONE = DemoOrg("Rhône Habitat Solidaire", siret("4123456780001"), (K.LESSOR,), "Lyon")
@@ -115,6 +118,11 @@ CONSORTIA = (
             DemoPerson(
                 "isabelle.roux@rhone-habitat-demo.fr", "Isabelle Roux", RHONE.siret, Role.FINANCE
             ),
+        ),
+        deadlines=(
+            ("Rapport d'activité du trimestre", 6, HORIZON.siret),
+            ("Comité de pilotage annuel", 45, None),
+            ("Bilan intermédiaire transmis à la DDETS", 1, RHONE.siret),
         ),
     ),
     DemoConsortium(
@@ -188,4 +196,18 @@ async def load() -> list[tuple[str, str, str, str]]:
                         scope, user.id, org_ids[person.organisation], person.role, person.may_sign
                     )
                 accounts.append((person.email, DEMO_PASSWORD, person.role.value, demo.slug))
+            if demo.deadlines and not await deadlines_repository.all_of(scope):
+                pilot = await auth.user_by_email(demo.people[0].email)
+                assert pilot is not None
+                today = dt.date.today()
+                for title, days, siret in demo.deadlines:
+                    await deadlines_repository.insert(
+                        scope,
+                        {
+                            "title": title,
+                            "due_on": today + dt.timedelta(days=days),
+                            "organisation": org_ids[siret] if siret else None,
+                        },
+                        pilot.id,
+                    )
     return accounts

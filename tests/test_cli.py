@@ -66,3 +66,10 @@ class TestDemo:
         )
         assert done.returncode == 2
         assert "PORTAL_SECRET_KEY est obligatoire" in done.stderr
+
+
+class TestWorker:
+    def test_worker_without_redis_says_so(self, tmp_path: Path) -> None:
+        done = run_portal(["worker"], tmp_path)
+        assert done.returncode == 2
+        assert "PORTAL_REDIS_URL n'est pas configuré" in done.stderr
