@@ -6,7 +6,6 @@ Administrators are not members: they never see a consortium's own pages.
 from __future__ import annotations
 
 import functools
-import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -15,7 +14,7 @@ from starlette.routing import Route
 
 from portal.core.forms import submit
 from portal.core.permissions import Endpoint, Role
-from portal.core.responses import see_other
+from portal.core.responses import path_uuid, see_other
 from portal.core.templating import flash, render
 from portal.jobs import service as job_service
 from portal.tenants import forms, service
@@ -36,10 +35,7 @@ def admin_only(endpoint: Endpoint) -> Endpoint:
 
 
 async def _consortium(request: Request):  # type: ignore[no-untyped-def]
-    try:
-        found = await service.platform_scope(uuid.UUID(request.path_params["consortium_id"]))
-    except ValueError as exc:
-        raise HTTPException(404) from exc
+    found = await service.platform_scope(path_uuid(request, "consortium_id"))
     if found is None:
         raise HTTPException(404)
     return found
@@ -143,11 +139,7 @@ async def job_list(request: Request) -> Response:
 
 @admin_only
 async def job_retry(request: Request) -> Response:
-    try:
-        job_id = uuid.UUID(request.path_params["job_id"])
-    except ValueError as exc:
-        raise HTTPException(404) from exc
-    if not await job_service.retry(job_id):
+    if not await job_service.retry(path_uuid(request, "job_id")):
         raise HTTPException(404)
     return flash(see_other("/admin/taches"), "La tâche est relancée.")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -25,5 +28,9 @@ def set_private_cookie(response: RedirectResponse, name: str, value: str, max_ag
     )
 
 
-def current_user_or_none(request: Request):  # type: ignore[no-untyped-def]
-    return request.scope.get("state", {}).get("user")
+def path_uuid(request: Request, name: str) -> uuid.UUID:
+    """A UUID from the URL; anything else is a page that does not exist."""
+    try:
+        return uuid.UUID(request.path_params[name])
+    except ValueError as exc:
+        raise HTTPException(404) from exc

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -12,7 +11,7 @@ from starlette.routing import Route
 
 from portal.core.forms import submit
 from portal.core.permissions import Permission, allows, requires
-from portal.core.responses import see_other
+from portal.core.responses import path_uuid, see_other
 from portal.core.templating import PARIS, flash, render
 from portal.deadlines import forms, service
 from portal.reminders import service as reminders
@@ -61,9 +60,8 @@ async def deadline_create(request: Request) -> Response:
 @requires(Permission.DEADLINES_COMPLETE)
 async def deadline_complete(request: Request) -> Response:
     try:
-        deadline_id = uuid.UUID(request.path_params["deadline_id"])
-        await service.complete(request.state.tenant, deadline_id)
-    except (ValueError, LookupError) as exc:
+        await service.complete(request.state.tenant, path_uuid(request, "deadline_id"))
+    except LookupError as exc:
         raise HTTPException(404) from exc
     except PermissionError as exc:
         raise HTTPException(403) from exc

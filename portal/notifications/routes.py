@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,7 +9,7 @@ from starlette.routing import Route
 
 from portal.core.forms import checkbox, text
 from portal.core.permissions import login_required
-from portal.core.responses import safe_next, see_other
+from portal.core.responses import path_uuid, safe_next, see_other
 from portal.core.templating import flash, render
 from portal.notifications import service
 from portal.notifications.enums import EmailMode
@@ -28,11 +26,7 @@ async def notification_list(request: Request) -> Response:
 
 @login_required
 async def notification_open(request: Request) -> Response:
-    try:
-        notification_id = uuid.UUID(request.path_params["notification_id"])
-    except ValueError as exc:
-        raise HTTPException(404) from exc
-    row = await service.open_one(request.state.user.id, notification_id)
+    row = await service.open_one(request.state.user.id, path_uuid(request, "notification_id"))
     if row is None:
         raise HTTPException(404)
     return see_other(safe_next(row["link"], "/notifications"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,18 +11,11 @@ from portal.audit import service as audit
 from portal.auth.routes import log_in
 from portal.core.forms import submit, text
 from portal.core.permissions import MATRIX, Permission, Role, allows, requires
-from portal.core.responses import see_other
+from portal.core.responses import path_uuid, see_other
 from portal.core.templating import flash, render
 from portal.tenants import forms, service
 from portal.tenants.enums import OrganisationKind
 from portal.tenants.service import TenantError
-
-
-def _id(request: Request, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.path_params[name])
-    except ValueError as exc:
-        raise HTTPException(404) from exc
 
 
 def _base(request: Request) -> str:
@@ -90,7 +81,7 @@ async def invitation_create(request: Request) -> Response:
 async def invitation_revoke(request: Request) -> Response:
     try:
         await service.revoke_invitation(
-            request, request.state.tenant, request.state.user, _id(request, "invitation_id")
+            request, request.state.tenant, request.state.user, path_uuid(request, "invitation_id")
         )
     except LookupError as exc:
         raise HTTPException(404) from exc
@@ -100,7 +91,7 @@ async def invitation_revoke(request: Request) -> Response:
 @requires(Permission.MEMBERS_MANAGE)
 async def member_edit(request: Request) -> Response:
     ctx = request.state.tenant
-    membership_id = _id(request, "member_id")
+    membership_id = path_uuid(request, "member_id")
     member = await service.member(ctx, membership_id)
     if member is None:
         raise HTTPException(404)
@@ -137,7 +128,7 @@ async def member_edit(request: Request) -> Response:
 @requires(Permission.MEMBERS_MANAGE)
 async def member_toggle(request: Request) -> Response:
     ctx = request.state.tenant
-    membership_id = _id(request, "member_id")
+    membership_id = path_uuid(request, "member_id")
     member = await service.member(ctx, membership_id)
     if member is None:
         raise HTTPException(404)
