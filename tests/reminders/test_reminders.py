@@ -245,3 +245,11 @@ class TestDeadlinePages:
         )
         assert response.status_code == 403
         assert await OutboxJob.count() == 0
+
+    async def test_reminder_settings_are_for_the_pilot(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        await login(client, world.tenant.association_worker.email)
+        assert (await client.get(f"/c/{world.tenant.slug}/echeances/rappels")).status_code == 403
+        page = (await client.get(f"/c/{world.tenant.slug}/echeances")).text
+        assert "régler les rappels" not in page
