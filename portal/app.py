@@ -23,8 +23,10 @@ from portal.auth.middleware import SessionMiddleware
 from portal.core import db, errors
 from portal.core.csrf import CsrfMiddleware
 from portal.core.headers import SecurityHeadersMiddleware
+from portal.core.storage import get_storage
 from portal.core.tenancy import TenantMiddleware
 from portal.deadlines import routes as deadline_routes
+from portal.documents import routes as document_routes
 from portal.notifications import routes as notification_routes
 from portal.settings import get_settings
 from portal.tenants import routes as tenant_routes
@@ -39,6 +41,7 @@ def lifespan_with(background: Background | None) -> Callable[[Starlette], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.start()
+        await get_storage().ensure_ready()
         task = asyncio.create_task(background()) if background else None
         try:
             yield
@@ -68,7 +71,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
             # Everything of a consortium lives here, behind the one membership check.
             Mount(
                 "/c/{slug}",
-                routes=[*tenant_routes.routes, *deadline_routes.routes],
+                routes=[*tenant_routes.routes, *deadline_routes.routes, *document_routes.routes],
                 middleware=[Middleware(TenantMiddleware)],
             ),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -34,5 +34,6 @@ APP_REGISTRY = AppRegistry(
         "portal.notifications.piccolo_app",
         "portal.deadlines.piccolo_app",
         "portal.reminders.piccolo_app",
+        "portal.documents.piccolo_app",
     ]
 )

@@ -45,6 +45,14 @@ class Settings:
     oidc_providers: tuple[OidcProviderSettings, ...] = field(default_factory=tuple)
     redis_url: str | None = None
     job_timeout_seconds: int = 300
+    storage_url: str | None = None
+    upload_max_bytes: int = 50 * 1024 * 1024
+    clamd_socket: str | None = None
+    retention_days: int = 30
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_dir / "objects"
 
     @property
     def production(self) -> bool:
@@ -128,6 +136,10 @@ def load_settings() -> Settings:
         oidc_providers=_oidc_providers(os.environ.get("PORTAL_OIDC_PROVIDERS", "")),
         redis_url=os.environ.get("PORTAL_REDIS_URL") or None,
         job_timeout_seconds=_positive_int("PORTAL_JOB_TIMEOUT", 300),
+        storage_url=os.environ.get("PORTAL_STORAGE_URL") or None,
+        upload_max_bytes=_positive_int("PORTAL_UPLOAD_MAX_MB", 50) * 1024 * 1024,
+        clamd_socket=os.environ.get("PORTAL_CLAMD_SOCKET") or None,
+        retention_days=_positive_int("PORTAL_RETENTION_DAYS", 30),
     )
 
 
@@ -136,7 +148,7 @@ def _positive_int(name: str, default: int) -> int:
     if not raw:
         return default
     if not raw.isdigit() or int(raw) == 0:
-        raise SettingsError(f"{name} est un nombre entier de secondes, supérieur à zéro.")
+        raise SettingsError(f"{name} est un nombre entier supérieur à zéro.")
     return int(raw)
 
 

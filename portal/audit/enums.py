@@ -21,3 +21,7 @@ class AuditTag(StrEnum):
     MEMBER_ROLE_CHANGED = "tenants:member:role_changed"
     MEMBER_DEACTIVATED = "tenants:member:deactivated"
     MEMBER_REACTIVATED = "tenants:member:reactivated"
+    DOCUMENT_UPLOADED = "documents:version:uploaded"
+    DOCUMENT_DOWNLOADED = "documents:version:downloaded"
+    DOCUMENT_DELETED = "documents:version:deleted"
+    DOCUMENT_REVIEWED = "documents:item:reviewed"

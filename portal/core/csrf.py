@@ -7,6 +7,7 @@ application unchanged.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs
 
 from starlette.datastructures import MutableHeaders
@@ -20,6 +21,8 @@ FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_FORM_BYTES = 1024 * 1024
+MAX_PREFIX_BYTES = 64 * 1024
+MULTIPART_TOKEN = re.compile(rb'name="csrf_token"\r\n\r\n([0-9a-f]{64})\r\n')
 
 
 class CsrfRejected(Exception):
@@ -63,13 +66,12 @@ class CsrfMiddleware:
         if scope["method"] not in SAFE_METHODS and not scope["path"].startswith(
             self.exempt_prefixes
         ):
-            body, submitted = await self._read_token(request, receive)
+            receive, submitted = await self._read_token(request, receive)
             if fresh or not submitted or not security.same(submitted, state["csrf_token"]):
                 from portal.core.errors import csrf_failure
 
                 await csrf_failure(request)(scope, receive, send)
                 return
-            receive = _replay(body)
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -82,33 +84,40 @@ class CsrfMiddleware:
 
         await self.app(scope, receive, send_with_cookie)
 
-    async def _read_token(self, request: Request, receive: Receive) -> tuple[bytes, str]:
+    async def _read_token(self, request: Request, receive: Receive) -> tuple[Receive, str]:
+        """Returns a `receive` that replays what was read, and the submitted token. Multipart
+        bodies (uploads) are read only up to their `csrf_token` field, which our forms put
+        first, and the rest streams on untouched."""
         header = request.headers.get(HEADER, "")
         content_type = request.headers.get("content-type", "")
+        multipart = content_type.startswith("multipart/form-data")
         chunks: list[bytes] = []
         size = 0
         more = True
+        token = ""
         while more:
             message = await receive()
             chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_FORM_BYTES:
-                # Larger bodies (uploads) must authenticate with the header.
-                return b"", header
             chunks.append(chunk)
+            size += len(chunk)
             more = message.get("more_body", False)
-        body = b"".join(chunks)
+            if multipart:
+                match = MULTIPART_TOKEN.search(b"".join(chunks))
+                if match:
+                    token = match.group(1).decode("ascii", "replace")
+                    break
+                if size > MAX_PREFIX_BYTES:
+                    break
+            elif size > MAX_FORM_BYTES:
+                break
+        replay = _replay(b"".join(chunks), receive if more else None)
         if header:
-            return body, header
-        if content_type.startswith("application/x-www-form-urlencoded"):
+            return replay, header
+        if content_type.startswith("application/x-www-form-urlencoded") and not more:
+            body = b"".join(chunks)
             values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(FIELD, [""])
-            return body, values[0]
-        if content_type.startswith("multipart/form-data"):
-            form = await Request(request.scope, _replay(body)).form()
-            value = form.get(FIELD)
-            await form.close()
-            return body, value if isinstance(value, str) else ""
-        return body, ""
+            return replay, values[0]
+        return replay, token
 
 
 def rotate(request: Request) -> None:
@@ -125,14 +134,17 @@ def _secret() -> str:
     return get_settings().secret_key
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, rest: Receive | None) -> Receive:
+    """Gives back `body` first, then whatever `rest` still has to deliver."""
     sent = False
 
     async def receive() -> Message:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": rest is not None}
+        if rest is not None:
+            return await rest()
         return {"type": "http.disconnect"}
 
     return receive

@@ -35,6 +35,10 @@ class Permission(StrEnum):
     DEADLINES_VIEW = "deadlines.view"
     DEADLINES_MANAGE = "deadlines.manage"  # create deadlines, set the reminder offsets
     DEADLINES_COMPLETE = "deadlines.complete"  # for one's own organisation's deadlines
+    DOCUMENTS_VIEW = "documents.view"  # association staff: their organisation's only
+    DOCUMENTS_REQUEST = "documents.request"
+    DOCUMENTS_UPLOAD = "documents.upload"  # for one's own organisation (the pilot: for any)
+    DOCUMENTS_REVIEW = "documents.review"
 
 
 _EVERYONE = frozenset(Role)
@@ -49,6 +53,10 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.DEADLINES_VIEW: _EVERYONE,
     Permission.DEADLINES_MANAGE: frozenset({Role.PILOT}),
     Permission.DEADLINES_COMPLETE: _EVERYONE - {Role.READ_ONLY},
+    Permission.DOCUMENTS_VIEW: _EVERYONE,
+    Permission.DOCUMENTS_REQUEST: frozenset({Role.PILOT}),
+    Permission.DOCUMENTS_UPLOAD: _EVERYONE - {Role.READ_ONLY},
+    Permission.DOCUMENTS_REVIEW: frozenset({Role.PILOT, Role.LESSOR_STAFF, Role.STATE_AGENT}),
 }
 
 

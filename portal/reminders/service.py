@@ -13,6 +13,7 @@ from portal.core.db import transaction
 from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
 from portal.deadlines import service as deadlines
+from portal.documents import service as documents
 from portal.notifications import service as notifications
 from portal.reminders import repository
 from portal.reminders.schedule import DEFAULT_POLICY, DueItem, Policy, Step, current_step
@@ -65,7 +66,8 @@ async def scan(now: dt.datetime) -> int:
         scope = TenantScope(consortium_id=consortium["id"])
         policy = await policy_for(scope)
         pilots: list[uuid.UUID] | None = None
-        for item in await deadlines.due_items(scope):
+        items = [*await deadlines.due_items(scope), *await documents.due_items(scope)]
+        for item in items:
             step = current_step(item.due_on, item.created_on, today, policy)
             if step is None:
                 continue

@@ -1,0 +1,1 @@
+"""Job contracts of the documents domain (handlers in `workers/documents.py`)."""

@@ -1,0 +1,172 @@
+"""Queries on requested documents, their items and versions (tenant-scoped)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from piccolo.query.mixins import OnConflictAction
+
+from portal.core.tenancy import TenantScope
+from portal.documents.tables import DocumentItem, DocumentRequest, DocumentVersion
+
+Row = dict[str, Any]
+
+
+async def insert_request(
+    scope: TenantScope, values: dict[str, Any], created_by: uuid.UUID
+) -> uuid.UUID:
+    request = DocumentRequest(consortium=scope.consortium_id, created_by=created_by, **values)
+    await request.save()
+    return request.id
+
+
+async def recurring_requests(scope: TenantScope) -> list[Row]:
+    rows: list[Row] = await DocumentRequest.select().where(
+        (DocumentRequest.consortium == scope.consortium_id) & (DocumentRequest.recurrence != "once")
+    )
+    return rows
+
+
+async def insert_item(scope: TenantScope, values: dict[str, Any]) -> bool:
+    """False when the item for this request and period exists already."""
+    rows = (
+        await DocumentItem.insert(DocumentItem(consortium=scope.consortium_id, **values))
+        .on_conflict(action=OnConflictAction.do_nothing)
+        .returning(DocumentItem.id)
+    )
+    return bool(rows)
+
+
+_ITEM_COLUMNS = (
+    *DocumentItem.all_columns(),
+    DocumentItem.request.title.as_alias("title"),
+    DocumentItem.request.description.as_alias("description"),
+    DocumentItem.request.recurrence.as_alias("recurrence"),
+    DocumentItem.organisation.name.as_alias("organisation_name"),
+)
+
+
+async def items(scope: TenantScope, organisation_id: uuid.UUID | None = None) -> list[Row]:
+    condition: Any = DocumentItem.consortium == scope.consortium_id
+    if organisation_id is not None:
+        condition &= DocumentItem.organisation == organisation_id
+    rows: list[Row] = (
+        await DocumentItem.select(*_ITEM_COLUMNS)
+        .where(condition)
+        .order_by(DocumentItem.organisation.name)
+        .order_by(DocumentItem.due_on)
+    )
+    return rows
+
+
+async def item(scope: TenantScope, item_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await DocumentItem.select(*_ITEM_COLUMNS)
+        .where((DocumentItem.consortium == scope.consortium_id) & (DocumentItem.id == item_id))
+        .first()
+    )
+    return row
+
+
+async def update_item(scope: TenantScope, item_id: uuid.UUID, **values: Any) -> None:
+    await DocumentItem.update({getattr(DocumentItem, k): v for k, v in values.items()}).where(
+        (DocumentItem.consortium == scope.consortium_id) & (DocumentItem.id == item_id)
+    )
+
+
+async def open_items(scope: TenantScope) -> list[Row]:
+    rows: list[Row] = await DocumentItem.select(*_ITEM_COLUMNS).where(
+        (DocumentItem.consortium == scope.consortium_id)
+        & DocumentItem.status.is_in(["expected", "to_complete"])
+    )
+    return rows
+
+
+async def versions(scope: TenantScope, item_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await DocumentVersion.select()
+        .where(
+            (DocumentVersion.consortium == scope.consortium_id)
+            & (DocumentVersion.item == item_id)
+            & DocumentVersion.deleted_at.is_null()
+        )
+        .order_by(DocumentVersion.number, ascending=False)
+    )
+    return rows
+
+
+async def version(scope: TenantScope, item_id: uuid.UUID, version_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await DocumentVersion.select()
+        .where(
+            (DocumentVersion.consortium == scope.consortium_id)
+            & (DocumentVersion.item == item_id)
+            & (DocumentVersion.id == version_id)
+            & DocumentVersion.deleted_at.is_null()
+        )
+        .first()
+    )
+    return row
+
+
+async def next_number(scope: TenantScope, item_id: uuid.UUID) -> int:
+    row = (
+        await DocumentVersion.select(DocumentVersion.number)
+        .where(
+            (DocumentVersion.consortium == scope.consortium_id) & (DocumentVersion.item == item_id)
+        )
+        .order_by(DocumentVersion.number, ascending=False)
+        .first()
+    )
+    return (row["number"] if row else 0) + 1
+
+
+async def insert_version(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    version = DocumentVersion(consortium=scope.consortium_id, **values)
+    await version.save()
+    return version.id
+
+
+async def soft_delete(
+    scope: TenantScope, version_id: uuid.UUID, now: dt.datetime, purge_after: dt.datetime
+) -> bool:
+    rows = (
+        await DocumentVersion.update(
+            {DocumentVersion.deleted_at: now, DocumentVersion.purge_after: purge_after}
+        )
+        .where(
+            (DocumentVersion.consortium == scope.consortium_id)
+            & (DocumentVersion.id == version_id)
+            & DocumentVersion.deleted_at.is_null()
+        )
+        .returning(DocumentVersion.id)
+    )
+    return bool(rows)
+
+
+# Housekeeping across consortia (storage keys carry the consortium prefix) ------------------
+
+
+async def known_keys(keys: list[str]) -> set[str]:
+    """Which of these storage keys a version row points to (deleted or not)."""
+    if not keys:
+        return set()
+    rows = await DocumentVersion.select(DocumentVersion.storage_key).where(
+        DocumentVersion.storage_key.is_in(keys)
+    )
+    return {r["storage_key"] for r in rows}
+
+
+async def due_for_purge(now: dt.datetime) -> list[Row]:
+    rows: list[Row] = await DocumentVersion.select(
+        DocumentVersion.id, DocumentVersion.storage_key
+    ).where((DocumentVersion.purge_after < now) & DocumentVersion.purged_at.is_null())
+    return rows
+
+
+async def mark_purged(version_id: uuid.UUID, now: dt.datetime) -> None:
+    await DocumentVersion.update({DocumentVersion.purged_at: now}).where(
+        DocumentVersion.id == version_id
+    )

@@ -1,0 +1,377 @@
+"""Requested documents, uploads, review, versions, downloads and housekeeping.
+
+Item lifecycle:
+| from                  | to          | who                         | function         |
+|-----------------------|-------------|-----------------------------|------------------|
+| -                     | expected    | pilot; scheduler (periods)  | `create_request` |
+| expected, to_complete | submitted   | the organisation, the pilot | `upload`         |
+| submitted             | validated   | reviewer                    | `review`         |
+| submitted             | to_complete | reviewer, with a comment    | `review`         |
+| submitted             | expected    | last version deleted        | `delete_version` |
+
+Storing comes before the database row: storage down → nothing in the database; database down
+after storing → the object is removed at once, or by `remove_orphans` if even that fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+
+from portal.audit import service as audit
+from portal.audit.enums import AuditTag
+from portal.auth.service import CurrentUser
+from portal.core import antivirus
+from portal.core.db import transaction
+from portal.core.forms import FieldError
+from portal.core.permissions import Role
+from portal.core.storage import StorageError, get_storage
+from portal.core.tenancy import TenantContext, TenantScope
+from portal.documents import inspect, repository
+from portal.documents.enums import ItemStatus, Recurrence
+from portal.documents.periods import periods_until
+from portal.documents.upload import ReceivedFile, UploadRefused
+from portal.reminders.schedule import DueItem
+from portal.settings import get_settings
+from portal.tenants import service as tenants
+
+log = logging.getLogger("portal.documents")
+ORPHAN_GRACE = dt.timedelta(hours=1)
+PRESIGNED_FOR = dt.timedelta(minutes=5)
+# Roles that see every organisation's documents; others see their own organisation's only.
+SEES_ALL = frozenset(
+    {Role.PILOT, Role.LESSOR_STAFF, Role.STATE_AGENT, Role.FINANCE, Role.READ_ONLY}
+)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def subject(item_id: uuid.UUID) -> str:
+    return f"document:{item_id}"
+
+
+def _visible(ctx: TenantContext, row: dict[str, Any]) -> bool:
+    return ctx.role in SEES_ALL or row["organisation"] == ctx.organisation_id
+
+
+def _may_upload(ctx: TenantContext, row: dict[str, Any]) -> bool:
+    return ctx.role == Role.PILOT or row["organisation"] == ctx.organisation_id
+
+
+# Requests and items -----------------------------------------------------------------------
+
+
+async def create_request(ctx: TenantContext, values: dict[str, Any], today: dt.date) -> uuid.UUID:
+    if not await tenants.organisation_in(ctx, values["organisation"]):
+        raise FieldError("Choisissez une organisation du consortium.", "organisation")
+    async with transaction():
+        request_id = await repository.insert_request(ctx, values, ctx.user_id)
+        if values["recurrence"] == Recurrence.ONCE:
+            await repository.insert_item(
+                ctx,
+                {
+                    "request": request_id,
+                    "organisation": values["organisation"],
+                    "period_start": values["due_on"],
+                    "due_on": values["due_on"],
+                    "status": ItemStatus.EXPECTED,
+                },
+            )
+        else:
+            await _generate(ctx, {"id": request_id, **values}, today)
+    return request_id
+
+
+async def _generate(scope: TenantScope, request: dict[str, Any], today: dt.date) -> int:
+    created = 0
+    recurrence = Recurrence(request["recurrence"])
+    for period in periods_until(request["starts_on"], today, recurrence):
+        created += await repository.insert_item(
+            scope,
+            {
+                "request": request["id"],
+                "organisation": request["organisation"],
+                "period_label": period.label,
+                "period_start": period.start,
+                "due_on": period.end + dt.timedelta(days=request["days_after_period"]),
+                "status": ItemStatus.EXPECTED,
+            },
+        )
+    return created
+
+
+async def generate_items(at: dt.datetime) -> int:
+    """The scheduler's part: each new period of a recurring request gets its item (idempotent)."""
+    created = 0
+    for consortium in await tenants.active_consortia():
+        scope = TenantScope(consortium_id=consortium["id"])
+        for request in await repository.recurring_requests(scope):
+            created += await _generate(scope, request, at.date())
+    return created
+
+
+async def checklist(
+    ctx: TenantContext, organisation_id: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    return [row for row in await repository.items(ctx, organisation_id) if _visible(ctx, row)]
+
+
+@dataclass(frozen=True)
+class ItemDetail:
+    item: dict[str, Any]
+    versions: list[dict[str, Any]]
+    may_upload: bool
+
+
+async def item_detail(ctx: TenantContext, item_id: uuid.UUID) -> ItemDetail | None:
+    row = await repository.item(ctx, item_id)
+    if row is None or not _visible(ctx, row):
+        return None
+    return ItemDetail(row, await repository.versions(ctx, item_id), _may_upload(ctx, row))
+
+
+# Upload -----------------------------------------------------------------------------------
+
+
+async def upload(
+    request: Request,
+    ctx: TenantContext,
+    user: CurrentUser,
+    item_id: uuid.UUID,
+    received: ReceivedFile,
+) -> int:
+    """Stores a new version; returns its number. Raises `UploadRefused` with a French message;
+    whatever is refused leaves nothing stored."""
+    try:
+        row = await repository.item(ctx, item_id)
+        if row is None or not _visible(ctx, row):
+            raise LookupError(item_id)
+        if not _may_upload(ctx, row):
+            raise PermissionError(item_id)
+        # pypdf and zipfile read the file: off the event loop.
+        file_type = await anyio.to_thread.run_sync(inspect.inspect, received)
+        for existing in await repository.versions(ctx, item_id):
+            if existing["sha256"] == received.sha256:
+                raise UploadRefused(
+                    f"Ce fichier est identique à la version {existing['number']} déposée le "
+                    f"{existing['uploaded_at']:%d/%m/%Y} : il n'a pas été déposé une seconde fois."
+                )
+        await antivirus.scan(received.path)
+        key = f"{ctx.consortium_id}/{uuid.uuid4().hex}"
+        storage = get_storage()
+        try:
+            await storage.put_file(key, received.path, file_type.content_type)
+        except StorageError as exc:
+            log.error("Stockage indisponible : %s", exc)
+            raise UploadRefused(
+                "Le stockage des documents ne répond pas : votre fichier n'a pas été enregistré. "
+                "Réessayez dans quelques minutes."
+            ) from exc
+        try:
+            async with transaction():
+                number = await repository.next_number(ctx, item_id)
+                await repository.insert_version(
+                    ctx,
+                    {
+                        "item": item_id,
+                        "number": number,
+                        "filename": inspect.clean_filename(received.filename, file_type),
+                        "file_type": file_type.code,
+                        "content_type": file_type.content_type,
+                        "size": received.size,
+                        "sha256": received.sha256,
+                        "storage_key": key,
+                        "uploaded_by": user.id,
+                        "uploaded_by_name": user.full_name,
+                    },
+                )
+                await repository.update_item(ctx, item_id, status=ItemStatus.SUBMITTED)
+                await audit.record_action(
+                    AuditTag.DOCUMENT_UPLOADED,
+                    request,
+                    user,
+                    ctx,
+                    subject=str(item_id),
+                    number=number,
+                )
+        except Exception as exc:
+            try:
+                await storage.delete(key)
+            except StorageError:
+                log.warning("Objet orphelin %s : il sera retiré par le nettoyage", key)
+            raise UploadRefused(
+                "Le dépôt n'a pas pu être enregistré (erreur de la base de données) : rien n'a été "
+                "conservé. Réessayez dans quelques minutes."
+            ) from exc
+        return number
+    finally:
+        received.discard()
+
+
+# Review, download, delete -----------------------------------------------------------------
+
+
+async def review(
+    request: Request,
+    ctx: TenantContext,
+    user: CurrentUser,
+    item_id: uuid.UUID,
+    decision: str,
+    comment: str,
+) -> None:
+    row = await repository.item(ctx, item_id)
+    if row is None or not _visible(ctx, row):
+        raise LookupError(item_id)
+    if row["status"] != ItemStatus.SUBMITTED:
+        raise FieldError("Il n'y a pas de dépôt en attente de revue pour cette pièce.", "decision")
+    if decision == ItemStatus.TO_COMPLETE and len(comment.strip()) < 3:
+        raise FieldError(
+            "Expliquez ce qu'il faut compléter : le commentaire est envoyé au déposant.", "comment"
+        )
+    status = ItemStatus.VALIDATED if decision == ItemStatus.VALIDATED else ItemStatus.TO_COMPLETE
+    async with transaction():
+        await repository.update_item(
+            ctx,
+            item_id,
+            status=status,
+            reviewer_comment=comment.strip(),
+            reviewed_by=user.id,
+            reviewed_at=now(),
+        )
+        await audit.record_action(
+            AuditTag.DOCUMENT_REVIEWED,
+            request,
+            user,
+            ctx,
+            subject=str(item_id),
+            decision=status.value,
+        )
+
+
+@dataclass(frozen=True)
+class Download:
+    filename: str
+    content_type: str
+    size: int
+    url: str | None  # presigned URL, or None: stream `chunks`
+    chunks: AsyncIterator[bytes] | None
+
+
+async def download(
+    request: Request,
+    ctx: TenantContext,
+    user: CurrentUser,
+    item_id: uuid.UUID,
+    version_id: uuid.UUID,
+) -> Download:
+    row = await repository.item(ctx, item_id)
+    if row is None or not _visible(ctx, row):
+        raise LookupError(item_id)
+    version = await repository.version(ctx, item_id, version_id)
+    if version is None:
+        raise LookupError(version_id)
+    await audit.record_action(
+        AuditTag.DOCUMENT_DOWNLOADED,
+        request,
+        user,
+        ctx,
+        subject=str(item_id),
+        version=version["number"],
+    )
+    storage = get_storage()
+    url = await storage.presigned_url(version["storage_key"], PRESIGNED_FOR, version["filename"])
+    return Download(
+        filename=version["filename"],
+        content_type=version["content_type"],
+        size=version["size"],
+        url=url,
+        chunks=None if url else storage.read(version["storage_key"]),
+    )
+
+
+async def delete_version(
+    request: Request,
+    ctx: TenantContext,
+    user: CurrentUser,
+    item_id: uuid.UUID,
+    version_id: uuid.UUID,
+) -> None:
+    """Soft delete: hidden at once, purged from storage after the retention period."""
+    row = await repository.item(ctx, item_id)
+    version = await repository.version(ctx, item_id, version_id)
+    if row is None or version is None or not _visible(ctx, row):
+        raise LookupError(version_id)
+    if ctx.role != Role.PILOT and version["uploaded_by"] != user.id:
+        raise PermissionError(version_id)
+    retention = dt.timedelta(days=get_settings().retention_days)
+    async with transaction():
+        await repository.soft_delete(ctx, version_id, now(), now() + retention)
+        if not await repository.versions(ctx, item_id):
+            await repository.update_item(ctx, item_id, status=ItemStatus.EXPECTED)
+        await audit.record_action(
+            AuditTag.DOCUMENT_DELETED,
+            request,
+            user,
+            ctx,
+            subject=str(item_id),
+            version=version["number"],
+        )
+
+
+# Housekeeping -----------------------------------------------------------------------------
+
+
+async def remove_orphans(at: dt.datetime) -> int:
+    """Objects no version points to (a database failure after storing), once old enough not to
+    be an upload in progress."""
+    storage = get_storage()
+    stored = [o for o in await storage.list("") if at - o.modified > ORPHAN_GRACE]
+    known = await repository.known_keys([o.key for o in stored])
+    removed = 0
+    for obj in stored:
+        if obj.key not in known:
+            await storage.delete(obj.key)
+            removed += 1
+    return removed
+
+
+async def purge_deleted(at: dt.datetime) -> int:
+    storage = get_storage()
+    rows = await repository.due_for_purge(at)
+    for row in rows:
+        await storage.delete(row["storage_key"])
+        await repository.mark_purged(row["id"], at)
+    return len(rows)
+
+
+async def due_items(scope: TenantScope) -> list[DueItem]:
+    """Expected or to-complete documents as reminder items (the reminder scan's source)."""
+    consortium = await tenants.platform_scope(scope.consortium_id)
+    slug = consortium[1]["slug"] if consortium else ""
+    members: dict[uuid.UUID, list[uuid.UUID]] = {}
+    items = []
+    for row in await repository.open_items(scope):
+        organisation = row["organisation"]
+        if organisation not in members:
+            members[organisation] = await tenants.active_members_of(scope, organisation)
+        label = f"{row['title']} ({row['period_label']})" if row["period_label"] else row["title"]
+        items.append(
+            DueItem(
+                subject=subject(row["id"]),
+                title=label,
+                due_on=row["due_on"],
+                created_on=row["created_at"].date(),
+                link=f"/c/{slug}/pieces/{row['id']}",
+                recipients=tuple(members[organisation]),
+            )
+        )
+    return items
