@@ -197,8 +197,12 @@ def check_pdf(path: Path) -> None:
         )
 
 
+# Browsers send control characters of file names percent-encoded (HTML5 form encoding).
+ENCODED_CONTROL = re.compile(r"%(?:[01][0-9a-fA-F]|7[fF])")
+
+
 def check_name(raw: str) -> None:
-    if any(unicodedata.category(c) == "Cc" for c in raw):
+    if any(unicodedata.category(c) == "Cc" for c in raw) or ENCODED_CONTROL.search(raw):
         raise UploadRefused(
             "Le nom du fichier contient des caractères invisibles (caractères de contrôle) : "
             "renommez le fichier puis déposez-le à nouveau."
