@@ -9,6 +9,7 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError, PyPdfError
@@ -59,6 +60,26 @@ ALLOWED_HINT = (
     "Formats acceptés : PDF, images PNG ou JPEG, documents Word, Excel, OpenDocument, CSV."
 )
 ACTIVE_PDF_KEYS = ("/JavaScript", "/JS", "/Launch")
+# Entries that only hold page content, images, fonts or metadata: not followed, so a large scan
+# is checked without loading its images (pypdf keeps every object it resolves in memory).
+DATA_KEYS = frozenset(
+    {
+        "/Contents",
+        "/XObject",
+        "/Font",
+        "/FontFile",
+        "/FontFile2",
+        "/FontFile3",
+        "/ColorSpace",
+        "/Thumb",
+        "/Metadata",
+        "/Parent",
+        "/P",
+        "/Pattern",
+        "/Shading",
+        "/ExtGState",
+    }
+)
 
 
 def clean_filename(raw: str, file_type: FileType) -> str:
@@ -161,7 +182,7 @@ def _has_active_content(reader: PdfReader) -> bool:
                     return True
                 if key == "/S" and item in ("/JavaScript", "/Launch"):
                     return True
-                if key not in ("/Parent", "/P") and walk(item, depth + 1):
+                if key not in DATA_KEYS and walk(item, depth + 1):
                     return True
         elif isinstance(value, list):
             return any(walk(item, depth + 1) for item in value)
@@ -171,8 +192,14 @@ def _has_active_content(reader: PdfReader) -> bool:
 
 
 def check_pdf(path: Path) -> None:
+    # An open file, not a path: given a path, pypdf reads the whole file into memory.
+    with path.open("rb") as handle:
+        _check_pdf(handle)
+
+
+def _check_pdf(handle: BinaryIO) -> None:
     try:
-        reader = PdfReader(path, strict=True)
+        reader = PdfReader(handle, strict=True)
         if reader.is_encrypted:
             raise UploadRefused(
                 "Ce PDF est protégé par un mot de passe : le portail ne peut pas l'ouvrir. "
@@ -180,8 +207,6 @@ def check_pdf(path: Path) -> None:
             )
         if len(reader.pages) == 0:
             raise UploadRefused("Ce PDF ne contient aucune page.")
-        for page in reader.pages:
-            page.get_contents()
         active = _has_active_content(reader)
     except UploadRefused:
         raise
