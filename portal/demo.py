@@ -13,6 +13,8 @@ from portal.core.db import transaction
 from portal.core.permissions import Role
 from portal.core.tenancy import TenantScope
 from portal.deadlines import repository as deadlines_repository
+from portal.documents import repository as documents_repository
+from portal.documents import service as documents_service
 from portal.tenants import repository as tenants_repository
 from portal.tenants.enums import ConsortiumStatus, OrganisationKind, Programme
 from portal.tenants.forms import siret_is_valid
@@ -54,6 +56,7 @@ class DemoConsortium:
     organisations: tuple[DemoOrg, ...]
     people: tuple[DemoPerson, ...]
     deadlines: tuple[tuple[str, int, str | None], ...] = ()  # title, days from today, SIRET
+    quarterly_reports: tuple[str, ...] = ()  # SIRETs of organisations owing one per quarter
 
 
 RHONE = DemoOrg("Rhône Habitat Solidaire", siret("4123456780001"), (K.LESSOR,), "Lyon")
@@ -124,6 +127,7 @@ CONSORTIA = (
             ("Comité de pilotage annuel", 45, None),
             ("Bilan intermédiaire transmis à la DDETS", 1, RHONE.siret),
         ),
+        quarterly_reports=(HORIZON.siret, TOIT.siret),
     ),
     DemoConsortium(
         name="Logements Hlm accompagnés Côte d'Opale",
@@ -210,4 +214,20 @@ async def load() -> list[tuple[str, str, str, str]]:
                         },
                         pilot.id,
                     )
+            if demo.quarterly_reports and not await documents_repository.items(scope):
+                pilot = await auth.user_by_email(demo.people[0].email)
+                assert pilot is not None
+                for siret_code in demo.quarterly_reports:
+                    await documents_repository.insert_request(
+                        scope,
+                        {
+                            "organisation": org_ids[siret_code],
+                            "title": "Rapport d'activité trimestriel",
+                            "recurrence": "quarterly",
+                            "starts_on": dt.date(dt.date.today().year, 1, 1),
+                            "days_after_period": 30,
+                        },
+                        pilot.id,
+                    )
+    await documents_service.generate_items(dt.datetime.now(dt.UTC))
     return accounts

@@ -46,6 +46,7 @@ class Settings:
     redis_url: str | None = None
     job_timeout_seconds: int = 300
     storage_url: str | None = None
+    storage_public_url: str | None = None
     upload_max_bytes: int = 50 * 1024 * 1024
     clamd_socket: str | None = None
     retention_days: int = 30
@@ -137,6 +138,7 @@ def load_settings() -> Settings:
         redis_url=os.environ.get("PORTAL_REDIS_URL") or None,
         job_timeout_seconds=_positive_int("PORTAL_JOB_TIMEOUT", 300),
         storage_url=os.environ.get("PORTAL_STORAGE_URL") or None,
+        storage_public_url=os.environ.get("PORTAL_STORAGE_PUBLIC_URL") or None,
         upload_max_bytes=_positive_int("PORTAL_UPLOAD_MAX_MB", 50) * 1024 * 1024,
         clamd_socket=os.environ.get("PORTAL_CLAMD_SOCKET") or None,
         retention_days=_positive_int("PORTAL_RETENTION_DAYS", 30),

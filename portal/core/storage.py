@@ -108,19 +108,28 @@ class LocalStorage:
         return None  # served through the portal
 
 
+def _client(url: str, credentials_from: str) -> Minio:
+    parts, secrets = urlsplit(url), urlsplit(credentials_from)
+    if not parts.hostname:
+        raise ValueError("PORTAL_STORAGE_URL : s3://clé:secret@hôte:port/bucket")
+    return Minio(
+        f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname,
+        access_key=unquote(secrets.username or ""),
+        secret_key=unquote(secrets.password or ""),
+        secure=parts.scheme in ("s3+https", "https"),
+        # A fixed region: presigned links are then signed without asking the server.
+        region="us-east-1",
+    )
+
+
 class S3Storage:
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self.bucket = parts.path.strip("/")
-        if not (parts.hostname and self.bucket):
+    def __init__(self, url: str, public_url: str | None = None) -> None:
+        self.bucket = urlsplit(url).path.strip("/")
+        if not self.bucket:
             raise ValueError("PORTAL_STORAGE_URL : s3://clé:secret@hôte:port/bucket")
-        self.client = Minio(
-            f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname,
-            access_key=unquote(parts.username or ""),
-            secret_key=unquote(parts.password or ""),
-            secure=parts.scheme == "s3+https",
-            region="us-east-1",
-        )
+        self.client = _client(url, url)
+        # Links are signed for the address browsers reach; without one, the portal streams.
+        self.public_client = _client(public_url, url) if public_url else None
 
     async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
@@ -166,9 +175,11 @@ class S3Storage:
         return await self._call(scan)
 
     async def presigned_url(self, key: str, expires: dt.timedelta, filename: str) -> str | None:
+        if self.public_client is None:
+            return None
         disposition = f"attachment; filename*=UTF-8''{quote_filename(filename)}"
         url = await self._call(
-            self.client.presigned_get_object,
+            self.public_client.presigned_get_object,
             self.bucket,
             key,
             expires=expires,
@@ -187,5 +198,5 @@ def quote_filename(name: str) -> str:
 def get_storage() -> Storage:
     settings = get_settings()
     if settings.storage_url:
-        return S3Storage(settings.storage_url)
+        return S3Storage(settings.storage_url, settings.storage_public_url)
     return LocalStorage(settings.objects_dir)

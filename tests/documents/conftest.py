@@ -49,22 +49,24 @@ def s3_server() -> Iterator[str]:
     process.wait(timeout=10)
 
 
-def use_storage(url: str | None) -> Iterator[None]:
+def use_storage(url: str | None, public_url: str | None = None) -> Iterator[None]:
     storage_module.get_storage.cache_clear()
-    with setting("storage_url", url):
+    with setting("storage_url", url), setting("storage_public_url", public_url):
         yield
     storage_module.get_storage.cache_clear()
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "s3-streamed"])
 async def storage(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """Each test runs once on the local folder and once on S3, with an empty store."""
-    if request.param == "s3":
+    """Each test runs on the local folder, on S3 with presigned downloads (a public address is
+    configured) and on S3 streamed through the portal (none is), with an empty store."""
+    url: str | None = None
+    public: str | None = None
+    if request.param.startswith("s3"):
         host = request.getfixturevalue("s3_server")
-        url: str | None = f"s3://testing:testing@{host}/bucket-{uuid.uuid4().hex[:12]}"
-    else:
-        url = None
-    for _ in use_storage(url):
+        url = f"s3://testing:testing@{host}/bucket-{uuid.uuid4().hex[:12]}"
+        public = f"http://{host}" if request.param == "s3" else None
+    for _ in use_storage(url, public):
         backend = storage_module.get_storage()
         await backend.ensure_ready()
         for obj in await backend.list(""):

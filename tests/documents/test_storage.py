@@ -33,7 +33,7 @@ class TestStorageSuite:
         source.write_bytes(b"bonjour")
         await storage.put_file("c1/x", source, "text/plain")
         url = await storage.presigned_url("c1/x", dt.timedelta(minutes=1), "été.txt")
-        if isinstance(storage, LocalStorage):
+        if isinstance(storage, LocalStorage) or storage.public_client is None:
             assert url is None
         else:
             async with httpx.AsyncClient() as client:

@@ -430,3 +430,58 @@ class TestChecklist:
             notification["title"]
             == "Rappel : « Rapport d'activité » arrive à échéance le 15/12/2026"
         )
+
+
+class TestUploadGuards:
+    async def test_upload_without_csrf_token_is_refused(
+        self, storage, worker_client: httpx.AsyncClient, world: World
+    ) -> None:  # type: ignore[no-untyped-def]
+        item_id = await make_item(world)
+        response = await worker_client.post(
+            f"/c/{world.tenant.slug}/pieces/{item_id}/versions",
+            files={"file": ("r.pdf", pdf_bytes(), "application/pdf")},
+        )
+        assert response.status_code == 403
+        assert await nothing_stored(storage)
+
+    async def test_antivirus_refuses_an_infected_file(
+        self, storage, worker_client: httpx.AsyncClient, world: World, tmp_path
+    ) -> None:  # type: ignore[no-untyped-def]
+        """A clamd stand-in on a Unix socket, speaking the INSTREAM protocol."""
+        import asyncio
+        import struct
+
+        async def clamd(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            assert await reader.readexactly(10) == b"zINSTREAM\0"
+            data = b""
+            while size := struct.unpack("!L", await reader.readexactly(4))[0]:
+                data += await reader.readexactly(size)
+            verdict = b"stream: Eicar-Signature FOUND\0" if b"EICAR" in data else b"stream: OK\0"
+            writer.write(verdict)
+            await writer.drain()
+            writer.close()
+
+        socket_path = str(tmp_path / "clamd.sock")
+        server = await asyncio.start_unix_server(clamd, socket_path)
+        item_id = await make_item(world)
+        try:
+            with setting("clamd_socket", socket_path):
+                infected = await send(
+                    worker_client, world, item_id, "r.csv", b"a;b\nEICAR;1\nc;2\n", "text/csv"
+                )
+                clean = await send(
+                    worker_client, world, item_id, "r.csv", b"a;b\nok;1\nc;2\n", "text/csv"
+                )
+            with setting("clamd_socket", str(tmp_path / "absent.sock")):
+                unreachable = await send(
+                    worker_client, world, item_id, "s.csv", b"a;b\nx;1\nc;2\n", "text/csv"
+                )
+        finally:
+            server.close()
+            await server.wait_closed()
+        assert infected.status_code == 400 and "contient un virus" in html.unescape(infected.text)
+        assert clean.status_code == 303
+        assert unreachable.status_code == 400 and "antivirus est indisponible" in html.unescape(
+            unreachable.text
+        )
+        assert await DocumentVersion.count() == 1
