@@ -14,14 +14,15 @@ from portal.settings import get_settings
 CHUNK = 64 * 1024
 
 
-class VirusFound(Exception):
-    pass
+class ScanRefused(Exception):
+    """The file must not be stored: infected, or not scanned (fail closed). French message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 async def scan(path: Path) -> None:
-    """Raises `UploadRefused` for an infected file or an unreachable scanner (fail closed)."""
-    from portal.documents.upload import UploadRefused
-
     socket_path = get_settings().clamd_socket
     if not socket_path:
         return
@@ -37,13 +38,13 @@ async def scan(path: Path) -> None:
         answer = (await reader.read(4096)).rstrip(b"\0").decode("utf-8", "replace")
         writer.close()
     except OSError as exc:
-        raise UploadRefused(
+        raise ScanRefused(
             "L'analyse antivirus est indisponible : le fichier n'a pas été enregistré. "
             "Réessayez dans quelques minutes."
         ) from exc
     if answer.endswith("FOUND"):
-        raise UploadRefused("Ce fichier contient un virus selon l'antivirus : il est refusé.")
+        raise ScanRefused("Ce fichier contient un virus selon l'antivirus : il est refusé.")
     if not answer.endswith("OK"):
-        raise UploadRefused(
+        raise ScanRefused(
             "L'antivirus n'a pas pu analyser ce fichier : il n'a pas été enregistré."
         )

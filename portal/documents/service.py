@@ -165,7 +165,10 @@ async def upload(
                     f"Ce fichier est identique à la version {existing['number']} déposée le "
                     f"{existing['uploaded_at']:%d/%m/%Y} : il n'a pas été déposé une seconde fois."
                 )
-        await antivirus.scan(received.path)
+        try:
+            await antivirus.scan(received.path)
+        except antivirus.ScanRefused as exc:
+            raise UploadRefused(exc.message) from exc
         key = f"{ctx.consortium_id}/{uuid.uuid4().hex}"
         storage = get_storage()
         try:
@@ -231,6 +234,8 @@ async def review(
     row = await repository.item(ctx, item_id)
     if row is None or not _visible(ctx, row):
         raise LookupError(item_id)
+    if decision not in (ItemStatus.VALIDATED, ItemStatus.TO_COMPLETE):
+        raise FieldError("Choisissez de valider la pièce ou de la faire compléter.", "decision")
     if row["status"] != ItemStatus.SUBMITTED:
         raise FieldError("Il n'y a pas de dépôt en attente de revue pour cette pièce.", "decision")
     if decision == ItemStatus.TO_COMPLETE and len(comment.strip()) < 3:

@@ -485,3 +485,22 @@ class TestUploadGuards:
             unreachable.text
         )
         assert await DocumentVersion.count() == 1
+
+    async def test_unknown_review_decision_is_explained(
+        self, storage, make_client, world: World
+    ) -> None:  # type: ignore[no-untyped-def]
+        worker = make_client()
+        await login(worker, world.tenant.association_worker.email)
+        item_id = await make_item(world)
+        await send(worker, world, item_id, "r.pdf", pdf_bytes())
+        pilot = make_client()
+        await login(pilot, world.tenant.pilot.email)
+        base = f"/c/{world.tenant.slug}/pieces/{item_id}"
+        token = await csrf_token(pilot, base)
+        response = await pilot.post(
+            f"{base}/revue", data={"csrf_token": token, "decision": "peut-être"}
+        )
+        assert response.status_code == 400
+        assert "Choisissez de valider la pièce ou de la faire compléter." in html.unescape(
+            response.text
+        )
