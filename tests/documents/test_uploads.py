@@ -64,6 +64,19 @@ async def nothing_stored(storage) -> bool:  # type: ignore[no-untyped-def]
     return await DocumentVersion.count() == 0 and await storage.list("") == [] and leftovers == []
 
 
+async def submitted_item(make_client, world: World, reviewer_email: str):  # type: ignore[no-untyped-def]
+    """The association has uploaded a PDF; returns its client, the reviewer's, the item id, the
+    item's page and the reviewer's CSRF token."""
+    worker = make_client()
+    await login(worker, world.tenant.association_worker.email)
+    item_id = await make_item(world)
+    await send(worker, world, item_id, "r.pdf", pdf_bytes())
+    reviewer = make_client()
+    await login(reviewer, reviewer_email)
+    base = f"/c/{world.tenant.slug}/pieces/{item_id}"
+    return worker, reviewer, item_id, base, await csrf_token(reviewer, base)
+
+
 @pytest.fixture
 async def worker_client(client: httpx.AsyncClient, world: World) -> httpx.AsyncClient:
     await login(client, world.tenant.association_worker.email)
@@ -334,14 +347,9 @@ class TestReview:
     async def test_to_complete_needs_a_comment_then_validate(
         self, storage, make_client, world: World
     ) -> None:  # type: ignore[no-untyped-def]
-        worker = make_client()
-        await login(worker, world.tenant.association_worker.email)
-        item_id = await make_item(world)
-        await send(worker, world, item_id, "r.pdf", pdf_bytes())
-        reviewer = make_client()
-        await login(reviewer, world.tenant.state_agent.email)
-        base = f"/c/{world.tenant.slug}/pieces/{item_id}"
-        token = await csrf_token(reviewer, base)
+        worker, reviewer, item_id, base, token = await submitted_item(
+            make_client, world, world.tenant.state_agent.email
+        )
         missing = await reviewer.post(
             f"{base}/revue", data={"csrf_token": token, "decision": "to_complete", "comment": ""}
         )
@@ -489,14 +497,9 @@ class TestUploadGuards:
     async def test_unknown_review_decision_is_explained(
         self, storage, make_client, world: World
     ) -> None:  # type: ignore[no-untyped-def]
-        worker = make_client()
-        await login(worker, world.tenant.association_worker.email)
-        item_id = await make_item(world)
-        await send(worker, world, item_id, "r.pdf", pdf_bytes())
-        pilot = make_client()
-        await login(pilot, world.tenant.pilot.email)
-        base = f"/c/{world.tenant.slug}/pieces/{item_id}"
-        token = await csrf_token(pilot, base)
+        _, pilot, _, base, token = await submitted_item(
+            make_client, world, world.tenant.pilot.email
+        )
         response = await pilot.post(
             f"{base}/revue", data={"csrf_token": token, "decision": "peut-être"}
         )
