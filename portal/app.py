@@ -20,6 +20,7 @@ from portal import pages
 from portal.admin import routes as admin_routes
 from portal.auth import routes as auth_routes
 from portal.auth.middleware import SessionMiddleware
+from portal.conventions import routes as convention_routes
 from portal.core import db, errors
 from portal.core.csrf import CsrfMiddleware
 from portal.core.headers import SecurityHeadersMiddleware
@@ -71,7 +72,12 @@ def create_app(background: Background | None = None) -> ASGIApp:
             # Everything of a consortium lives here, behind the one membership check.
             Mount(
                 "/c/{slug}",
-                routes=[*tenant_routes.routes, *deadline_routes.routes, *document_routes.routes],
+                routes=[
+                    *tenant_routes.routes,
+                    *deadline_routes.routes,
+                    *document_routes.routes,
+                    *convention_routes.routes,
+                ],
                 middleware=[Middleware(TenantMiddleware)],
             ),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -35,5 +35,6 @@ APP_REGISTRY = AppRegistry(
         "portal.deadlines.piccolo_app",
         "portal.reminders.piccolo_app",
         "portal.documents.piccolo_app",
+        "portal.conventions.piccolo_app",
     ]
 )

@@ -50,3 +50,16 @@ async def list_by_tag(tag: str, limit: int = 200) -> list[dict[str, Any]]:
         .limit(limit)
     )
     return rows
+
+
+async def list_for_subject(
+    ctx: TenantScope, subject: str, limit: int = 500
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = (
+        await AuditEvent.select()
+        .where((AuditEvent.consortium_id == ctx.consortium_id) & (AuditEvent.subject == subject))
+        .order_by(AuditEvent.at, ascending=False)
+        .limit(limit)
+        .output(load_json=True)
+    )
+    return rows

@@ -69,3 +69,7 @@ async def record_action(
 
 async def tenant_events(ctx: TenantScope) -> list[dict[str, Any]]:
     return await repository.list_for_tenant(ctx)
+
+
+async def subject_events(ctx: TenantScope, subject: str) -> list[dict[str, Any]]:
+    return await repository.list_for_subject(ctx, subject)

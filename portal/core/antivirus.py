@@ -45,6 +45,4 @@ async def scan(path: Path) -> None:
     if answer.endswith("FOUND"):
         raise ScanRefused("Ce fichier contient un virus selon l'antivirus : il est refusé.")
     if not answer.endswith("OK"):
-        raise ScanRefused(
-            "L'antivirus n'a pas pu analyser ce fichier : il n'a pas été enregistré."
-        )
+        raise ScanRefused("L'antivirus n'a pas pu analyser ce fichier : il n'a pas été enregistré.")

@@ -39,6 +39,9 @@ class Permission(StrEnum):
     DOCUMENTS_REQUEST = "documents.request"
     DOCUMENTS_UPLOAD = "documents.upload"  # for one's own organisation (the pilot: for any)
     DOCUMENTS_REVIEW = "documents.review"
+    CONVENTIONS_VIEW = "conventions.view"  # which ones: see portal/conventions/access.py
+    CONVENTIONS_EDIT = "conventions.edit"
+    CONVENTIONS_COMMENT = "conventions.comment"  # comment and propose changes, as a party
 
 
 _EVERYONE = frozenset(Role)
@@ -57,6 +60,9 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.DOCUMENTS_REQUEST: frozenset({Role.PILOT}),
     Permission.DOCUMENTS_UPLOAD: _EVERYONE - {Role.READ_ONLY},
     Permission.DOCUMENTS_REVIEW: frozenset({Role.PILOT, Role.LESSOR_STAFF, Role.STATE_AGENT}),
+    Permission.CONVENTIONS_VIEW: _EVERYONE,
+    Permission.CONVENTIONS_EDIT: frozenset({Role.PILOT}),
+    Permission.CONVENTIONS_COMMENT: _EVERYONE - {Role.READ_ONLY},
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from portal.tenants import service as tenants
 log = logging.getLogger("portal.documents")
 ORPHAN_GRACE = dt.timedelta(hours=1)
 PRESIGNED_FOR = dt.timedelta(minutes=5)
+DOCUMENT_KEY = re.compile(r"^[0-9a-f-]{36}/[0-9a-f]{32}$")  # f"{consortium_id}/{uuid4().hex}"
 # Roles that see every organisation's documents; others see their own organisation's only.
 SEES_ALL = frozenset(
     {Role.PILOT, Role.LESSOR_STAFF, Role.STATE_AGENT, Role.FINANCE, Role.READ_ONLY}
@@ -339,7 +341,12 @@ async def remove_orphans(at: dt.datetime) -> int:
     """Objects no version points to (a database failure after storing), once old enough not to
     be an upload in progress."""
     storage = get_storage()
-    stored = [o for o in await storage.list("") if at - o.modified > ORPHAN_GRACE]
+    # Only keys of the documents' own shape: other domains (conventions) share the bucket.
+    stored = [
+        o
+        for o in await storage.list("")
+        if DOCUMENT_KEY.match(o.key) and at - o.modified > ORPHAN_GRACE
+    ]
     known = await repository.known_keys([o.key for o in stored])
     removed = 0
     for obj in stored:

@@ -1,0 +1,442 @@
+"""Queries on conventions and everything they hold; every function is tenant-scoped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from piccolo.table import Table
+
+from portal.conventions.tables import (
+    Annex,
+    Article,
+    ArticleRevision,
+    BudgetLine,
+    Comment,
+    Convention,
+    Indicator,
+    Party,
+    Suggestion,
+    Version,
+)
+from portal.core.tenancy import TenantScope
+
+Row = dict[str, Any]
+
+
+def _mine(table: type[Table], scope: TenantScope) -> Any:
+    return table.consortium == scope.consortium_id  # type: ignore[attr-defined]
+
+
+def _of(table: type[Table], scope: TenantScope, convention_id: uuid.UUID) -> Any:
+    return _mine(table, scope) & (table.convention == convention_id)  # type: ignore[attr-defined]
+
+
+async def _insert(table: type[Table], scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    row = table(consortium=scope.consortium_id, **values)
+    await row.save()
+    return row.id  # type: ignore[attr-defined,no-any-return]
+
+
+# Conventions -------------------------------------------------------------------------------
+
+
+async def insert_convention(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Convention, scope, values)
+
+
+async def conventions(scope: TenantScope) -> list[Row]:
+    rows: list[Row] = (
+        await Convention.select()
+        .where(_mine(Convention, scope))
+        .order_by(Convention.created_at, ascending=False)
+    )
+    return rows
+
+
+async def convention(scope: TenantScope, convention_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Convention.select()
+        .where(_mine(Convention, scope) & (Convention.id == convention_id))
+        .first()
+    )
+    return row
+
+
+async def references_like(scope: TenantScope, prefix: str) -> list[str]:
+    rows = await Convention.select(Convention.reference).where(
+        _mine(Convention, scope) & Convention.reference.like(f"{prefix}%")
+    )
+    return [r["reference"] for r in rows]
+
+
+async def count_children(scope: TenantScope, parent_id: uuid.UUID, origin: str) -> int:
+    count: int = await Convention.count().where(
+        _mine(Convention, scope) & (Convention.parent == parent_id) & (Convention.origin == origin)
+    )
+    return count
+
+
+async def update_convention(
+    scope: TenantScope,
+    convention_id: uuid.UUID,
+    values: dict[str, Any],
+    *,
+    revision: int | None = None,
+    status_in: list[str] | None = None,
+) -> bool:
+    """Conditional update: False when the revision or the status moved meanwhile."""
+    condition = _mine(Convention, scope) & (Convention.id == convention_id)
+    if revision is not None:
+        condition &= Convention.revision == revision
+        values = {**values, "revision": revision + 1}
+    if status_in is not None:
+        condition &= Convention.status.is_in(status_in)
+    rows = (
+        await Convention.update({getattr(Convention, k): v for k, v in values.items()})
+        .where(condition)
+        .returning(Convention.id)
+    )
+    return bool(rows)
+
+
+# Parties -----------------------------------------------------------------------------------
+
+_PARTY_COLUMNS = (
+    *Party.all_columns(),
+    Party.organisation.name.as_alias("organisation_name"),
+    Party.organisation.siret.as_alias("organisation_siret"),
+    Party.organisation.city.as_alias("organisation_city"),
+)
+
+
+async def parties(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await Party.select(*_PARTY_COLUMNS)
+        .where(_of(Party, scope, convention_id))
+        .order_by(Party.position)
+        .order_by(Party.organisation.name)
+    )
+    return rows
+
+
+async def party_organisations(scope: TenantScope) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """Convention id → the organisations party to it, for the whole consortium at once."""
+    found: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for row in await Party.select(Party.convention, Party.organisation).where(_mine(Party, scope)):
+        found.setdefault(row["convention"], set()).add(row["organisation"])
+    return found
+
+
+async def insert_party(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Party, scope, values)
+
+
+async def update_party(
+    scope: TenantScope, convention_id: uuid.UUID, party_id: uuid.UUID, values: dict[str, Any]
+) -> bool:
+    rows = (
+        await Party.update({getattr(Party, k): v for k, v in values.items()})
+        .where(_of(Party, scope, convention_id) & (Party.id == party_id))
+        .returning(Party.id)
+    )
+    return bool(rows)
+
+
+async def delete_party(scope: TenantScope, convention_id: uuid.UUID, party_id: uuid.UUID) -> bool:
+    rows = (
+        await Party.delete()
+        .where(_of(Party, scope, convention_id) & (Party.id == party_id))
+        .returning(Party.id)
+    )
+    return bool(rows)
+
+
+# Articles ----------------------------------------------------------------------------------
+
+
+async def articles(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await Article.select()
+        .where(_of(Article, scope, convention_id) & Article.removed_at.is_null())
+        .order_by(Article.position)
+    )
+    return rows
+
+
+async def article(
+    scope: TenantScope, convention_id: uuid.UUID, article_id: uuid.UUID
+) -> Row | None:
+    row: Row | None = (
+        await Article.select()
+        .where(
+            _of(Article, scope, convention_id)
+            & (Article.id == article_id)
+            & Article.removed_at.is_null()
+        )
+        .first()
+    )
+    return row
+
+
+async def insert_article(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Article, scope, values)
+
+
+async def update_article(
+    scope: TenantScope,
+    convention_id: uuid.UUID,
+    article_id: uuid.UUID,
+    values: dict[str, Any],
+    expected_revision: int | None = None,
+) -> bool:
+    """With `expected_revision`, updates only if nobody saved in between (and bumps it)."""
+    condition = _of(Article, scope, convention_id) & (Article.id == article_id)
+    condition &= Article.removed_at.is_null()
+    if expected_revision is not None:
+        condition &= Article.revision == expected_revision
+        values = {**values, "revision": expected_revision + 1}
+    rows = (
+        await Article.update({getattr(Article, k): v for k, v in values.items()})
+        .where(condition)
+        .returning(Article.id)
+    )
+    return bool(rows)
+
+
+async def insert_revision(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(ArticleRevision, scope, values)
+
+
+async def revisions(
+    scope: TenantScope, convention_id: uuid.UUID, article_id: uuid.UUID | None = None
+) -> list[Row]:
+    condition = _of(ArticleRevision, scope, convention_id)
+    if article_id is not None:
+        condition &= ArticleRevision.article == article_id
+    rows: list[Row] = (
+        await ArticleRevision.select()
+        .where(condition)
+        .order_by(ArticleRevision.at, ascending=False)
+        .order_by(ArticleRevision.revision, ascending=False)
+    )
+    return rows
+
+
+# Comments and suggestions ------------------------------------------------------------------
+
+
+async def comments(
+    scope: TenantScope, convention_id: uuid.UUID, article_id: uuid.UUID | None = None
+) -> list[Row]:
+    condition = _of(Comment, scope, convention_id)
+    if article_id is not None:
+        condition &= Comment.article == article_id
+    rows: list[Row] = await Comment.select().where(condition).order_by(Comment.created_at)
+    return rows
+
+
+async def comment(
+    scope: TenantScope, convention_id: uuid.UUID, comment_id: uuid.UUID
+) -> Row | None:
+    row: Row | None = (
+        await Comment.select()
+        .where(_of(Comment, scope, convention_id) & (Comment.id == comment_id))
+        .first()
+    )
+    return row
+
+
+async def insert_comment(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Comment, scope, values)
+
+
+async def resolve_thread(
+    scope: TenantScope, convention_id: uuid.UUID, thread_id: uuid.UUID, at: dt.datetime, by: str
+) -> bool:
+    rows = (
+        await Comment.update({Comment.resolved_at: at, Comment.resolved_by_name: by})
+        .where(
+            _of(Comment, scope, convention_id)
+            & (Comment.id == thread_id)
+            & Comment.thread.is_null()
+            & Comment.resolved_at.is_null()
+        )
+        .returning(Comment.id)
+    )
+    return bool(rows)
+
+
+async def suggestions(
+    scope: TenantScope, convention_id: uuid.UUID, article_id: uuid.UUID | None = None
+) -> list[Row]:
+    condition = _of(Suggestion, scope, convention_id)
+    if article_id is not None:
+        condition &= Suggestion.article == article_id
+    rows: list[Row] = await Suggestion.select().where(condition).order_by(Suggestion.created_at)
+    return rows
+
+
+async def suggestion(
+    scope: TenantScope, convention_id: uuid.UUID, suggestion_id: uuid.UUID
+) -> Row | None:
+    row: Row | None = (
+        await Suggestion.select()
+        .where(_of(Suggestion, scope, convention_id) & (Suggestion.id == suggestion_id))
+        .first()
+    )
+    return row
+
+
+async def insert_suggestion(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Suggestion, scope, values)
+
+
+async def decide_suggestion(
+    scope: TenantScope, convention_id: uuid.UUID, suggestion_id: uuid.UUID, values: dict[str, Any]
+) -> bool:
+    """Only a pending proposal can be decided, once."""
+    rows = (
+        await Suggestion.update({getattr(Suggestion, k): v for k, v in values.items()})
+        .where(
+            _of(Suggestion, scope, convention_id)
+            & (Suggestion.id == suggestion_id)
+            & (Suggestion.status == "pending")
+        )
+        .returning(Suggestion.id)
+    )
+    return bool(rows)
+
+
+# Budget, indicators, annexes ---------------------------------------------------------------
+
+
+async def budget_lines(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await BudgetLine.select()
+        .where(_of(BudgetLine, scope, convention_id))
+        .order_by(BudgetLine.created_at)
+    )
+    return rows
+
+
+async def insert_budget_line(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(BudgetLine, scope, values)
+
+
+async def delete_budget_line(
+    scope: TenantScope, convention_id: uuid.UUID, line_id: uuid.UUID
+) -> Row | None:
+    rows = (
+        await BudgetLine.delete()
+        .where(_of(BudgetLine, scope, convention_id) & (BudgetLine.id == line_id))
+        .returning(*BudgetLine.all_columns())
+    )
+    return rows[0] if rows else None
+
+
+async def indicators(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await Indicator.select()
+        .where(_of(Indicator, scope, convention_id))
+        .order_by(Indicator.created_at)
+    )
+    return rows
+
+
+async def insert_indicator(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Indicator, scope, values)
+
+
+async def delete_indicator(
+    scope: TenantScope, convention_id: uuid.UUID, indicator_id: uuid.UUID
+) -> Row | None:
+    rows = (
+        await Indicator.delete()
+        .where(_of(Indicator, scope, convention_id) & (Indicator.id == indicator_id))
+        .returning(*Indicator.all_columns())
+    )
+    return rows[0] if rows else None
+
+
+async def annexes(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await Annex.select()
+        .where(_of(Annex, scope, convention_id) & Annex.removed_at.is_null())
+        .order_by(Annex.uploaded_at)
+    )
+    return rows
+
+
+async def annex(scope: TenantScope, convention_id: uuid.UUID, annex_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Annex.select()
+        .where(_of(Annex, scope, convention_id) & (Annex.id == annex_id))
+        .first()
+    )
+    return row
+
+
+async def insert_annex(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Annex, scope, values)
+
+
+async def remove_annex(
+    scope: TenantScope, convention_id: uuid.UUID, annex_id: uuid.UUID, at: dt.datetime
+) -> bool:
+    """Kept in storage: a frozen version may include it."""
+    rows = (
+        await Annex.update({Annex.removed_at: at})
+        .where(
+            _of(Annex, scope, convention_id) & (Annex.id == annex_id) & Annex.removed_at.is_null()
+        )
+        .returning(Annex.id)
+    )
+    return bool(rows)
+
+
+# Versions (insert-only) --------------------------------------------------------------------
+
+
+async def versions(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await Version.select(*(c for c in Version.all_columns() if c._meta.name != "snapshot"))
+        .where(_of(Version, scope, convention_id))
+        .order_by(Version.number, ascending=False)
+    )
+    return rows
+
+
+async def version(scope: TenantScope, convention_id: uuid.UUID, number: int) -> Row | None:
+    row: Row | None = (
+        await Version.select()
+        .where(_of(Version, scope, convention_id) & (Version.number == number))
+        .output(load_json=True)
+        .first()
+    )
+    return row
+
+
+async def version_by_id(scope: TenantScope, version_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Version.select()
+        .where(_mine(Version, scope) & (Version.id == version_id))
+        .output(load_json=True)
+        .first()
+    )
+    return row
+
+
+async def next_version_number(scope: TenantScope, convention_id: uuid.UUID) -> int:
+    row = (
+        await Version.select(Version.number)
+        .where(_of(Version, scope, convention_id))
+        .order_by(Version.number, ascending=False)
+        .first()
+    )
+    return (row["number"] if row else 0) + 1
+
+
+async def insert_version(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Version, scope, values)
