@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from portal.auth import service as auth
+from portal.conventions import demo as conventions_demo
 from portal.core.db import transaction
 from portal.core.permissions import Role
 from portal.core.tenancy import TenantScope
@@ -230,4 +231,7 @@ async def load() -> list[tuple[str, str, str, str]]:
                         pilot.id,
                     )
     await documents_service.generate_items(dt.datetime.now(dt.UTC))
+    first = CONSORTIA[0]
+    people = [await _user(p.email, p.full_name) for p in first.people[:4]]
+    await conventions_demo.load(first.slug, people[0], people[3])
     return accounts

@@ -190,18 +190,17 @@ Ne sont pas financés par le fonds : l'investissement, les travaux et l'équipem
     ),
 ]
 
-# (kind, label, description); the number of households comes from the convention's data.
-INDICATORS: list[tuple[IndicatorKind, str, str, str]] = [
-    (IndicatorKind.ACHIEVEMENT, "Ménages orientés", "ménages", "households"),
-    (IndicatorKind.ACHIEVEMENT, "Ménages accompagnés", "ménages", "households"),
-    (IndicatorKind.ACHIEVEMENT, "Durée moyenne d'accompagnement", "mois", ""),
-    (IndicatorKind.RESULT, "Sorties positives", "ménages", ""),
-    (IndicatorKind.RESULT, "Baux glissés", "baux", ""),
+# (kind, label, unit): the usual indicators; the pilot sets their targets.
+INDICATORS: list[tuple[IndicatorKind, str, str]] = [
+    (IndicatorKind.ACHIEVEMENT, "Ménages orientés", "ménages"),
+    (IndicatorKind.ACHIEVEMENT, "Ménages accompagnés", "ménages"),
+    (IndicatorKind.ACHIEVEMENT, "Durée moyenne d'accompagnement", "mois"),
+    (IndicatorKind.RESULT, "Sorties positives", "ménages"),
+    (IndicatorKind.RESULT, "Baux glissés", "baux"),
     (
         IndicatorKind.IMPACT,
         "Ménages toujours logés six mois après la fin de l'accompagnement",
         "ménages",
-        "",
     ),
 ]
 

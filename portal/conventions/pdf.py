@@ -72,8 +72,8 @@ def render_html(document_html: str) -> bytes:
 def append_annexes(main: bytes, annexes: Sequence[Path]) -> bytes:
     if not annexes:
         return main
-    writer = PdfWriter()
-    writer.append(io.BytesIO(main))
+    # Cloned, not appended: keeps the title, author and named destinations of the main file.
+    writer = PdfWriter(clone_from=io.BytesIO(main))
     for path in annexes:
         with path.open("rb") as handle:
             writer.append(PdfReader(handle))

@@ -18,7 +18,7 @@ from portal.conventions import forms, service
 from portal.conventions.service import EditConflict, Opened
 from portal.core.forms import FieldError, text
 from portal.core.money import cents_input
-from portal.core.permissions import Endpoint, Permission, requires
+from portal.core.permissions import Endpoint, Permission, allows, requires
 from portal.core.responses import path_uuid, see_other
 from portal.core.storage import quote_filename
 from portal.core.templating import flash, render
@@ -28,8 +28,9 @@ from portal.settings import get_settings
 
 
 def on_convention(permission: Permission) -> Callable[[Endpoint], Endpoint]:
-    """`@requires(permission)`, then the convention of the path, visible to this member or 404,
-    in `request.state.convention`."""
+    """The convention of the path, visible to this member or 404 (so a hidden convention looks
+    exactly like a missing one, whatever the route), then the role's permission (403), then
+    the endpoint with the convention in `request.state.convention`."""
 
     def decorate(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
@@ -39,6 +40,8 @@ def on_convention(permission: Permission) -> Callable[[Endpoint], Endpoint]:
             )
             if opened is None:
                 raise HTTPException(404)
+            if not allows(request.state.tenant.role, permission):
+                raise HTTPException(403)
             request.state.convention = opened
             try:
                 return await endpoint(request)
@@ -47,8 +50,9 @@ def on_convention(permission: Permission) -> Callable[[Endpoint], Endpoint]:
             except PermissionError as exc:
                 raise HTTPException(403) from exc
 
+        wrapper.permission = permission  # type: ignore[attr-defined]
         wrapper.loads_convention = True  # type: ignore[attr-defined]
-        return requires(permission)(wrapper)
+        return wrapper
 
     return decorate
 

@@ -232,7 +232,7 @@ async def _default_parties(ctx: TenantScope, kind: ConventionKind) -> list[dict[
 
 
 async def create(
-    request: Request, ctx: TenantContext, user: CurrentUser, kind: str, title: str
+    request: Request | None, ctx: TenantContext, user: CurrentUser, kind: str, title: str
 ) -> uuid.UUID:
     try:
         chosen = ConventionKind(kind)
@@ -269,7 +269,7 @@ async def create(
                 key=key,
                 note="modèle par défaut",
             )
-        for indicator_kind, label, unit, _target in models.INDICATORS:
+        for indicator_kind, label, unit in models.INDICATORS:
             await repository.insert_indicator(
                 ctx,
                 {"convention": convention_id, "kind": indicator_kind, "label": label, "unit": unit},
@@ -528,7 +528,11 @@ async def budget_page(opened: Opened) -> dict[str, Any]:
 
 
 async def update_info(
-    request: Request, opened: Opened, user: CurrentUser, values: dict[str, Any], revision: int
+    request: Request | None,
+    opened: Opened,
+    user: CurrentUser,
+    values: dict[str, Any],
+    revision: int,
 ) -> None:
     _require_edit(opened)
     lifecycle.check_duration(
@@ -569,7 +573,7 @@ def _jsonable(value: Any) -> Any:
 
 
 async def add_party(
-    request: Request, opened: Opened, user: CurrentUser, values: dict[str, Any]
+    request: Request | None, opened: Opened, user: CurrentUser, values: dict[str, Any]
 ) -> None:
     _require_edit(opened)
     organisation = await tenants.organisation_in(opened.ctx, values["organisation"])
@@ -589,7 +593,7 @@ async def add_party(
 
 
 async def update_party(
-    request: Request,
+    request: Request | None,
     opened: Opened,
     user: CurrentUser,
     party_id: uuid.UUID,
@@ -616,7 +620,7 @@ async def update_party(
 
 
 async def remove_party(
-    request: Request, opened: Opened, user: CurrentUser, party_id: uuid.UUID
+    request: Request | None, opened: Opened, user: CurrentUser, party_id: uuid.UUID
 ) -> None:
     _require_edit(opened)
     before = next(
@@ -630,7 +634,7 @@ async def remove_party(
 
 
 async def add_budget_line(
-    request: Request, opened: Opened, user: CurrentUser, values: dict[str, Any]
+    request: Request | None, opened: Opened, user: CurrentUser, values: dict[str, Any]
 ) -> None:
     _require_edit(opened)
     async with transaction():
@@ -645,7 +649,7 @@ async def add_budget_line(
 
 
 async def remove_budget_line(
-    request: Request, opened: Opened, user: CurrentUser, line_id: uuid.UUID
+    request: Request | None, opened: Opened, user: CurrentUser, line_id: uuid.UUID
 ) -> None:
     _require_edit(opened)
     async with transaction():
@@ -661,7 +665,7 @@ async def remove_budget_line(
 
 
 async def add_indicator(
-    request: Request, opened: Opened, user: CurrentUser, values: dict[str, Any]
+    request: Request | None, opened: Opened, user: CurrentUser, values: dict[str, Any]
 ) -> None:
     _require_edit(opened)
     async with transaction():
@@ -670,7 +674,7 @@ async def add_indicator(
 
 
 async def remove_indicator(
-    request: Request, opened: Opened, user: CurrentUser, indicator_id: uuid.UUID
+    request: Request | None, opened: Opened, user: CurrentUser, indicator_id: uuid.UUID
 ) -> None:
     _require_edit(opened)
     async with transaction():
@@ -725,7 +729,7 @@ async def article_page(opened: Opened, article_id: uuid.UUID) -> dict[str, Any] 
 
 
 async def add_article(
-    request: Request, opened: Opened, user: CurrentUser, title: str, body: str
+    request: Request | None, opened: Opened, user: CurrentUser, title: str, body: str
 ) -> uuid.UUID:
     _require_edit(opened)
     if not title:
@@ -738,7 +742,7 @@ async def add_article(
 
 
 async def save_article(
-    request: Request,
+    request: Request | None,
     opened: Opened,
     user: CurrentUser,
     article_id: uuid.UUID,
@@ -792,7 +796,11 @@ async def save_article(
 
 
 async def move_article(
-    request: Request, opened: Opened, user: CurrentUser, article_id: uuid.UUID, direction: str
+    request: Request | None,
+    opened: Opened,
+    user: CurrentUser,
+    article_id: uuid.UUID,
+    direction: str,
 ) -> None:
     _require_edit(opened)
     articles = await repository.articles(opened.ctx, opened.id)
@@ -818,7 +826,7 @@ async def move_article(
 
 
 async def remove_article(
-    request: Request, opened: Opened, user: CurrentUser, article_id: uuid.UUID
+    request: Request | None, opened: Opened, user: CurrentUser, article_id: uuid.UUID
 ) -> None:
     _require_edit(opened)
     article = await repository.article(opened.ctx, opened.id, article_id)
@@ -869,7 +877,7 @@ async def _mentionable(opened: Opened) -> list[Row]:
 
 
 async def add_comment(
-    request: Request,
+    request: Request | None,
     opened: Opened,
     user: CurrentUser,
     article_id: uuid.UUID,
@@ -934,7 +942,7 @@ async def resolve_thread(opened: Opened, user: CurrentUser, thread_id: uuid.UUID
 
 
 async def suggest(
-    request: Request,
+    request: Request | None,
     opened: Opened,
     user: CurrentUser,
     article_id: uuid.UUID,
@@ -987,7 +995,7 @@ async def suggest(
 
 
 async def decide(
-    request: Request,
+    request: Request | None,
     opened: Opened,
     user: CurrentUser,
     suggestion_id: uuid.UUID,
@@ -1083,7 +1091,7 @@ def _count_pages(path: Path) -> int:
 
 
 async def add_annex(
-    request: Request, opened: Opened, user: CurrentUser, title: str, received: ReceivedFile
+    request: Request | None, opened: Opened, user: CurrentUser, title: str, received: ReceivedFile
 ) -> None:
     """A PDF appended to the convention's PDF. Raises `UploadRefused`; nothing stays stored
     when refused."""
@@ -1131,7 +1139,7 @@ async def add_annex(
 
 
 async def remove_annex(
-    request: Request, opened: Opened, user: CurrentUser, annex_id: uuid.UUID
+    request: Request | None, opened: Opened, user: CurrentUser, annex_id: uuid.UUID
 ) -> None:
     _require_edit(opened)
     annex = await repository.annex(opened.ctx, opened.id, annex_id)
@@ -1208,7 +1216,9 @@ async def _take_version(
     return number
 
 
-async def change_status(request: Request, opened: Opened, user: CurrentUser, target: str) -> str:
+async def change_status(
+    request: Request | None, opened: Opened, user: CurrentUser, target: str
+) -> str:
     """Moves the convention along its lifecycle; returns a French confirmation."""
     if not access.may_edit(opened.ctx.role):
         raise PermissionError(opened.id)
@@ -1248,7 +1258,7 @@ async def change_status(request: Request, opened: Opened, user: CurrentUser, tar
     return message + "."
 
 
-async def freeze(request: Request, opened: Opened, user: CurrentUser) -> str:
+async def freeze(request: Request | None, opened: Opened, user: CurrentUser) -> str:
     """Freezes the version for signature: snapshot, SHA-256, PDF rendered once and stored."""
     c = await content(opened.ctx, opened.row)
     c.extra["pending_suggestions"] = sum(
@@ -1362,7 +1372,7 @@ async def mark_signed(
 
 
 async def _derive(
-    request: Request,
+    request: Request | None,
     opened: Opened,
     user: CurrentUser,
     origin: Origin,
@@ -1479,12 +1489,12 @@ async def _derive(
     return new_id
 
 
-async def start_amendment(request: Request, opened: Opened, user: CurrentUser) -> uuid.UUID:
+async def start_amendment(request: Request | None, opened: Opened, user: CurrentUser) -> uuid.UUID:
     return await _derive(request, opened, user, Origin.AMENDMENT)
 
 
 async def start_renewal(
-    request: Request, opened: Opened, user: CurrentUser, months: int
+    request: Request | None, opened: Opened, user: CurrentUser, months: int
 ) -> uuid.UUID:
     return await _derive(request, opened, user, Origin.RENEWAL, months)
 

@@ -47,19 +47,28 @@ async def cast(world: World) -> Cast:
     for org in (state, association2):
         await repository.insert_participation(scope, org)
     agent = await _member(
-        scope, await _person("instructeur@ddets.example.org", "Instructeur DDETS"), state,
-        "state_agent", True,
+        scope,
+        await _person("instructeur@ddets.example.org", "Instructeur DDETS"),
+        state,
+        "state_agent",
+        True,
     )
     worker2 = await _member(
-        scope, await _person("aide@deux.example.org", "Aide Deux"), association2,
+        scope,
+        await _person("aide@deux.example.org", "Aide Deux"),
+        association2,
         "association_staff",
     )
     pilot2 = await _member(
-        scope, await _person("copilote@alpha.example.org", "Copilote Alpha"),
-        world.tenant.lessor_id, "pilot",
+        scope,
+        await _person("copilote@alpha.example.org", "Copilote Alpha"),
+        world.tenant.lessor_id,
+        "pilot",
     )
     staff = await _member(
-        scope, await _person("gla@alpha.example.org", "Chargée GLA"), world.tenant.lessor_id,
+        scope,
+        await _person("gla@alpha.example.org", "Chargée GLA"),
+        world.tenant.lessor_id,
         "lessor_staff",
     )
     return Cast(world, state, agent, association2, worker2, pilot2, staff)
@@ -100,13 +109,28 @@ async def make_ready_to_freeze(client: httpx.AsyncClient, url: str, cast: Cast) 
     assert (await post(client, f"{url}/informations", info)).status_code == 303
     for data in (
         {"side": "expense", "category": "diagnostic", "label": "Diagnostics", "amount": "15 000"},
-        {"side": "expense", "category": "accompaniment", "label": "Accompagnement",
-         "amount": "300 000,00"},
+        {
+            "side": "expense",
+            "category": "accompaniment",
+            "label": "Accompagnement",
+            "amount": "300 000,00",
+        },
         {"side": "expense", "category": "gla", "label": "GLA", "amount": "30 000"},
-        {"side": "resource", "category": "state_fund", "label": "FNAVDL",
-         "amount": "300 000", "confirmed": "on", "funding_line": "FNAVDL hors DALO"},
-        {"side": "resource", "category": "lessors", "label": "Temps de personnel des bailleurs",
-         "amount": "45 000", "in_kind": "on"},
+        {
+            "side": "resource",
+            "category": "state_fund",
+            "label": "FNAVDL",
+            "amount": "300 000",
+            "confirmed": "on",
+            "funding_line": "FNAVDL hors DALO",
+        },
+        {
+            "side": "resource",
+            "category": "lessors",
+            "label": "Temps de personnel des bailleurs",
+            "amount": "45 000",
+            "in_kind": "on",
+        },
     ):
         response = await post(client, f"{url}/budget/lignes", data)
         assert response.status_code == 303, response.text
@@ -115,8 +139,11 @@ async def make_ready_to_freeze(client: httpx.AsyncClient, url: str, cast: Cast) 
         response = await post(
             client,
             f"{url}/parties/{party_id}",
-            {"role": _role_of(page, party_id), "signatory_name": "Claire Martin",
-             "signatory_title": "Directrice"},
+            {
+                "role": _role_of(page, party_id),
+                "signatory_name": "Claire Martin",
+                "signatory_title": "Directrice",
+            },
         )
         assert response.status_code == 303, response.text
 
@@ -138,9 +165,13 @@ async def set_status(client: httpx.AsyncClient, url: str, status: str) -> httpx.
 async def convention_row(url: str) -> dict[str, object]:
     from portal.conventions.tables import Convention
 
-    row = await Convention.select().where(  # tenant-scope-ok: test inspection
-        Convention.id == uuid.UUID(url.rsplit("/", 1)[1])
-    ).first()
+    row = (
+        await Convention.select()
+        .where(  # tenant-scope-ok: test inspection
+            Convention.id == uuid.UUID(url.rsplit("/", 1)[1])
+        )
+        .first()
+    )
     assert row is not None
     return row
 

@@ -21,20 +21,34 @@ async def _article(client: httpx.AsyncClient, cast: Cast) -> tuple[str, str]:
 
 class TestConcurrentEdits:
     async def test_second_save_is_refused_and_shows_the_other_change(
-        self, make_client, cast: Cast  # type: ignore[no-untyped-def]
+        self,
+        make_client,
+        cast: Cast,  # type: ignore[no-untyped-def]
     ) -> None:
         first, second = make_client(), make_client()
-        url, article = await _article(first, cast)
+        _, article = await _article(first, cast)
         await login(second, cast.second_pilot.email)
         # Both opened revision 1.
         assert 'name="revision" value="1"' in (await second.get(article)).text
-        response = await post(first, article, {
-            "title": "Objet de la convention", "body": "Texte de la pilote.", "revision": "1",
-        })
+        response = await post(
+            first,
+            article,
+            {
+                "title": "Objet de la convention",
+                "body": "Texte de la pilote.",
+                "revision": "1",
+            },
+        )
         assert response.status_code == 303
-        response = await post(second, article, {
-            "title": "Objet de la convention", "body": "Texte du copilote.", "revision": "1",
-        })
+        response = await post(
+            second,
+            article,
+            {
+                "title": "Objet de la convention",
+                "body": "Texte du copilote.",
+                "revision": "1",
+            },
+        )
         assert response.status_code == 409
         page = response.text
         assert "Votre modification n'a pas été enregistrée" in page
@@ -46,16 +60,24 @@ class TestConcurrentEdits:
         shown = (await second.get(article)).text
         assert "<p>Texte de la pilote.</p>" in shown
         # Saving again over revision 2, knowingly, works.
-        response = await post(second, article, {
-            "title": "Objet de la convention", "body": "Texte commun.", "revision": "2",
-        })
+        response = await post(
+            second,
+            article,
+            {
+                "title": "Objet de la convention",
+                "body": "Texte commun.",
+                "revision": "2",
+            },
+        )
         assert response.status_code == 303
         history = (await second.get(article)).text.split('id="historique"')[1]
         assert "Révision 3 – modification par Copilote Alpha" in history
         assert "Révision 2 – modification par Pilote alpha-habitat" in history
 
     async def test_structured_fields_are_protected_the_same_way(
-        self, make_client, cast: Cast  # type: ignore[no-untyped-def]
+        self,
+        make_client,
+        cast: Cast,  # type: ignore[no-untyped-def]
     ) -> None:
         first, second = make_client(), make_client()
         url, _ = await _article(first, cast)
@@ -69,17 +91,24 @@ class TestConcurrentEdits:
 
 class TestProposals:
     async def test_party_proposes_pilot_accepts_and_history_keeps_it(
-        self, make_client, cast: Cast  # type: ignore[no-untyped-def]
+        self,
+        make_client,
+        cast: Cast,  # type: ignore[no-untyped-def]
     ) -> None:
         pilot, worker = make_client(), make_client()
         url, article = await _article(pilot, cast)
         await login(worker, cast.world.tenant.association_worker.email)
         page = (await worker.get(article)).text
         assert "Modifier l'article" not in page  # parties do not edit directly
-        response = await post(worker, f"{article}/propositions", {
-            "title": "Objet de la convention", "body": "Objet précisé par l'association.",
-            "explanation": "Nous ajoutons le public.",
-        })
+        response = await post(
+            worker,
+            f"{article}/propositions",
+            {
+                "title": "Objet de la convention",
+                "body": "Objet précisé par l'association.",
+                "explanation": "Nous ajoutons le public.",
+            },
+        )
         assert response.status_code == 303
         # A party cannot save the article itself.
         response = await post(worker, article, {"title": "X", "body": "Y", "revision": "1"})
@@ -87,17 +116,28 @@ class TestProposals:
         page = (await pilot.get(article)).text
         assert "Nous ajoutons le public." in page and "en attente" in page
         suggestion = re.search(r"/propositions/([0-9a-f-]{36})\"", page).group(1)  # type: ignore[union-attr]
-        response = await post(pilot, f"{article}/propositions/{suggestion}", {
-            "decision": "accept", "note": "Bonne précision",
-        })
+        response = await post(
+            pilot,
+            f"{article}/propositions/{suggestion}",
+            {
+                "decision": "accept",
+                "note": "Bonne précision",
+            },
+        )
         assert response.status_code == 303
         page = (await pilot.get(article)).text
         assert "<p>Objet précisé par l'association.</p>" in page
         assert "acceptée par Pilote alpha-habitat" in page
         assert "proposition acceptée par Référente alpha-habitat" in page
-        assert "proposée par Référente alpha-habitat, acceptée par Pilote alpha-habitat : Bonne précision" in page
+        assert (
+            "proposée par Référente alpha-habitat, acceptée par Pilote alpha-habitat : "
+            "Bonne précision" in page
+        )
         history = (await pilot.get(f"{url}/historique")).text
-        assert "Proposition de Référente alpha-habitat sur « Objet de la convention » acceptée" in history
+        assert (
+            "Proposition de Référente alpha-habitat sur « Objet de la convention » acceptée"
+            in history
+        )
         # Deciding twice is refused.
         response = await post(pilot, f"{article}/propositions/{suggestion}", {"decision": "reject"})
         assert response.status_code == 409 and "déjà été traitée" in response.text
@@ -106,7 +146,9 @@ class TestProposals:
         assert "Votre proposition sur « Objet de la convention » a été acceptée" in notifications
 
     async def test_rejection_stays_in_history_and_stale_proposal_is_not_applied(
-        self, make_client, cast: Cast  # type: ignore[no-untyped-def]
+        self,
+        make_client,
+        cast: Cast,  # type: ignore[no-untyped-def]
     ) -> None:
         pilot, worker = make_client(), make_client()
         url, article = await _article(pilot, cast)
@@ -114,13 +156,19 @@ class TestProposals:
         for body in ("Première proposition.", "Seconde proposition."):
             await post(worker, f"{article}/propositions", {"title": "", "body": body})
         ids = re.findall(r"/propositions/([0-9a-f-]{36})\"", (await pilot.get(article)).text)
-        response = await post(pilot, f"{article}/propositions/{ids[0]}", {
-            "decision": "reject", "note": "Hors sujet",
-        })
+        response = await post(
+            pilot,
+            f"{article}/propositions/{ids[0]}",
+            {
+                "decision": "reject",
+                "note": "Hors sujet",
+            },
+        )
         assert response.status_code == 303
         # The pilot edits meanwhile: accepting the second would erase that edit.
-        await post(pilot, article, {"title": "Objet de la convention", "body": "Édité.",
-                                    "revision": "1"})
+        await post(
+            pilot, article, {"title": "Objet de la convention", "body": "Édité.", "revision": "1"}
+        )
         response = await post(pilot, f"{article}/propositions/{ids[1]}", {"decision": "accept"})
         assert response.status_code == 409
         assert "L&#39;article a été modifié depuis cette proposition" in response.text
@@ -131,7 +179,9 @@ class TestProposals:
         assert "rejetée : Hors sujet" in history
 
     async def test_identical_proposal_is_refused(
-        self, make_client, cast: Cast  # type: ignore[no-untyped-def]
+        self,
+        make_client,
+        cast: Cast,  # type: ignore[no-untyped-def]
     ) -> None:
         pilot, worker = make_client(), make_client()
         _, article = await _article(pilot, cast)
@@ -141,16 +191,24 @@ class TestProposals:
         assert body is not None
         import html
 
-        response = await post(worker, f"{article}/propositions", {
-            "title": "", "body": html.unescape(body.group(1)),
-        })
+        response = await post(
+            worker,
+            f"{article}/propositions",
+            {
+                "title": "",
+                "body": html.unescape(body.group(1)),
+            },
+        )
         assert response.status_code == 400
         assert "identique au texte actuel" in response.text
 
 
 class TestComments:
     async def test_threads_mentions_and_resolution(
-        self, make_client, cast: Cast, clock  # type: ignore[no-untyped-def]
+        self,
+        make_client,
+        cast: Cast,
+        clock,  # type: ignore[no-untyped-def]
     ) -> None:
         pilot, worker = make_client(), make_client()
         url, article = await _article(pilot, cast)
@@ -158,14 +216,20 @@ class TestComments:
         page = (await worker.get(article)).text
         assert "<code>@pilote</code>" in page  # the handle to mention the pilot
         assert "@aide" in page  # the other association is party to this one
-        response = await post(worker, f"{article}/commentaires", {
-            "body": "@pilote pouvez-vous préciser le public ? (cc @inconnu)",
-        })
+        response = await post(
+            worker,
+            f"{article}/commentaires",
+            {
+                "body": "@pilote pouvez-vous préciser le public ? (cc @inconnu)",
+            },
+        )
         assert response.status_code == 303
         thread = response.headers["location"].rsplit("commentaire-", 1)[1]
         # The mentioned pilot is notified, in the portal and by e-mail through the job layer.
         notifications = (await pilot.get("/notifications")).text
-        assert "Référente alpha-habitat vous mentionne sur « Objet de la convention »" in notifications
+        assert (
+            "Référente alpha-habitat vous mentionne sur « Objet de la convention »" in notifications
+        )
         mails = [
             email.message_from_bytes(p.read_bytes(), policy=policy.default)
             for p in await delivered_mails()
@@ -174,9 +238,14 @@ class TestComments:
         body = mails[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert "vous mentionne" in body and "préciser le public" in body
         # Reply, then resolve.
-        response = await post(pilot, f"{article}/commentaires", {
-            "body": "Oui, je le fais.", "thread": thread,
-        })
+        response = await post(
+            pilot,
+            f"{article}/commentaires",
+            {
+                "body": "Oui, je le fais.",
+                "thread": thread,
+            },
+        )
         assert response.status_code == 303
         response = await post(worker, f"{article}/commentaires/{thread}/resolution", {})
         assert response.status_code == 303
@@ -190,7 +259,9 @@ class TestComments:
         assert response.status_code == 400 and "Écrivez votre commentaire." in response.text
 
     async def test_mention_of_someone_who_cannot_see_it_notifies_nobody(
-        self, make_client, cast: Cast  # type: ignore[no-untyped-def]
+        self,
+        make_client,
+        cast: Cast,  # type: ignore[no-untyped-def]
     ) -> None:
         from portal.notifications.tables import Notification
 
@@ -213,9 +284,15 @@ class TestTextAndDiffs:
             '<script>alert("x")</script> <img src=x onerror=alert(1)> [lien](javascript:alert(1))'
             "\n\nLe porteur est {{ bailleur_porteur }} ; {{ inconnue }}."
         )
-        response = await post(client, article, {
-            "title": "Objet <b>gras</b>", "body": body, "revision": "1",
-        })
+        response = await post(
+            client,
+            article,
+            {
+                "title": "Objet <b>gras</b>",
+                "body": body,
+                "revision": "1",
+            },
+        )
         assert response.status_code == 303
         page = (await client.get(article)).text
         text = page.split('aria-label="Texte de l\'article"', 1)[1].split("</section>", 1)[0]
@@ -242,15 +319,23 @@ class TestTextAndDiffs:
 
         url, article = await _article(client, cast)
         await set_status(client, url, "review")  # version 1
-        await post(client, article, {
-            "title": "Objet et périmètre", "body": "Texte entièrement réécrit.", "revision": "1",
-        })
+        await post(
+            client,
+            article,
+            {
+                "title": "Objet et périmètre",
+                "body": "Texte entièrement réécrit.",
+                "revision": "1",
+            },
+        )
         await post(client, f"{url}/articles", {"title": "Article nouveau", "body": "Ajout."})
         await set_status(client, url, "draft")
         await set_status(client, url, "review")  # version 2
         page = (await client.get(f"{url}/comparaison?de=1&a=2")).text
         assert "Comparaison : version 1 → version 2." in page
-        assert "Objet <del>de</del><ins>et</ins> <del>la convention</del><ins>périmètre</ins>" in page
+        assert (
+            "Objet <del>de</del><ins>et</ins> <del>la convention</del><ins>périmètre</ins>" in page
+        )
         assert "<del>La présente convention organise" in page  # rewritten: old then new
         assert "</del> <ins>Texte entièrement réécrit.</ins>" in page
         assert "Article 13 – <ins>Article nouveau</ins>" in page and "ajouté" in page

@@ -55,7 +55,10 @@ class TestCreation:
         assert "DDETS du Rhône" not in page.split('id="parties"')[1].split("</table>")[0]
         assert len(await article_ids(client, url)) == 12
         # Variables come from the data, not typed twice.
-        assert "entre Bailleur alpha-habitat, d'une part, et Association Deux et Association alpha-habitat, d'autre part" in page
+        assert (
+            "entre Bailleur alpha-habitat, d'une part, et Association Deux et "
+            "Association alpha-habitat, d'autre part" in page
+        )
         assert "{{" not in page.split('id="articles"')[1].split("Ajouter un article")[0]
         row = await convention_row(url)
         assert row["reference"] == f"CP-{dt.date.today().year}-001"
@@ -81,8 +84,14 @@ class TestCreation:
         response = await post(
             client,
             f"{url}/informations",
-            {"title": "Titre", "starts_on": "31/02/2027", "duration_months": "36",
-             "households_target": "-4", "unit_gla_cents": "12,345", "revision": "1"},
+            {
+                "title": "Titre",
+                "starts_on": "31/02/2027",
+                "duration_months": "36",
+                "households_target": "-4",
+                "unit_gla_cents": "12,345",
+                "revision": "1",
+            },
         )
         assert response.status_code == 400
         for message in (
@@ -129,19 +138,32 @@ class TestTransitions:
         await login(client, cast.world.tenant.pilot.email)
         url = await create(client, cast)
         await make_ready_to_freeze(client, url, cast)
-        await post(client, f"{url}/budget/lignes", {
-            "side": "expense", "category": "works", "label": "Petits travaux",
-            "amount": "1 234,56",
-        })
+        await post(
+            client,
+            f"{url}/budget/lignes",
+            {
+                "side": "expense",
+                "category": "works",
+                "label": "Petits travaux",
+                "amount": "1 234,56",
+            },
+        )
         await set_status(client, url, "review")
         response = await set_status(client, url, "ready")
         assert response.status_code == 409
         assert "Il manque 1\u202f234,56\xa0€ de ressources" in response.text
         assert (await convention_row(url))["status"] == "review"
         # One more resource than needed: the other side is named.
-        await post(client, f"{url}/budget/lignes", {
-            "side": "resource", "category": "caf", "label": "CAF", "amount": "2 000",
-        })
+        await post(
+            client,
+            f"{url}/budget/lignes",
+            {
+                "side": "resource",
+                "category": "caf",
+                "label": "CAF",
+                "amount": "2 000",
+            },
+        )
         budget = (await client.get(f"{url}/budget")).text
         assert "Les ressources dépassent les dépenses de 765,44\xa0€" in budget
 
@@ -164,14 +186,27 @@ class TestTransitions:
         assert first.content == second.content  # stored bytes, never re-rendered
         # Nothing changes any more: article, budget, parties, status back to draft.
         article = (await article_ids(client, url))[0]
-        response = await post(client, f"{url}/articles/{article}", {
-            "title": "Objet", "body": "Texte changé", "revision": "1",
-        })
+        response = await post(
+            client,
+            f"{url}/articles/{article}",
+            {
+                "title": "Objet",
+                "body": "Texte changé",
+                "revision": "1",
+            },
+        )
         assert response.status_code == 400
         assert "n&#39;est plus modifiable" in response.text
-        response = await post(client, f"{url}/budget/lignes", {
-            "side": "expense", "category": "gla", "label": "GLA", "amount": "1",
-        })
+        response = await post(
+            client,
+            f"{url}/budget/lignes",
+            {
+                "side": "expense",
+                "category": "gla",
+                "label": "GLA",
+                "amount": "1",
+            },
+        )
         assert response.status_code == 400
         assert (await set_status(client, url, "draft")).status_code == 409
 
@@ -182,9 +217,15 @@ class TestTransitions:
         before = await client.get(f"{url}/versions/2.pdf")
         assert (await set_status(client, url, "review")).status_code == 303
         article = (await article_ids(client, url))[0]
-        response = await post(client, f"{url}/articles/{article}", {
-            "title": "Objet de la convention", "body": "Nouveau texte", "revision": "1",
-        })
+        response = await post(
+            client,
+            f"{url}/articles/{article}",
+            {
+                "title": "Objet de la convention",
+                "body": "Nouveau texte",
+                "revision": "1",
+            },
+        )
         assert response.status_code == 303
         assert (await client.get(f"{url}/versions/2.pdf")).content == before.content
 
@@ -216,11 +257,14 @@ class TestSignedConventions:
             (dt.date(2029, 1, 1), "Échue"),
         ):
             monkeypatch.setattr(service, "today", lambda day=day: day)
-            assert f'status--{"open" if label == "Échue" else "done"}">{label}' in (
-                await client.get(url)
-            ).text, (day, label)
+            assert (
+                f'status--{"open" if label == "Échue" else "done"}">{label}'
+                in (await client.get(url)).text
+            ), (day, label)
 
-    async def test_only_a_ready_convention_can_be_signed(self, client: httpx.AsyncClient, cast: Cast) -> None:
+    async def test_only_a_ready_convention_can_be_signed(
+        self, client: httpx.AsyncClient, cast: Cast
+    ) -> None:
         from portal.conventions import service
         from portal.core.forms import FieldError
 
@@ -249,10 +293,15 @@ class TestSignedConventions:
         assert response.status_code == 409 and "est déjà en préparation" in response.text
         # Changes are shown against the signed version.
         article = (await article_ids(client, amendment))[0]
-        await post(client, f"{amendment}/articles/{article}", {
-            "title": "Objet de la convention", "body": "Objet modifié par avenant.",
-            "revision": "1",
-        })
+        await post(
+            client,
+            f"{amendment}/articles/{article}",
+            {
+                "title": "Objet de la convention",
+                "body": "Objet modifié par avenant.",
+                "revision": "1",
+            },
+        )
         diff = (await client.get(f"{amendment}/comparaison?de=signee&a=courant")).text
         assert "<ins>Objet modifié par avenant.</ins>" in diff and "<del>La présente" in diff
 
@@ -290,8 +339,15 @@ class TestSignedConventions:
 class TestDurationRule:
     @pytest.mark.parametrize(
         ("months", "before", "ok"),
-        [(12, 0, True), (24, 0, True), (18, 0, False), (24, 24, True), (12, 36, True),
-         (24, 36, False), (12, 48, False)],
+        [
+            (12, 0, True),
+            (24, 0, True),
+            (18, 0, False),
+            (24, 24, True),
+            (12, 36, True),
+            (24, 36, False),
+            (12, 48, False),
+        ],
     )
     def test_cap(self, months: int, before: int, ok: bool) -> None:
         from portal.conventions.lifecycle import check_duration
