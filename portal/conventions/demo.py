@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from portal.auth.service import CurrentUser
-from portal.conventions import repository, service
+from portal.conventions import collaboration, repository, service, versions
 from portal.conventions.service import Opened
 from portal.tenants import service as tenants
 
@@ -146,13 +146,13 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
     # 1. Partnership: signed at the start of the year, in force; an avenant in draft.
     partnership = await service.create(None, ctx, pilot, "partnership", str(info["title"]))
     opened = await _prepare(slug, pilot, partnership, info, lines, signatories)
-    await service.change_status(None, opened, pilot, "review")
+    await versions.change_status(None, opened, pilot, "review")
     opened = await _opened(slug, pilot, partnership)
-    await service.change_status(None, opened, pilot, "ready")
+    await versions.change_status(None, opened, pilot, "ready")
     frozen = (await repository.versions(ctx, partnership))[0]
-    await service.mark_signed(ctx, partnership, frozen["id"], dt.datetime.now(dt.UTC))
+    await versions.mark_signed(ctx, partnership, frozen["id"], dt.datetime.now(dt.UTC))
     opened = await _opened(slug, pilot, partnership)
-    await service.start_amendment(None, opened, pilot)
+    await versions.start_amendment(None, opened, pilot)
 
     # 2. With the State: in review, the State service comments and proposes a change.
     state = await service.create(
@@ -166,11 +166,11 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
         lines,
         signatories,
     )
-    await service.change_status(None, opened, pilot, "review")
+    await versions.change_status(None, opened, pilot, "review")
     opened = await _opened(slug, agent, state)
     articles = await repository.articles(ctx, state)
     subsidy = next(a for a in articles if a["key"] == "subvention")
-    await service.add_comment(
+    await collaboration.add_comment(
         None,
         opened,
         agent,
@@ -179,7 +179,7 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
         "pouvez-vous préciser les dates de transmission ?",
         None,
     )
-    await service.suggest(
+    await collaboration.suggest(
         None,
         opened,
         agent,

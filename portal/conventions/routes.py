@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from portal.conventions import forms, service
-from portal.conventions.service import EditConflict, Opened
+from portal.conventions import annexes, collaboration, forms, service, versions
+from portal.conventions.collaboration import EditConflict
+from portal.conventions.service import Opened
 from portal.core.forms import FieldError, text
 from portal.core.money import cents_input
 from portal.core.permissions import Endpoint, Permission, allows, requires
@@ -235,7 +236,7 @@ async def indicator_remove(request: Request) -> Response:
 async def status_change(request: Request) -> Response:
     form = await request.form()
     try:
-        message = await service.change_status(
+        message = await versions.change_status(
             request, _opened(request), request.state.user, text(form, "status", 20)
         )
     except FieldError as exc:
@@ -246,7 +247,7 @@ async def status_change(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def amendment_start(request: Request) -> Response:
     try:
-        new_id = await service.start_amendment(request, _opened(request), request.state.user)
+        new_id = await versions.start_amendment(request, _opened(request), request.state.user)
     except FieldError as exc:
         return await _show(request, {"origin": exc.message}, status_code=409)
     return flash(see_other(f"{_list_url(request)}/{new_id}"), "Avenant ouvert en brouillon.")
@@ -256,7 +257,7 @@ async def amendment_start(request: Request) -> Response:
 async def renewal_start(request: Request) -> Response:
     raw = text(await request.form(), "duration_months", 4)
     try:
-        new_id = await service.start_renewal(
+        new_id = await versions.start_renewal(
             request, _opened(request), request.state.user, int(raw) if raw.isdigit() else 0
         )
     except FieldError as exc:
@@ -329,7 +330,7 @@ async def _article(
     conflict: dict[str, Any] | None = None,
     status_code: int = 400,
 ) -> Response:
-    page = await service.article_page(_opened(request), path_uuid(request, "article_id"))
+    page = await collaboration.article_page(_opened(request), path_uuid(request, "article_id"))
     if page is None:
         raise HTTPException(404)
     return await render(
@@ -356,7 +357,7 @@ async def article_add(request: Request) -> Response:
     result = forms.article_form(await request.form())
     if result.ok:
         try:
-            article_id = await service.add_article(
+            article_id = await collaboration.add_article(
                 request, _opened(request), request.state.user, **result.values
             )
         except FieldError as exc:
@@ -374,7 +375,7 @@ async def article_save(request: Request) -> Response:
     article_id = path_uuid(request, "article_id")
     if result.ok:
         try:
-            await service.save_article(
+            await collaboration.save_article(
                 request,
                 opened,
                 request.state.user,
@@ -401,7 +402,7 @@ async def article_save(request: Request) -> Response:
 async def article_move(request: Request) -> Response:
     form = await request.form()
     try:
-        await service.move_article(
+        await collaboration.move_article(
             request,
             _opened(request),
             request.state.user,
@@ -416,7 +417,7 @@ async def article_move(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def article_remove(request: Request) -> Response:
     try:
-        await service.remove_article(
+        await collaboration.remove_article(
             request, _opened(request), request.state.user, path_uuid(request, "article_id")
         )
     except FieldError as exc:
@@ -437,7 +438,7 @@ async def comment_add(request: Request) -> Response:
         raise HTTPException(404) from exc
     article_id = path_uuid(request, "article_id")
     try:
-        comment_id = await service.add_comment(
+        comment_id = await collaboration.add_comment(
             request, _opened(request), request.state.user, article_id, body, thread
         )
     except FieldError as exc:
@@ -454,7 +455,7 @@ async def thread_resolve(request: Request) -> Response:
     opened = _opened(request)
     comment_id = path_uuid(request, "comment_id")
     article_id = path_uuid(request, "article_id")
-    await service.resolve_thread(opened, request.state.user, comment_id)
+    await collaboration.resolve_thread(opened, request.state.user, comment_id)
     return flash(
         see_other(f"{opened.base}/articles/{article_id}#commentaire-{comment_id}"),
         "Discussion marquée comme résolue.",
@@ -468,7 +469,7 @@ async def suggestion_add(request: Request) -> Response:
     article_id = path_uuid(request, "article_id")
     explanation = text(form, "explanation", 2000)
     try:
-        await service.suggest(
+        await collaboration.suggest(
             request,
             _opened(request),
             request.state.user,
@@ -496,7 +497,7 @@ async def suggestion_decide(request: Request) -> Response:
     if decision not in {"accept", "reject"}:
         return await _article(request, {"decision": "Choisissez d'accepter ou de rejeter."})
     try:
-        await service.decide(
+        await collaboration.decide(
             request,
             _opened(request),
             request.state.user,
@@ -527,7 +528,7 @@ async def annex_upload(request: Request) -> Response:
             if received.file:
                 received.file.discard()
             raise UploadRefused("Choisissez le fichier PDF de l'annexe.")
-        await service.add_annex(
+        await annexes.add_annex(
             request,
             _opened(request),
             request.state.user,
@@ -544,7 +545,7 @@ async def annex_upload(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def annex_remove(request: Request) -> Response:
     try:
-        await service.remove_annex(
+        await annexes.remove_annex(
             request, _opened(request), request.state.user, path_uuid(request, "annex_id")
         )
     except FieldError as exc:
@@ -564,13 +565,13 @@ def _pdf_response(filename: str, content: AsyncIterator[bytes] | bytes) -> Respo
 
 @on_convention(Permission.CONVENTIONS_VIEW)
 async def annex_download(request: Request) -> Response:
-    annex, chunks = await service.annex_chunks(_opened(request), path_uuid(request, "annex_id"))
+    annex, chunks = await annexes.annex_chunks(_opened(request), path_uuid(request, "annex_id"))
     return _pdf_response(annex["filename"], chunks)
 
 
 @on_convention(Permission.CONVENTIONS_VIEW)
 async def draft_pdf(request: Request) -> Response:
-    return _pdf_response(*await service.version_pdf(_opened(request), None))
+    return _pdf_response(*await versions.version_pdf(_opened(request), None))
 
 
 @on_convention(Permission.CONVENTIONS_VIEW)
@@ -578,7 +579,7 @@ async def version_pdf(request: Request) -> Response:
     raw = request.path_params["number"]
     if not raw.isdigit():
         raise HTTPException(404)
-    return _pdf_response(*await service.version_pdf(_opened(request), int(raw)))
+    return _pdf_response(*await versions.version_pdf(_opened(request), int(raw)))
 
 
 @on_convention(Permission.CONVENTIONS_VIEW)
@@ -587,24 +588,24 @@ async def history(request: Request) -> Response:
     return await render(
         request,
         "conventions/history.html",
-        {"c": opened, "events": await service.history(opened)},
+        {"c": opened, "events": await versions.history(opened)},
     )
 
 
 @on_convention(Permission.CONVENTIONS_VIEW)
 async def compare(request: Request) -> Response:
     opened = _opened(request)
-    versions = await service.versions(opened)
-    default_before = str(versions[0]["number"]) if versions else "signee"
+    taken = await versions.versions(opened)
+    default_before = str(taken[0]["number"]) if taken else "signee"
     before = request.query_params.get("de", default_before)
     after = request.query_params.get("a", "courant")
-    found = await service.comparison(opened, before, after)
+    found = await versions.comparison(opened, before, after)
     return await render(
         request,
         "conventions/compare.html",
         {
             "c": opened,
-            "versions": versions,
+            "versions": taken,
             "before": before,
             "after": after,
             "result": found,

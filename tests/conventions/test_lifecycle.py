@@ -33,13 +33,13 @@ async def _frozen(client: httpx.AsyncClient, cast: Cast) -> str:
 
 
 async def _sign(url: str, cast: Cast) -> None:
-    from portal.conventions import repository, service
+    from portal.conventions import repository, versions
     from portal.core.tenancy import TenantScope
 
     scope = TenantScope(cast.world.tenant.id)
     convention_id = uuid.UUID(url.rsplit("/", 1)[1])
     latest = (await repository.versions(scope, convention_id))[0]
-    await service.mark_signed(scope, convention_id, latest["id"], dt.datetime.now(dt.UTC))
+    await versions.mark_signed(scope, convention_id, latest["id"], dt.datetime.now(dt.UTC))
 
 
 class TestCreation:
@@ -265,14 +265,12 @@ class TestSignedConventions:
     async def test_only_a_ready_convention_can_be_signed(
         self, client: httpx.AsyncClient, cast: Cast
     ) -> None:
-        from portal.conventions import service
         from portal.core.forms import FieldError
 
         url = await _frozen(client, cast)
         await set_status(client, url, "review")
         with pytest.raises(FieldError, match="prête à signer"):
             await _sign(url, cast)
-        assert service  # imported for the call above
 
     async def test_amendment_is_a_new_draft_linked_to_the_signed_version(
         self, client: httpx.AsyncClient, cast: Cast

@@ -1,0 +1,100 @@
+"""Uploaded PDFs appended to a convention's PDF: checked, scanned, stored, never overwritten."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio.to_thread
+from pypdf import PdfReader
+from starlette.requests import Request
+
+from portal.auth.service import CurrentUser
+from portal.conventions import repository
+from portal.conventions.service import (
+    Opened,
+    Row,
+    now,
+    record,
+    require_edit,
+)
+from portal.core import antivirus
+from portal.core.db import transaction
+from portal.core.storage import StorageError, get_storage
+from portal.documents import inspect
+from portal.documents.upload import ReceivedFile, UploadRefused
+
+# Annexes -------------------------------------------------------------------------------------
+
+
+def _count_pages(path: Path) -> int:
+    with path.open("rb") as handle:
+        return len(PdfReader(handle).pages)
+
+
+async def add_annex(
+    request: Request | None, opened: Opened, user: CurrentUser, title: str, received: ReceivedFile
+) -> None:
+    """A PDF appended to the convention's PDF. Raises `UploadRefused`; nothing stays stored
+    when refused."""
+    try:
+        require_edit(opened)
+        if not title:
+            raise UploadRefused("Donnez un titre à l'annexe.", "title")
+        file_type = await anyio.to_thread.run_sync(inspect.inspect, received)
+        if file_type.code != "pdf":
+            raise UploadRefused("Une annexe de convention doit être un fichier PDF.")
+        pages = await anyio.to_thread.run_sync(_count_pages, received.path)
+        try:
+            await antivirus.scan(received.path)
+        except antivirus.ScanRefused as exc:
+            raise UploadRefused(exc.message) from exc
+        key = f"conventions/{opened.ctx.consortium_id}/{opened.id}/annexes/{uuid.uuid4().hex}.pdf"
+        storage = get_storage()
+        try:
+            await storage.put_file(key, received.path, "application/pdf")
+        except StorageError as exc:
+            raise UploadRefused(
+                "Le stockage des documents ne répond pas : l'annexe n'a pas été enregistrée."
+            ) from exc
+        try:
+            async with transaction():
+                await repository.insert_annex(
+                    opened.ctx,
+                    {
+                        "convention": opened.id,
+                        "title": title,
+                        "filename": inspect.clean_filename(received.filename, file_type),
+                        "storage_key": key,
+                        "sha256": received.sha256,
+                        "size": received.size,
+                        "pages": pages,
+                        "uploaded_by_name": user.full_name,
+                    },
+                )
+                await record(request, opened, user, f"Annexe ajoutée : {title}")
+        except Exception:
+            await storage.delete(key)
+            raise
+    finally:
+        received.discard()
+
+
+async def remove_annex(
+    request: Request | None, opened: Opened, user: CurrentUser, annex_id: uuid.UUID
+) -> None:
+    require_edit(opened)
+    annex = await repository.annex(opened.ctx, opened.id, annex_id)
+    if annex is None or annex["removed_at"] is not None:
+        raise LookupError(annex_id)
+    async with transaction():
+        await repository.remove_annex(opened.ctx, opened.id, annex_id, now())
+        await record(request, opened, user, f"Annexe retirée : {annex['title']}")
+
+
+async def annex_chunks(opened: Opened, annex_id: uuid.UUID) -> tuple[Row, AsyncIterator[bytes]]:
+    annex = await repository.annex(opened.ctx, opened.id, annex_id)
+    if annex is None:
+        raise LookupError(annex_id)
+    return annex, get_storage().read(annex["storage_key"])
