@@ -181,7 +181,7 @@ async def _new_reference(scope: TenantScope, kind: ConventionKind) -> str:
 
 async def _default_parties(ctx: TenantScope, kind: ConventionKind) -> list[dict[str, Any]]:
     """Every organisation of the consortium in the role its kinds suggest; the first bailleur
-    carries the project. Signatories default to the member allowed to sign."""
+    (by name) carries the project. Signatories default to the member allowed to sign."""
     organisations = await tenants.organisations(ctx)
     signers: dict[uuid.UUID, str] = {}
     for m in await tenants.members(ctx):
@@ -203,14 +203,12 @@ async def _default_parties(ctx: TenantScope, kind: ConventionKind) -> list[dict[
         if kind == ConventionKind.STATE and role == PartyRole.ASSOCIATION:
             continue  # the State convention binds the carrier and the State
         parties.append(
-            {
-                "organisation": org["id"],
-                "role": role,
-                "signatory_name": signers.get(org["id"], ""),
-                "position": len(parties),
-            }
+            {"organisation": org["id"], "role": role, "signatory_name": signers.get(org["id"], "")}
         )
-    return parties
+    # Listed, and later signed, in the usual order: bailleurs, associations, then the State.
+    order = list(PartyRole)
+    parties.sort(key=lambda p: order.index(p["role"]))
+    return [{**p, "position": position} for position, p in enumerate(parties)]
 
 
 async def create(

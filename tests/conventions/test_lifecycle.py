@@ -52,7 +52,10 @@ class TestCreation:
         assert "Brouillon" in page
         assert "Bailleur porteur du projet" in page and "Bailleur alpha-habitat" in page
         assert "Association Deux" in page  # every association of the consortium is a party
-        assert "DDETS du Rhône" not in page.split('id="parties"')[1].split("</table>")[0]
+        parties = page.split('id="parties"')[1].split("</table>")[0]
+        assert "DDETS du Rhône" not in parties
+        # In signing order: the carrying bailleur first, then the associations.
+        assert parties.index("Bailleur alpha-habitat") < parties.index("Association Deux")
         assert len(await article_ids(client, url)) == 12
         # Variables come from the data, not typed twice.
         assert (
