@@ -30,6 +30,7 @@ from portal.deadlines import routes as deadline_routes
 from portal.documents import routes as document_routes
 from portal.notifications import routes as notification_routes
 from portal.settings import get_settings
+from portal.signing import routes as signing_routes
 from portal.tenants import routes as tenant_routes
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -68,6 +69,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
             *auth_routes.routes,
             *notification_routes.routes,
             *tenant_routes.public_routes,
+            *signing_routes.public_routes,
             *admin_routes.routes,
             # Everything of a consortium lives here, behind the one membership check.
             Mount(
@@ -77,6 +79,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
                     *deadline_routes.routes,
                     *document_routes.routes,
                     *convention_routes.routes,
+                    *signing_routes.routes,
                 ],
                 middleware=[Middleware(TenantMiddleware)],
             ),

@@ -1,4 +1,4 @@
-"""The `portal` command: serve, migrate, demo, create-admin."""
+"""The `portal` command: serve, migrate, demo, create-admin, verify, signing-audit."""
 
 from __future__ import annotations
 
@@ -107,6 +107,71 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Exit 0 only when every signature is intact and valid and the file was not altered."""
+    from pathlib import Path
+
+    from portal.core.templating import datetime_fr
+    from portal.signing import pades, verification
+
+    try:
+        data = Path(args.file).read_bytes()
+        verdict = _with_db(verification.verify(data))
+    except OSError as exc:
+        print(f"Lecture impossible : {exc}", file=sys.stderr)
+        return 2
+    except pades.PadesError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    if not verdict.reports:
+        print("Aucune signature dans ce fichier.")
+    for n, r in enumerate(verdict.reports, 1):
+        state = "intacte" if r.intact else "ALTÉRÉE"
+        validity = "valide" if r.valid else "INVALIDE"
+        when = (
+            datetime_fr(r.timestamp_at or r.signed_at) if (r.timestamp_at or r.signed_at) else "—"
+        )
+        whole = (
+            "couvre tout le fichier"
+            if r.covers_whole_document
+            else "ne couvre pas la fin du fichier"
+        )
+        kind = (
+            "horodatage du document" if r.is_document_timestamp else f"signature de {r.signer_name}"
+        )
+        print(
+            f"{n}. {kind} ({r.certificate_subject}), {when} : {state}, {validity}, {whole}, "
+            f"modifications ultérieures : {r.modification_level}"
+        )
+    print(verdict.match)
+    print("Résultat : fichier valide." if verdict.ok else "Résultat : fichier NON VALIDE.")
+    return 0 if verdict.ok else 1
+
+
+def cmd_signing_audit(args: argparse.Namespace) -> int:
+    """Recomputes every signature request's audit chain; exit 1 at the first broken link."""
+    from portal.core.tenancy import TenantScope
+    from portal.signing import chain, repository
+
+    async def check() -> list[str]:
+        broken = []
+        for consortium, request_id in await repository.all_request_ids():
+            found = await chain.check(TenantScope(consortium_id=consortium), request_id)
+            if found is not None:
+                broken.append(f"demande {request_id} : maillon {found.seq} rompu ({found.reason})")
+        return broken
+
+    problems = _with_db(check())
+    for line in problems:
+        print(line)
+    print(
+        "Journaux de signature intacts."
+        if not problems
+        else f"{len(problems)} journal(aux) rompu(s)."
+    )
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from portal.settings import SettingsError
 
@@ -132,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("email")
     admin.add_argument("--name", default="")
     admin.set_defaults(func=cmd_create_admin)
+
+    verify = commands.add_parser("verify", help="vérifie les signatures d'un PDF")
+    verify.add_argument("file")
+    verify.set_defaults(func=cmd_verify)
+    commands.add_parser(
+        "signing-audit", help="vérifie la chaîne des journaux de signature"
+    ).set_defaults(func=cmd_signing_audit)
 
     args = parser.parse_args(argv)
     try:

@@ -36,5 +36,6 @@ APP_REGISTRY = AppRegistry(
         "portal.reminders.piccolo_app",
         "portal.documents.piccolo_app",
         "portal.conventions.piccolo_app",
+        "portal.signing.piccolo_app",
     ]
 )

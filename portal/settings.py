@@ -50,6 +50,15 @@ class Settings:
     upload_max_bytes: int = 50 * 1024 * 1024
     clamd_socket: str | None = None
     retention_days: int = 30
+    signing_pkcs12: Path | None = None
+    signing_pkcs12_password: str = ""
+    signing_seals_dir: Path | None = None
+    signing_trusted_cas: tuple[Path, ...] = ()
+    tsa_url: str | None = None
+
+    @property
+    def signing_dir(self) -> Path:
+        return self.data_dir / "signing"
 
     @property
     def objects_dir(self) -> Path:
@@ -142,7 +151,26 @@ def load_settings() -> Settings:
         upload_max_bytes=_positive_int("PORTAL_UPLOAD_MAX_MB", 50) * 1024 * 1024,
         clamd_socket=os.environ.get("PORTAL_CLAMD_SOCKET") or None,
         retention_days=_positive_int("PORTAL_RETENTION_DAYS", 30),
+        signing_pkcs12=_path("PORTAL_SIGNING_PKCS12"),
+        signing_pkcs12_password=os.environ.get("PORTAL_SIGNING_PKCS12_PASSWORD", ""),
+        signing_seals_dir=_path("PORTAL_SIGNING_SEALS_DIR"),
+        signing_trusted_cas=tuple(
+            Path(p).resolve()
+            for p in os.environ.get("PORTAL_SIGNING_TRUSTED_CAS", "").split(os.pathsep)
+            if p.strip()
+        ),
+        tsa_url=os.environ.get("PORTAL_TSA_URL") or None,
     )
+
+
+def _path(name: str) -> Path | None:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return None
+    path = Path(raw).resolve()
+    if not path.exists():
+        raise SettingsError(f"{name} désigne {path}, qui n'existe pas.")
+    return path
 
 
 def _positive_int(name: str, default: int) -> int:

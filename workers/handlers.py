@@ -3,12 +3,15 @@
 from portal.auth import jobs as auth_jobs
 from portal.jobs.registry import Handler
 from portal.notifications import jobs as notification_jobs
+from portal.signing import workflow as signing_workflow
 from portal.tenants import jobs as tenant_jobs
-from workers import auth, notifications, tenants
+from workers import auth, notifications, signing, tenants
 
 HANDLERS: dict[str, Handler] = {
     auth_jobs.SEND_PASSWORD_RESET: auth.send_password_reset,
     tenant_jobs.SEND_INVITATION: tenants.send_invitation,
     notification_jobs.SEND_EMAIL: notifications.send_email,
     notification_jobs.SEND_DIGEST: notifications.send_digest,
+    signing_workflow.SEND_MAIL: signing.send_mail,
+    signing_workflow.APPLY: signing.apply_signatures,
 }

@@ -24,12 +24,15 @@ def _base(request: Request) -> str:
 
 @requires(Permission.SPACE_VIEW)
 async def tenant_home(request: Request) -> Response:
-    ctx = request.state.tenant
+    from portal.signing import repository as signing
+
+    ctx, user = request.state.tenant, request.state.user
     members = await service.members(ctx)
     return await render(
         request,
         "tenants/home.html",
         {
+            "awaiting": await signing.awaiting(ctx, user.id, user.email),
             "organisations": await service.organisations(ctx),
             "members": [m for m in members if m["is_active"]],
             "can": lambda p: allows(ctx.role, Permission(p)),

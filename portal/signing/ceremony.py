@@ -1,0 +1,531 @@
+"""The signer's side, reached by the e-mailed link (with or without an account): read the
+document, receive a 6-digit code by e-mail, consent, choose a mark, sign (or approve); decline
+with a reason; delegate to a colleague; upload a signature made in one's own tool.
+
+The link's token names the participant and, through it, the consortium: every later query is
+scoped to that consortium. Out-of-turn actions are refused by the server whatever the page
+showed (a forwarded link included).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime as dt
+import hmac
+import secrets
+import uuid
+from typing import Any
+
+from portal.core import mail, security
+from portal.core.forms import FieldError
+from portal.core.tenancy import TenantScope
+from portal.notifications import service as notifications
+from portal.settings import get_settings
+from portal.signing import chain, files, keys, pades, repository, requests, workflow
+from portal.signing.chain import Audit
+from portal.signing.enums import (
+    EventKind,
+    ParticipantRole,
+    ParticipantStatus,
+    RequestStatus,
+    RevisionKind,
+)
+from portal.signing.repository import Row
+from portal.tenants import service as tenants
+
+CODE_LIFETIME = dt.timedelta(minutes=10)
+CODE_TRIES = 5
+CODE_INTERVAL = dt.timedelta(seconds=30)  # between two codes, against mail flooding
+MARK_MAX_BYTES = 200_000
+
+
+class NotYourTurn(FieldError):
+    pass
+
+
+@dataclasses.dataclass
+class Ceremony:
+    scope: TenantScope
+    participant: Row
+    request: Row
+    convention: Row
+    consortium_name: str
+    slug: str
+    people: list[Row]
+    latest: Row
+
+    @property
+    def status(self) -> ParticipantStatus:
+        return ParticipantStatus(self.participant["status"])
+
+    @property
+    def active(self) -> bool:
+        return bool(self.request["status"] == RequestStatus.ACTIVE)
+
+    @property
+    def my_turn(self) -> bool:
+        return (
+            self.active
+            and self.status == ParticipantStatus.PENDING
+            and self.participant["step"] == self.request["current_step"]
+        )
+
+    @property
+    def external(self) -> bool:
+        return self.participant["step"] in (self.request["external_steps"] or [])
+
+    @property
+    def code_valid(self) -> bool:
+        expires = self.participant["code_expires_at"]
+        return (
+            bool(self.participant["code_hash"]) and expires is not None and expires > workflow.now()
+        )
+
+    @property
+    def tries_left(self) -> int:
+        return CODE_TRIES - int(self.participant["code_failures"])
+
+
+async def load(token: str) -> Ceremony | None:
+    """None for an unknown or replaced link (the page answers 404)."""
+    if not token or len(token) > 200:
+        return None
+    participant = await repository.participant_by_token_hash(security.token_hash(token))
+    if participant is None or not hmac.compare_digest(workflow.token_for(participant), token):
+        return None
+    scope = TenantScope(consortium_id=participant["consortium"])
+    req = await repository.request(scope, participant["request"])
+    found = await tenants.platform_scope(scope.consortium_id)
+    from portal.conventions import repository as conventions
+
+    convention = await conventions.convention(scope, req["convention"]) if req else None
+    latest = await repository.latest_revision(scope, participant["request"])
+    if req is None or convention is None or found is None or latest is None:
+        return None
+    return Ceremony(
+        scope=scope,
+        participant=participant,
+        request=req,
+        convention=convention,
+        consortium_name=found[1]["name"],
+        slug=found[1]["slug"],
+        people=await repository.participants(scope, req["id"]),
+        latest=latest,
+    )
+
+
+async def record_opening(c: Ceremony, audit: Audit) -> None:
+    if c.participant["opened_at"] is not None or not c.active:
+        return
+    async with repository.locked(c.scope, c.request["id"]):
+        await repository.update_participant(
+            c.scope, c.participant["id"], {"opened_at": workflow.now()}
+        )
+        await chain.append(
+            c.scope,
+            c.request["id"],
+            EventKind.OPENED,
+            audit=audit,
+            participant=c.participant["id"],
+            document_sha256=c.latest["sha256"],
+        )
+
+
+def _code_hash(participant_id: uuid.UUID, code: str) -> str:
+    return security.sign(get_settings().secret_key, f"code:{participant_id}:{code}")[:64]
+
+
+def _require_turn(c: Ceremony) -> None:
+    if not c.active:
+        raise FieldError(
+            f"Cette demande de signature est close "
+            f"({RequestStatus(c.request['status']).label.lower()}).",
+            "code",
+        )
+    if c.status.gone:
+        raise FieldError(
+            "Ce lien n'est plus valable : une autre personne signe à votre place.", "code"
+        )
+    if c.status != ParticipantStatus.PENDING or c.participant["step"] != c.request["current_step"]:
+        if c.status.done or c.status == ParticipantStatus.SUBMITTED:
+            raise FieldError("Vous avez déjà signé ce document.", "code")
+        raise NotYourTurn(
+            f"Ce n'est pas encore votre tour : l'étape {c.request['current_step']} doit d'abord "
+            "être terminée. Vous recevrez un e-mail quand ce sera à vous.",
+            "code",
+        )
+
+
+async def send_code(c: Ceremony, audit: Audit) -> None:
+    _require_turn(c)
+    if c.external:
+        raise FieldError(
+            "Cette étape se signe avec votre propre outil : déposez le PDF signé.", "code"
+        )
+    sent = c.participant["code_expires_at"]
+    if sent is not None and sent - CODE_LIFETIME + CODE_INTERVAL > workflow.now():
+        raise FieldError(
+            "Un code vient de vous être envoyé : attendez 30 secondes avant d'en "
+            "demander un autre.",
+            "code",
+        )
+    code = f"{secrets.randbelow(10**6):06d}"
+    async with repository.locked(c.scope, c.request["id"]):
+        await repository.update_participant(
+            c.scope,
+            c.participant["id"],
+            {
+                "code_hash": _code_hash(c.participant["id"], code),
+                "code_expires_at": workflow.now() + CODE_LIFETIME,
+                "code_failures": 0,
+            },
+        )
+        await chain.append(
+            c.scope,
+            c.request["id"],
+            EventKind.CODE_SENT,
+            audit=audit,
+            participant=c.participant["id"],
+            document_sha256=c.latest["sha256"],
+            details={"to": c.participant["email"]},
+        )
+    settings = get_settings()
+    message = mail.build_message(
+        settings,
+        c.participant["email"],
+        f"Votre code de signature : {code}",
+        "signature_code",
+        {
+            "code": code,
+            "name": c.participant["name"],
+            "title": c.convention["title"],
+            "minutes": int(CODE_LIFETIME.total_seconds() // 60),
+        },
+    )
+    # Sent now rather than through the outbox: the code must not rest in a job payload.
+    try:
+        await mail.send(message)
+    except mail.MailError as exc:
+        raise FieldError("L'envoi du code a échoué : réessayez dans un instant.", "code") from exc
+
+
+@dataclasses.dataclass
+class Mark:
+    kind: str  # typed | drawn
+    text: str
+    image: str  # data URL
+
+
+def parse_mark(kind: str, text: str, image: str, name: str) -> Mark:
+    if kind == "drawn":
+        prefix = "data:image/png;base64,"
+        if not image.startswith(prefix):
+            raise FieldError(
+                "Tracez votre signature dans le cadre, ou choisissez de la taper.", "mark"
+            )
+        try:
+            raw = base64.b64decode(image[len(prefix) :], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise FieldError(
+                "Le tracé de la signature est illisible : recommencez.", "mark"
+            ) from exc
+        if not raw.startswith(b"\x89PNG") or len(raw) > MARK_MAX_BYTES:
+            raise FieldError("Le tracé de la signature est illisible : recommencez.", "mark")
+        return Mark("drawn", "", image)
+    if kind == "typed":
+        text = text.strip() or name
+        return Mark("typed", text[:200], "")
+    raise FieldError("Choisissez une signature tapée ou tracée.", "mark")
+
+
+async def sign(
+    c: Ceremony, code: str, consent: bool, mark: Mark | None, audit: Audit
+) -> ParticipantStatus:
+    """Checks the code, then records consent: a signer's signature is applied by the `apply`
+    job (time-stamp included), an approval is done at once."""
+    _require_turn(c)
+    code = code.strip().replace(" ", "")
+    request_id, participant_id = c.request["id"], c.participant["id"]
+    async with repository.locked(c.scope, request_id):
+        fresh = await repository.participant(c.scope, participant_id)
+        assert fresh is not None
+        c.participant = fresh
+        _require_turn(c)
+        if not c.participant["code_hash"]:
+            raise FieldError("Demandez d'abord votre code par e-mail.", "code")
+        if c.participant["code_failures"] >= CODE_TRIES:
+            raise FieldError("Trop d'essais : demandez un nouveau code.", "code")
+        if not c.code_valid:
+            raise FieldError("Ce code a expiré : demandez-en un nouveau.", "code")
+        if not hmac.compare_digest(_code_hash(participant_id, code), c.participant["code_hash"]):
+            failures = c.participant["code_failures"] + 1
+            await repository.update_participant(
+                c.scope,
+                participant_id,
+                {
+                    "code_failures": failures,
+                    **({"code_hash": ""} if failures >= CODE_TRIES else {}),
+                },
+            )
+            await chain.append(
+                c.scope,
+                request_id,
+                EventKind.CODE_FAILED,
+                audit=audit,
+                participant=participant_id,
+                document_sha256=c.latest["sha256"],
+                details={"failures": failures},
+            )
+            left = CODE_TRIES - failures
+            failure = FieldError(
+                f"Code erroné : il vous reste {left} essai{'s' if left > 1 else ''}."
+                if left
+                else "Code erroné, et c'était le dernier essai : demandez un nouveau code.",
+                "code",
+            )
+        else:
+            failure = None
+    if failure is not None:
+        # Raised after the transaction so the failed try stays counted.
+        raise failure
+    if not consent:
+        raise FieldError("Cochez la case pour confirmer que vous signez ce document.", "consent")
+    if c.participant["role"] == ParticipantRole.SIGNER and mark is None:
+        raise FieldError("Choisissez une signature tapée ou tracée.", "mark")
+    at = workflow.now()
+    finished = False
+    async with repository.locked(c.scope, request_id):
+        await chain.append(
+            c.scope,
+            request_id,
+            EventKind.CODE_CHECKED,
+            audit=audit,
+            participant=participant_id,
+            document_sha256=c.latest["sha256"],
+        )
+        values: dict[str, Any] = {
+            "consent_at": at,
+            "code_hash": "",
+            "ip": audit.ip,
+            "user_agent": audit.user_agent,
+        }
+        if mark is not None:
+            values.update(mark_kind=mark.kind, mark_text=mark.text, mark_image=mark.image)
+        if c.participant["role"] == ParticipantRole.APPROVER:
+            values.update(status=ParticipantStatus.APPROVED, done_at=at)
+            await repository.update_participant(c.scope, participant_id, values)
+            await chain.append(
+                c.scope,
+                request_id,
+                EventKind.APPROVED,
+                audit=audit,
+                participant=participant_id,
+                document_sha256=c.latest["sha256"],
+            )
+            finished = await workflow.advance(c.scope, request_id, audit)
+            status = ParticipantStatus.APPROVED
+        else:
+            values.update(status=ParticipantStatus.SUBMITTED, submitted_at=at)
+            await repository.update_participant(c.scope, participant_id, values)
+            status = ParticipantStatus.SUBMITTED
+        if finished or status == ParticipantStatus.SUBMITTED:
+            await workflow.enqueue_apply(c.scope, request_id)
+    return status
+
+
+async def decline(c: Ceremony, reason: str, audit: Audit) -> None:
+    if not c.active or c.status not in (ParticipantStatus.PENDING, ParticipantStatus.WAITING):
+        raise FieldError(
+            "Vous ne pouvez plus refuser : la demande est close ou vous avez agi.", "reason"
+        )
+    if c.participant["role"] == ParticipantRole.COPY:
+        raise FieldError("Vous êtes destinataire en copie : vous n'avez rien à signer.", "reason")
+    reason = reason.strip()
+    if not reason:
+        raise FieldError(
+            "Indiquez pourquoi vous refusez de signer : le pilote en sera informé.", "reason"
+        )
+    async with repository.locked(c.scope, c.request["id"]) as req:
+        if req is None or req["status"] != RequestStatus.ACTIVE:
+            raise FieldError("Cette demande de signature est close.", "reason")
+        await repository.update_participant(
+            c.scope,
+            c.participant["id"],
+            {
+                "status": ParticipantStatus.DECLINED,
+                "decline_reason": reason[:2000],
+                "done_at": workflow.now(),
+            },
+        )
+        await workflow.close(
+            c.scope,
+            c.request["id"],
+            RequestStatus.DECLINED,
+            EventKind.DECLINED,
+            audit,
+            reason[:2000],
+            participant=c.participant["id"],
+        )
+        await _tell_pilot(
+            c,
+            f"{c.participant['name']} refuse de signer « {c.convention['title']} »",
+            f"Motif : {reason[:300]}. La demande de signature est arrêtée.",
+        )
+
+
+async def delegate(c: Ceremony, name: str, email: str, reason: str, audit: Audit) -> None:
+    """To a named colleague of the same organisation; the pilot is told."""
+    if c.participant["role"] == ParticipantRole.COPY or c.status not in (
+        ParticipantStatus.PENDING,
+        ParticipantStatus.WAITING,
+    ):
+        raise FieldError("Vous ne pouvez plus déléguer cette signature.", "name")
+    colleagues = await tenants.members(c.scope)
+    email_norm = email.strip().lower()
+    colleague = next(
+        (
+            m
+            for m in colleagues
+            if m["email"].lower() == email_norm
+            and m["organisation_id"] == c.participant["organisation"]
+            and m["is_active"]
+        ),
+        None,
+    )
+    if colleague is None:
+        raise FieldError(
+            f"Choisissez un membre actif de {c.participant['organisation_name']} inscrit sur "
+            "le portail : la délégation ne peut aller qu'à un collègue de votre organisation.",
+            "email",
+        )
+    await requests.substitute(
+        c.scope,
+        c.request["id"],
+        c.participant["id"],
+        name.strip() or colleague["full_name"],
+        email_norm,
+        reason.strip() or "Délégation",
+        audit,
+        EventKind.DELEGATED,
+        ParticipantStatus.DELEGATED,
+    )
+    await _tell_pilot(
+        c,
+        f"{c.participant['name']} délègue sa signature à {colleague['full_name']}",
+        f"Convention « {c.convention['title']} ». Motif : {reason.strip() or 'non précisé'}.",
+    )
+
+
+async def upload_external(c: Ceremony, uploaded: bytes, audit: Audit) -> None:
+    """A step signed in the signer's own tool: accepted only if it extends the revision sent,
+    byte for byte, with an intact signature covering it, from an accepted authority."""
+    _require_turn(c)
+    if not c.external:
+        raise FieldError(
+            "Cette étape se signe sur le portail, avec le code reçu par e-mail.", "file"
+        )
+    request_id = c.request["id"]
+    latest = c.latest
+    sent = await files.get(latest["storage_key"], latest["sha256"])
+    seal = await keys.seal(c.scope)
+    before = len(await files.cpu(pades.validate, sent, seal.trust_roots, seal.crls))
+    try:
+        report = await files.cpu(
+            lambda: pades.check_external(
+                sent,
+                uploaded,
+                trust_roots=seal.trust_roots,
+                crls=seal.crls,
+                expected_previous_signatures=before,
+            )
+        )
+    except pades.PadesError as exc:
+        async with repository.locked(c.scope, request_id):
+            await chain.append(
+                c.scope,
+                request_id,
+                EventKind.EXTERNAL_REJECTED,
+                audit=audit,
+                participant=c.participant["id"],
+                document_sha256=latest["sha256"],
+                details={"reason": exc.message},
+            )
+        raise FieldError(exc.message, "file") from exc
+    number = latest["number"] + 1
+    sha = files.sha256(uploaded)
+    key = files.revision_key(c.scope.consortium_id, request_id, number, sha)
+    await files.put(key, uploaded)
+    finished = False
+    async with repository.locked(c.scope, request_id) as req:
+        current = await repository.latest_revision(c.scope, request_id)
+        if (
+            req is None
+            or req["status"] != RequestStatus.ACTIVE
+            or current is None
+            or current["number"] != latest["number"]
+        ):
+            raise FieldError(
+                "Le document a changé pendant le dépôt : téléchargez la dernière "
+                "version et recommencez.",
+                "file",
+            )
+        await repository.insert_revision(
+            c.scope,
+            {
+                "request": request_id,
+                "number": number,
+                "kind": RevisionKind.EXTERNAL,
+                "participant": c.participant["id"],
+                "storage_key": key,
+                "sha256": sha,
+                "size": len(uploaded),
+            },
+        )
+        await repository.update_participant(
+            c.scope,
+            c.participant["id"],
+            {
+                "status": ParticipantStatus.SIGNED,
+                "done_at": workflow.now(),
+                "revision": number,
+                "certificate_subject": report.certificate_subject,
+                "certificate_issuer": report.certificate_issuer,
+                "certificate_qualified": report.qualified,
+                "ip": audit.ip,
+                "user_agent": audit.user_agent,
+            },
+        )
+        await chain.append(
+            c.scope,
+            request_id,
+            EventKind.EXTERNAL_SIGNED,
+            audit=audit,
+            participant=c.participant["id"],
+            document_sha256=sha,
+            details={
+                "subject": report.certificate_subject,
+                "issuer": report.certificate_issuer,
+                "qualified": report.qualified,
+                "revision": number,
+            },
+        )
+        finished = await workflow.advance(c.scope, request_id, audit)
+        if finished:
+            await workflow.enqueue_apply(c.scope, request_id)
+
+
+async def _tell_pilot(c: Ceremony, title: str, body: str) -> None:
+    pilots = set(await tenants.active_pilots(c.scope))
+    if c.request["created_by"]:
+        pilots.add(c.request["created_by"])
+    await notifications.notify(
+        sorted(pilots),
+        kind="signature",
+        title=title,
+        body=body,
+        link=f"/c/{c.slug}/conventions/{c.convention['id']}/signature",
+        subject=f"signature:{c.request['id']}",
+        consortium_id=c.scope.consortium_id,
+    )

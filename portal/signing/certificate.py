@@ -1,0 +1,79 @@
+"""The *certificat de signature*: a separate PDF (never appended to the signed file, which
+would break its signatures) listing every participant, how each was identified, every event,
+each revision's SHA-256 and the audit chain head; sealed like the convention."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import weasyprint
+from pyhanko.sign.timestamps import TimeStamper
+
+from portal.conventions import repository as conventions
+from portal.core.templating import env
+from portal.core.tenancy import TenantScope
+from portal.signing import chain, files, pades, repository
+from portal.signing.authority import Seal
+from portal.signing.enums import EventKind, ParticipantRole, ParticipantStatus, RevisionKind
+from portal.signing.repository import Row
+from portal.tenants import service as tenants
+
+
+def _identification(p: Row, external_steps: list[int]) -> str:
+    if p["step"] in external_steps and p["certificate_subject"]:
+        qualified = " (certificat qualifié)" if p["certificate_qualified"] else ""
+        return (
+            f"signature faite dans son propre outil avec le certificat « "
+            f"{p['certificate_subject']} » émis par « {p['certificate_issuer']} »{qualified}"
+        )
+    if p["role"] == ParticipantRole.COPY:
+        return "destinataire en copie, informé par e-mail"
+    return f"code à usage unique envoyé à {p['email']} et saisi sur le portail"
+
+
+def html(context: dict[str, Any]) -> str:
+    return env.get_template("signing/certificate.html").render(context)
+
+
+async def build(
+    scope: TenantScope, req: Row, seal: Seal, stamper: TimeStamper | None, at: dt.datetime
+) -> bytes:
+    convention = await conventions.convention(scope, req["convention"])
+    found = await tenants.platform_scope(scope.consortium_id)
+    assert convention is not None and found is not None
+    people = await repository.participants(scope, req["id"])
+    context = {
+        "consortium": found[1]["name"],
+        "convention": convention,
+        "request": req,
+        "at": at,
+        "seal": seal,
+        "participants": [
+            {
+                **p,
+                "role_label": ParticipantRole(p["role"]).label,
+                "status_label": ParticipantStatus(p["status"]).label,
+                "identification": _identification(p, req["external_steps"] or []),
+            }
+            for p in people
+        ],
+        "revisions": [
+            {**r, "kind_label": RevisionKind(r["kind"]).label}
+            for r in await repository.revisions(scope, req["id"])
+        ],
+        "events": [
+            {**e, "label": EventKind(e["kind"]).label}
+            for e in await repository.events(scope, req["id"])
+        ],
+        "head": await chain.head(scope, req["id"]),
+    }
+    document = await files.cpu(lambda: weasyprint.HTML(string=html(context)).write_pdf())
+    return await files.cpu(
+        lambda: pades.seal_document(
+            document,
+            seal=seal,
+            reason="Certificat de signature – dossier de preuve",
+            timestamper=stamper,
+        )
+    )

@@ -1,0 +1,117 @@
+"""The tamper-evident audit trail of a signature request.
+
+Each event stores `hash = SHA-256(prev_hash + canonical JSON of the event)`, the first one
+chained to 64 zeros. Appends happen inside `repository.locked`, so a request has one chain; on
+PostgreSQL a trigger refuses UPDATE and DELETE on the table. `verify` recomputes the chain and
+names the first link that does not hold: an altered row breaks its own hash, a removed or
+reordered row breaks the sequence or the next `prev_hash`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from portal.core.tenancy import TenantScope
+from portal.signing import repository
+from portal.signing.enums import EventKind
+
+GENESIS = "0" * 64
+
+
+def _at(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def canonical(event: Mapping[str, Any]) -> bytes:
+    body = {
+        "request": str(event["request"]),
+        "seq": event["seq"],
+        "at": _at(event["at"]),
+        "kind": str(event["kind"]),
+        "participant": str(event["participant"]) if event.get("participant") else None,
+        "actor": event.get("actor", ""),
+        "ip": event.get("ip", ""),
+        "user_agent": event.get("user_agent", ""),
+        "document_sha256": event.get("document_sha256", ""),
+        "details": event.get("details") or {},
+    }
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def link(prev_hash: str, event: Mapping[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Who, from where, acting on which document state."""
+
+    actor: str = ""
+    ip: str = ""
+    user_agent: str = ""
+
+
+async def append(
+    scope: TenantScope,
+    request_id: uuid.UUID,
+    kind: EventKind,
+    *,
+    audit: Audit = Audit(),
+    participant: uuid.UUID | None = None,
+    document_sha256: str = "",
+    details: Mapping[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> str:
+    """Call inside `repository.locked(scope, request_id)`. Returns the new head."""
+    last = await repository.last_event(scope, request_id)
+    event = {
+        "request": request_id,
+        "seq": (last["seq"] + 1) if last else 1,
+        "at": at or dt.datetime.now(dt.UTC),
+        "kind": kind.value,
+        "participant": participant,
+        "actor": audit.actor[:400],
+        "ip": audit.ip[:64],
+        "user_agent": audit.user_agent[:400],
+        "document_sha256": document_sha256,
+        "details": dict(details or {}),
+    }
+    prev = last["hash"] if last else GENESIS
+    head = link(prev, event)
+    await repository.insert_event(scope, {**event, "prev_hash": prev, "hash": head})
+    return head
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int
+    reason: str
+
+
+def verify(events: Sequence[Mapping[str, Any]]) -> Break | None:
+    """The first broken link of a request's events (in stored `seq` order), or None."""
+    prev = GENESIS
+    for expected, event in enumerate(events, 1):
+        if event["seq"] != expected:
+            return Break(expected, f"événement n° {expected} manquant ou déplacé")
+        if event["prev_hash"] != prev:
+            return Break(event["seq"], "ne suit pas l'événement précédent (retiré ou modifié)")
+        if link(prev, event) != event["hash"]:
+            return Break(event["seq"], "contenu modifié après coup")
+        prev = event["hash"]
+    return None
+
+
+async def head(scope: TenantScope, request_id: uuid.UUID) -> str:
+    last = await repository.last_event(scope, request_id)
+    return last["hash"] if last else GENESIS
+
+
+async def check(scope: TenantScope, request_id: uuid.UUID) -> Break | None:
+    return verify(await repository.events(scope, request_id))

@@ -1,0 +1,71 @@
+"""Which seal signs for a consortium, which authorities it trusts, which time-stamper stamps.
+
+Order: the consortium's own PKCS#12 (`PORTAL_SIGNING_SEALS_DIR/<slug>.p12`), else the
+platform's (`PORTAL_SIGNING_PKCS12`), else, outside production only, the test authority the
+portal creates on first use. Keys are never in the repository.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
+
+from portal.core.tenancy import TenantScope
+from portal.settings import get_settings
+from portal.signing import authority
+from portal.signing.authority import Seal, SealError
+from portal.tenants import service as tenants
+
+
+def _consortium_files(slug: str) -> tuple[Path, Path, Path] | None:
+    folder = get_settings().signing_seals_dir
+    if folder is None:
+        return None
+    return folder / f"{slug}.p12", folder / f"{slug}.pass", folder / f"{slug}-autorites.pem"
+
+
+async def seal(scope: TenantScope) -> Seal:
+    """The seal signing for this consortium (raises SealError when none may be used)."""
+    found = await tenants.platform_scope(scope.consortium_id)
+    if found is None:
+        raise LookupError(scope.consortium_id)
+    return seal_for(found[1]["slug"])
+
+
+@lru_cache(maxsize=64)
+def seal_for(slug: str) -> Seal:
+    settings = get_settings()
+    extra = list(settings.signing_trusted_cas)
+    files = _consortium_files(slug)
+    if files and files[0].exists():
+        p12, password, authorities = files
+        if authorities.exists():
+            extra.append(authorities)
+        secret = password.read_bytes().strip() if password.exists() else None
+        return authority.load_pkcs12(p12, secret, extra)
+    if settings.signing_pkcs12 is not None:
+        secret = settings.signing_pkcs12_password.encode() or None
+        return authority.load_pkcs12(settings.signing_pkcs12, secret, extra)
+    if settings.production:
+        raise SealError(
+            "Aucun certificat de cachet n'est configuré (PORTAL_SIGNING_PKCS12) : "
+            "les demandes de signature sont indisponibles."
+        )
+    seal = authority.ensure_test_authority(settings.signing_dir)
+    if extra:
+        seal = authority.Seal(
+            signer=seal.signer,
+            certificate=seal.certificate,
+            trust_roots=seal.trust_roots + authority.load_trust_roots(extra),
+            crls=seal.crls,
+            label=seal.label,
+            is_test=seal.is_test,
+        )
+    return seal
+
+
+def timestamper() -> TimeStamper | None:
+    url = get_settings().tsa_url
+    return HTTPTimeStamper(url, timeout=10) if url else None

@@ -1,0 +1,257 @@
+"""Queries of the signing domain. Every function but the token lookup, the platform-wide scans
+and the anchors is tenant-scoped; `locked` serialises everything done to one request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from piccolo.engine.sqlite import TransactionType
+from piccolo.table import Table
+
+from portal.core.db import engine
+from portal.core.tenancy import TenantScope
+from portal.signing.enums import ParticipantStatus, RequestStatus
+from portal.signing.tables import Anchor, Event, Participant, Reminder, Revision, SignatureRequest
+
+Row = dict[str, Any]
+
+_locks: dict[uuid.UUID, asyncio.Lock] = {}
+
+
+def _mine(table: type[Table], scope: TenantScope) -> Any:
+    return table.consortium == scope.consortium_id  # type: ignore[attr-defined]
+
+
+async def _insert(table: type[Table], scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    row = table(consortium=scope.consortium_id, **values)
+    await row.save()
+    return row.id  # type: ignore[attr-defined,no-any-return]
+
+
+@contextlib.asynccontextmanager
+async def locked(scope: TenantScope, request_id: uuid.UUID) -> AsyncIterator[Row | None]:
+    """One transaction holding the request: `SELECT … FOR UPDATE` on PostgreSQL (several web
+    and worker processes), an immediate transaction plus a process lock on SQLite (embedded
+    default, one process). Audit appends and PDF revisions inside it form a single chain."""
+    lock = _locks.setdefault(request_id, asyncio.Lock())
+    async with lock:
+        db = engine()
+        query = (
+            SignatureRequest.select()
+            .where(_mine(SignatureRequest, scope) & (SignatureRequest.id == request_id))
+            .output(load_json=True)
+        )
+        if db.engine_type == "postgres":
+            async with db.transaction(allow_nested=True):
+                yield await query.lock_rows().first()
+        else:
+            async with db.transaction(
+                allow_nested=True, transaction_type=TransactionType.immediate
+            ):
+                yield await query.first()
+
+
+# Requests ----------------------------------------------------------------------------------
+
+
+async def insert_request(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(SignatureRequest, scope, values)
+
+
+async def request(scope: TenantScope, request_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await SignatureRequest.select()
+        .where(_mine(SignatureRequest, scope) & (SignatureRequest.id == request_id))
+        .output(load_json=True)
+        .first()
+    )
+    return row
+
+
+async def requests_of(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await SignatureRequest.select()
+        .where(_mine(SignatureRequest, scope) & (SignatureRequest.convention == convention_id))
+        .output(load_json=True)
+        .order_by(SignatureRequest.created_at, ascending=False)
+    )
+    return rows
+
+
+async def update_request(scope: TenantScope, request_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await SignatureRequest.update(
+        {getattr(SignatureRequest, k): v for k, v in values.items()}
+    ).where(_mine(SignatureRequest, scope) & (SignatureRequest.id == request_id))
+
+
+async def active_requests() -> list[Row]:
+    """Platform-wide, for the scheduler (reminders, expiry, pending completion)."""
+    rows: list[Row] = (
+        await SignatureRequest.select()
+        .where(SignatureRequest.status == RequestStatus.ACTIVE)
+        .output(load_json=True)
+    )
+    return rows
+
+
+async def all_request_ids() -> list[tuple[uuid.UUID, uuid.UUID]]:
+    rows = await SignatureRequest.select(SignatureRequest.consortium, SignatureRequest.id)
+    return [(r["consortium"], r["id"]) for r in rows]
+
+
+# Participants ------------------------------------------------------------------------------
+
+
+async def insert_participant(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Participant, scope, values)
+
+
+async def participants(scope: TenantScope, request_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await Participant.select()
+        .where(_mine(Participant, scope) & (Participant.request == request_id))
+        .order_by(Participant.step)
+        .order_by(Participant.position)
+    )
+    return rows
+
+
+async def participant(scope: TenantScope, participant_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Participant.select()
+        .where(_mine(Participant, scope) & (Participant.id == participant_id))
+        .first()
+    )
+    return row
+
+
+async def participant_by_token_hash(token_hash: str) -> Row | None:
+    """The one cross-tenant lookup: a signing link names its participant, and through it the
+    consortium every later query is scoped to."""
+    row: Row | None = await Participant.select().where(Participant.token_hash == token_hash).first()
+    return row
+
+
+async def update_participant(
+    scope: TenantScope, participant_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    await Participant.update({getattr(Participant, k): v for k, v in values.items()}).where(
+        _mine(Participant, scope) & (Participant.id == participant_id)
+    )
+
+
+async def awaiting(scope: TenantScope, user_id: uuid.UUID, email: str) -> list[Row]:
+    """Participants of active requests whose turn it is, for this account."""
+    rows: list[Row] = (
+        await Participant.select(
+            *Participant.all_columns(),
+            Participant.request.convention.title.as_alias("convention_title"),  # type: ignore[union-attr]
+            Participant.request.convention.reference.as_alias("convention_reference"),  # type: ignore[union-attr]
+            Participant.request.convention.id.as_alias("convention_id"),  # type: ignore[union-attr]
+            Participant.request.expires_on.as_alias("expires_on"),
+        )
+        .where(
+            _mine(Participant, scope)
+            & Participant.status.is_in([ParticipantStatus.PENDING])
+            & (Participant.request.status == RequestStatus.ACTIVE)
+            & ((Participant.user_id == user_id) | (Participant.email == email.lower()))
+        )
+        .order_by(Participant.request.expires_on)
+    )
+    return rows
+
+
+# Revisions ---------------------------------------------------------------------------------
+
+
+async def insert_revision(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Revision, scope, values)
+
+
+async def revisions(scope: TenantScope, request_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await Revision.select()
+        .where(_mine(Revision, scope) & (Revision.request == request_id))
+        .order_by(Revision.number)
+    )
+    return rows
+
+
+async def latest_revision(scope: TenantScope, request_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Revision.select()
+        .where(_mine(Revision, scope) & (Revision.request == request_id))
+        .order_by(Revision.number, ascending=False)
+        .first()
+    )
+    return row
+
+
+async def revision_by_sha(sha256: str) -> Row | None:
+    """Platform-wide: does an uploaded file match a document signed through the portal?"""
+    row: Row | None = await Revision.select().where(Revision.sha256 == sha256).first()
+    return row
+
+
+# Audit events ------------------------------------------------------------------------------
+
+
+async def last_event(scope: TenantScope, request_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Event.select()
+        .where(_mine(Event, scope) & (Event.request == request_id))
+        .order_by(Event.seq, ascending=False)
+        .output(load_json=True)
+        .first()
+    )
+    return row
+
+
+async def insert_event(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Event, scope, values)
+
+
+async def events(scope: TenantScope, request_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = (
+        await Event.select()
+        .where(_mine(Event, scope) & (Event.request == request_id))
+        .order_by(Event.seq)
+        .output(load_json=True)
+    )
+    return rows
+
+
+# Reminders ---------------------------------------------------------------------------------
+
+
+async def reminder_sent(scope: TenantScope, participant_id: uuid.UUID, key: str) -> bool:
+    found = await Reminder.exists().where(
+        _mine(Reminder, scope) & (Reminder.participant == participant_id) & (Reminder.key == key)
+    )
+    return bool(found)
+
+
+async def insert_reminder(scope: TenantScope, participant_id: uuid.UUID, key: str) -> None:
+    await _insert(Reminder, scope, {"participant": participant_id, "key": key})
+
+
+# Anchors -----------------------------------------------------------------------------------
+
+
+async def anchor(day: dt.date) -> Row | None:
+    row: Row | None = await Anchor.select().where(Anchor.day == day).first()
+    return row
+
+
+async def insert_anchor(values: dict[str, Any]) -> None:
+    await Anchor(**values).save()
+
+
+async def anchors() -> list[Row]:
+    rows: list[Row] = await Anchor.select().order_by(Anchor.day, ascending=False)
+    return rows

@@ -1,0 +1,575 @@
+"""The pilot's side: send a frozen convention version for signature, then follow, remind,
+replace, extend or cancel. Every function takes an `Opened` convention: the conventions domain
+has already checked that this member may see it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import secrets
+import uuid
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from starlette.requests import Request
+
+from portal.audit import service as audit_log
+from portal.auth.service import CurrentUser
+from portal.conventions import access as convention_access
+from portal.conventions import repository as conventions
+from portal.conventions.enums import ConventionStatus, PartyRole
+from portal.conventions.service import Opened
+from portal.core import security
+from portal.core.forms import FieldError
+from portal.core.tenancy import TenantScope
+from portal.signing import chain, files, keys, pades, repository, workflow
+from portal.signing.authority import SealError
+from portal.signing.chain import Audit
+from portal.signing.enums import (
+    EventKind,
+    ParticipantRole,
+    ParticipantStatus,
+    RequestStatus,
+    RevisionKind,
+)
+from portal.signing.repository import Row
+from portal.tenants import service as tenants
+
+DEFAULT_EXPIRY = dt.timedelta(days=30)
+STEP_OF_ROLE = {
+    PartyRole.LEAD_LESSOR: 1,
+    PartyRole.LESSOR: 1,
+    PartyRole.COFUNDER: 1,
+    PartyRole.ASSOCIATION: 2,
+    PartyRole.STATE: 3,
+}
+
+
+def audit_of(request: Request | None, who: str) -> Audit:
+    if request is None:
+        return Audit(actor=who)
+    return Audit(
+        actor=who,
+        ip=audit_log.client_ip(request),
+        user_agent=request.headers.get("user-agent", "")[:400],
+    )
+
+
+def today() -> dt.date:
+    return workflow.now().date()
+
+
+@dataclasses.dataclass
+class Line:
+    """One participant as typed in the form."""
+
+    step: int
+    role: ParticipantRole
+    party_index: int  # 1-based party of the frozen version (its signature block)
+    name: str
+    title: str
+    email: str
+
+
+async def draft(opened: Opened) -> dict[str, Any]:
+    """The form's starting point: one signer per party, in the usual order (bailleurs, then
+    associations, then the State), with the e-mail of the member allowed to sign."""
+    version = await _frozen_version(opened)
+    members = await tenants.members(opened.ctx)
+    lines = []
+    for index, party in enumerate(version["snapshot"]["parties"], 1):
+        signer = next(
+            (
+                m
+                for m in members
+                if m["organisation_id"] == uuid.UUID(party["organisation"])
+                and m["is_active"]
+                and m["may_sign"]
+            ),
+            None,
+        )
+        lines.append(
+            {
+                "party_index": index,
+                "organisation_name": party["organisation_name"],
+                "step": STEP_OF_ROLE.get(PartyRole(party["role"]), 1),
+                "role": ParticipantRole.SIGNER.value,
+                "name": party["signatory_name"] or (signer["full_name"] if signer else ""),
+                "title": party["signatory_title"],
+                "email": signer["email"] if signer else party.get("referent_email") or "",
+            }
+        )
+    return {
+        "version": version,
+        "lines": lines,
+        "parties": [
+            (i, p["organisation_name"]) for i, p in enumerate(version["snapshot"]["parties"], 1)
+        ],
+        "expires_on": today() + DEFAULT_EXPIRY,
+        "reminder_days": "3, 7",
+    }
+
+
+async def _frozen_version(opened: Opened) -> Row:
+    if opened.status != ConventionStatus.READY:
+        raise FieldError(
+            "Seule une convention figée pour signature (« prête à signer ») peut être envoyée "
+            "en signature.",
+            "request",
+        )
+    versions = await conventions.versions(opened.ctx, opened.id)
+    if not versions or not versions[0]["frozen"]:
+        raise FieldError("La convention n'a pas de version figée.", "request")
+    version = await conventions.version_by_id(opened.ctx, versions[0]["id"])
+    assert version is not None
+    return version
+
+
+def parse_lines(form: dict[str, Any], parties: int) -> tuple[list[Line], dict[str, str]]:
+    """Rows `p-<n>-<field>` of the form; a row without name and e-mail is ignored."""
+    lines, errors = [], {}
+    count = int(form.get("rows", "0") or 0) if str(form.get("rows", "0")).isdigit() else 0
+    for n in range(min(count, 60)):
+
+        def get(field: str, n: int = n) -> str:
+            return str(form.get(f"p-{n}-{field}", "")).strip()
+
+        name, email = get("name"), get("email")
+        if not name and not email:
+            continue
+        try:
+            role = ParticipantRole(get("role"))
+        except ValueError:
+            errors[f"p-{n}-role"] = "Choisissez un rôle."
+            continue
+        step_raw, party_raw = get("step"), get("party")
+        if not step_raw.isdigit() or not 1 <= int(step_raw) <= 9:
+            errors[f"p-{n}-step"] = "L'étape est un nombre de 1 à 9."
+            continue
+        if not party_raw.isdigit() or not 1 <= int(party_raw) <= parties:
+            errors[f"p-{n}-party"] = "Choisissez l'organisation partie à la convention."
+            continue
+        if not name:
+            errors[f"p-{n}-name"] = "Indiquez le prénom et le nom."
+            continue
+        try:
+            email = validate_email(email, check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            errors[f"p-{n}-email"] = "Adresse e-mail invalide, par exemple prenom.nom@exemple.fr."
+            continue
+        lines.append(
+            Line(int(step_raw), role, int(party_raw), name[:200], get("title")[:200], email)
+        )
+    if not errors and not any(line.role == ParticipantRole.SIGNER for line in lines):
+        errors["request"] = "Il faut au moins un signataire."
+    return lines, errors
+
+
+def parse_reminders(raw: str) -> list[int]:
+    try:
+        days = sorted({int(part) for part in raw.replace(";", ",").split(",") if part.strip()})
+    except ValueError as exc:
+        raise FieldError(
+            "Indiquez des nombres de jours séparés par des virgules, par exemple « 3, 7 ».",
+            "reminder_days",
+        ) from exc
+    if not days or days[0] < 1 or days[-1] > 60:
+        raise FieldError(
+            "Les relances ont lieu entre 1 et 60 jours après l'envoi.", "reminder_days"
+        )
+    return days
+
+
+def parse_expiry(raw: str) -> dt.date:
+    try:
+        value = dt.datetime.strptime(raw.strip(), "%d/%m/%Y").date()
+    except ValueError as exc:
+        raise FieldError(
+            "Date au format jj/mm/aaaa, par exemple 31/12/2026.", "expires_on"
+        ) from exc
+    if value <= today():
+        raise FieldError("La date d'expiration doit être postérieure à aujourd'hui.", "expires_on")
+    return value
+
+
+async def create(
+    request: Request | None,
+    opened: Opened,
+    user: CurrentUser,
+    lines: list[Line],
+    *,
+    external_steps: set[int],
+    expires_on: dt.date,
+    reminder_days: list[int],
+) -> uuid.UUID:
+    if not convention_access.may_edit(opened.ctx.role):
+        raise PermissionError(opened.id)
+    scope = opened.ctx
+    version = await _frozen_version(opened)
+    if any(
+        r["status"] == RequestStatus.ACTIVE for r in await repository.requests_of(scope, opened.id)
+    ):
+        raise FieldError(
+            "Une demande de signature est déjà en cours pour cette convention.", "request"
+        )
+    try:
+        seal = await keys.seal(scope)
+    except SealError as exc:
+        raise FieldError(exc.message, "request") from exc
+    # Steps renumbered 1..n in the order given; copy recipients never hold a step open.
+    used = sorted({line.step for line in lines if line.role != ParticipantRole.COPY})
+    renumber = {step: n for n, step in enumerate(used, 1)}
+    last = len(used)
+    parties = version["snapshot"]["parties"]
+    slots: dict[int, int] = {}
+    for line in lines:
+        if line.role == ParticipantRole.SIGNER:
+            slots[line.party_index] = slots.get(line.party_index, 0) + 1
+    taken: dict[int, int] = {}
+    rows, specs = [], []
+    for position, line in enumerate(lines):
+        participant_id = uuid.uuid4()
+        field = ""
+        if line.role == ParticipantRole.SIGNER:
+            field = f"signature-{participant_id.hex}"
+            slot = taken.get(line.party_index, 0)
+            taken[line.party_index] = slot + 1
+            specs.append(pades.FieldSpec(field, line.party_index, slot, slots[line.party_index]))
+        nonce = secrets.token_hex(32)
+        row = {
+            "id": participant_id,
+            "step": renumber.get(line.step, last),
+            "role": line.role.value,
+            "organisation": uuid.UUID(parties[line.party_index - 1]["organisation"]),
+            "organisation_name": parties[line.party_index - 1]["organisation_name"],
+            "party_index": line.party_index,
+            "name": line.name,
+            "title": line.title,
+            "email": line.email,
+            "user_id": None,
+            "field_name": field,
+            "token_nonce": nonce,
+            "status": ParticipantStatus.WAITING.value,
+            "position": position,
+        }
+        row["token_hash"] = security.token_hash(workflow.token_for(row))
+        rows.append(row)
+    frozen = await files.get(version["pdf_key"], version["pdf_sha256"])
+    try:
+        prepared = await files.cpu(pades.add_signature_fields, frozen, specs)
+    except pades.PadesError as exc:
+        raise FieldError(exc.message, "request") from exc
+    request_id = uuid.uuid4()
+    key = files.revision_key(scope.consortium_id, request_id, 1, files.sha256(prepared))
+    prepared_sha = await files.put(key, prepared)
+    await repository.insert_request(
+        scope,
+        {
+            "id": request_id,
+            "convention": opened.id,
+            "version": version["id"],
+            "status": RequestStatus.ACTIVE,
+            "current_step": 0,
+            "steps": last,
+            "external_steps": sorted(renumber[s] for s in external_steps if s in renumber),
+            "expires_on": expires_on,
+            "reminder_days": reminder_days,
+            "timestamped": keys.timestamper() is not None,
+            "seal_label": seal.label,
+            "created_by": user.id,
+            "created_by_name": user.full_name,
+        },
+    )
+    audit = audit_of(request, user.full_name)
+    async with repository.locked(scope, request_id) as locked:
+        assert locked is not None
+        for row in rows:
+            account = await tenants_user_id(scope, row["email"])
+            await repository.insert_participant(
+                scope, {**row, "request": request_id, "user_id": account}
+            )
+        for number, (kind, storage_key, sha, size) in enumerate(
+            [
+                (RevisionKind.FROZEN, version["pdf_key"], version["pdf_sha256"], len(frozen)),
+                (RevisionKind.FIELDS, key, prepared_sha, len(prepared)),
+            ]
+        ):
+            await repository.insert_revision(
+                scope,
+                {
+                    "request": request_id,
+                    "number": number,
+                    "kind": kind,
+                    "storage_key": storage_key,
+                    "sha256": sha,
+                    "size": size,
+                },
+            )
+        await chain.append(
+            scope,
+            request_id,
+            EventKind.CREATED,
+            audit=audit,
+            document_sha256=prepared_sha,
+            details={
+                "convention": opened.row["reference"],
+                "version": version["number"],
+                "frozen_sha256": version["pdf_sha256"],
+                "steps": last,
+                "external_steps": sorted(renumber[s] for s in external_steps if s in renumber),
+                "participants": [
+                    {
+                        "name": r["name"],
+                        "email": r["email"],
+                        "role": r["role"],
+                        "step": r["step"],
+                        "organisation": r["organisation_name"],
+                    }
+                    for r in rows
+                ],
+                "expires_on": expires_on.isoformat(),
+                "seal": seal.label,
+            },
+        )
+        await workflow.open_step(scope, locked, 1, prepared_sha, audit)
+    return request_id
+
+
+async def tenants_user_id(scope: TenantScope, email: str) -> uuid.UUID | None:
+    """The member account behind an e-mail, so it sees the request on its home page."""
+    for m in await tenants.members(scope):
+        if m["email"].lower() == email and m["is_active"]:
+            return uuid.UUID(str(m["user_id"]))
+    return None
+
+
+async def latest(opened: Opened) -> Row | None:
+    found = await repository.requests_of(opened.ctx, opened.id)
+    return found[0] if found else None
+
+
+async def view(opened: Opened, request_id: uuid.UUID) -> dict[str, Any]:
+    req = await repository.request(opened.ctx, request_id)
+    if req is None or req["convention"] != opened.id:
+        raise LookupError(request_id)
+    people = await repository.participants(opened.ctx, request_id)
+    return {
+        "request": req,
+        "status": RequestStatus(req["status"]),
+        "participants": [
+            {
+                **p,
+                "status_label": ParticipantStatus(p["status"]).label,
+                "role_label": ParticipantRole(p["role"]).label,
+            }
+            for p in people
+        ],
+        "steps": sorted({p["step"] for p in people}),
+        "revisions": await repository.revisions(opened.ctx, request_id),
+        "events": [
+            {**e, "label": EventKind(e["kind"]).label}
+            for e in await repository.events(opened.ctx, request_id)
+        ],
+        "chain_break": await chain.check(opened.ctx, request_id),
+    }
+
+
+async def _locked_active(scope: TenantScope, request_id: uuid.UUID, req: Row | None) -> Row:
+    if req is None:
+        raise LookupError(request_id)
+    if req["status"] != RequestStatus.ACTIVE:
+        raise FieldError("Cette demande de signature n'est plus en cours.", "request")
+    return req
+
+
+async def _owned(opened: Opened, request_id: uuid.UUID) -> None:
+    if not convention_access.may_edit(opened.ctx.role):
+        raise PermissionError(opened.id)
+    req = await repository.request(opened.ctx, request_id)
+    if req is None or req["convention"] != opened.id:
+        raise LookupError(request_id)
+
+
+async def cancel(
+    request: Request | None, opened: Opened, user: CurrentUser, request_id: uuid.UUID, reason: str
+) -> None:
+    await _owned(opened, request_id)
+    if not reason:
+        raise FieldError("Indiquez le motif de l'annulation.", "reason")
+    scope = opened.ctx
+    async with repository.locked(scope, request_id) as req:
+        await _locked_active(scope, request_id, req)
+        await workflow.close(
+            scope,
+            request_id,
+            RequestStatus.CANCELLED,
+            EventKind.CANCELLED,
+            audit_of(request, user.full_name),
+            reason,
+        )
+        for p in workflow.acting(await repository.participants(scope, request_id)):
+            if p["status"] in (
+                ParticipantStatus.PENDING,
+                ParticipantStatus.SIGNED,
+                ParticipantStatus.APPROVED,
+            ):
+                await workflow.enqueue_mail(scope, p["id"], "cancelled")
+
+
+async def set_expiry(
+    request: Request | None,
+    opened: Opened,
+    user: CurrentUser,
+    request_id: uuid.UUID,
+    expires_on: dt.date,
+) -> None:
+    await _owned(opened, request_id)
+    scope = opened.ctx
+    async with repository.locked(scope, request_id) as req:
+        req = await _locked_active(scope, request_id, req)
+        await repository.update_request(scope, request_id, {"expires_on": expires_on})
+        await chain.append(
+            scope,
+            request_id,
+            EventKind.EXPIRY_CHANGED,
+            audit=audit_of(request, user.full_name),
+            details={"from": req["expires_on"].isoformat(), "to": expires_on.isoformat()},
+        )
+
+
+async def replace(
+    request: Request | None,
+    opened: Opened,
+    user: CurrentUser,
+    request_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    name: str,
+    email: str,
+    reason: str,
+) -> uuid.UUID:
+    """Someone else takes the participant's place (same step, same signature field)."""
+    await _owned(opened, request_id)
+    return await substitute(
+        opened.ctx,
+        request_id,
+        participant_id,
+        name,
+        email,
+        reason,
+        audit_of(request, user.full_name),
+        EventKind.REPLACED,
+        ParticipantStatus.REPLACED,
+    )
+
+
+async def substitute(
+    scope: TenantScope,
+    request_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    name: str,
+    email: str,
+    reason: str,
+    audit: Audit,
+    kind: EventKind,
+    old_status: ParticipantStatus,
+) -> uuid.UUID:
+    """Shared by the pilot's replacement and a signatory's delegation."""
+    if not name:
+        raise FieldError("Indiquez le prénom et le nom.", "name")
+    try:
+        email = validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise FieldError(
+            "Adresse e-mail invalide, par exemple prenom.nom@exemple.fr.", "email"
+        ) from exc
+    if not reason:
+        raise FieldError("Indiquez le motif.", "reason")
+    async with repository.locked(scope, request_id) as req:
+        req = await _locked_active(scope, request_id, req)
+        old = await repository.participant(scope, participant_id)
+        if old is None or old["request"] != request_id:
+            raise LookupError(participant_id)
+        if old["status"] not in (ParticipantStatus.WAITING, ParticipantStatus.PENDING):
+            raise FieldError("Ce participant a déjà agi : il ne peut plus être remplacé.", "name")
+        new_id = uuid.uuid4()
+        row = {
+            **{
+                k: old[k]
+                for k in (
+                    "step",
+                    "role",
+                    "organisation",
+                    "organisation_name",
+                    "party_index",
+                    "title",
+                    "field_name",
+                    "position",
+                    "status",
+                )
+            },
+            "id": new_id,
+            "request": request_id,
+            "name": name[:200],
+            "email": email,
+            "user_id": await tenants_user_id(scope, email),
+            "token_nonce": secrets.token_hex(32),
+            "delegated_from": participant_id,
+        }
+        row["token_hash"] = security.token_hash(workflow.token_for(row))
+        await repository.insert_participant(scope, row)
+        await repository.update_participant(
+            scope,
+            participant_id,
+            {"status": old_status, "replaced_by": new_id, "replaced_reason": reason},
+        )
+        latest = await repository.latest_revision(scope, request_id)
+        await chain.append(
+            scope,
+            request_id,
+            kind,
+            audit=audit,
+            participant=new_id,
+            document_sha256=latest["sha256"] if latest else "",
+            details={
+                "replaced": participant_id.hex,
+                "from": old["email"],
+                "to": email,
+                "name": name,
+                "reason": reason,
+            },
+        )
+        if row["status"] == ParticipantStatus.PENDING:
+            await workflow.enqueue_mail(scope, new_id, "invite", str(row["step"]))
+    return new_id
+
+
+async def remind(
+    request: Request | None,
+    opened: Opened,
+    user: CurrentUser,
+    request_id: uuid.UUID,
+    participant_id: uuid.UUID,
+) -> None:
+    """One manual reminder a day per person, on top of the scheduled ones."""
+    await _owned(opened, request_id)
+    scope = opened.ctx
+    async with repository.locked(scope, request_id) as req:
+        await _locked_active(scope, request_id, req)
+        person = await repository.participant(scope, participant_id)
+        if person is None or person["request"] != request_id:
+            raise LookupError(participant_id)
+        if person["status"] != ParticipantStatus.PENDING:
+            raise FieldError("Seule une personne dont c'est le tour peut être relancée.", "remind")
+        day = today()
+        if person["last_manual_reminder_on"] == day:
+            raise FieldError(f"{person['name']} a déjà été relancé(e) aujourd'hui.", "remind")
+        await repository.update_participant(scope, participant_id, {"last_manual_reminder_on": day})
+        await chain.append(
+            scope,
+            request_id,
+            EventKind.REMINDED,
+            audit=audit_of(request, user.full_name),
+            participant=participant_id,
+            details={"manual": True},
+        )
+        await workflow.enqueue_mail(scope, participant_id, "reminder", f"manual-{day}")

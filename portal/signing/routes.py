@@ -1,0 +1,491 @@
+"""Signing pages: the pilot's follow-up under a convention (through `@on_convention`, so the
+convention's visibility rules apply), the public ceremony reached by an e-mailed link, the
+public verification page, and downloads."""
+
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portal.conventions.routes import _opened, _pdf_response, on_convention
+from portal.core.forms import FieldError
+from portal.core.permissions import Permission, requires
+from portal.core.responses import see_other
+from portal.core.templating import flash, render
+from portal.signing import ceremony, files, pades, repository, requests, verification, workflow
+from portal.signing.enums import ParticipantRole, ParticipantStatus, RequestStatus
+
+UPLOAD_LIMIT = 60 * 1024 * 1024
+
+
+def _uuid(request: Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.path_params[name])
+    except ValueError as exc:
+        raise HTTPException(404) from exc
+
+
+# The pilot's page ------------------------------------------------------------------------------
+
+
+async def _manage(
+    request: Request,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    opened = _opened(request)
+    latest = await requests.latest(opened)
+    context: dict[str, Any] = {
+        "c": opened,
+        "errors": errors or {},
+        "values": values or {},
+        "view": None,
+        "draft": None,
+    }
+    if latest is not None:
+        context["view"] = await requests.view(opened, latest["id"])
+    may_create = (
+        opened.ctx.role == "pilot"
+        and (latest is None or latest["status"] != RequestStatus.ACTIVE)
+        and opened.row["status"] == "ready"
+    )
+    if may_create:
+        context["draft"] = await requests.draft(opened)
+    return await render(request, "signing/manage.html", context, status_code=status_code)
+
+
+@on_convention(Permission.CONVENTIONS_VIEW)
+async def manage(request: Request) -> Response:
+    return await _manage(request)
+
+
+@on_convention(Permission.CONVENTIONS_EDIT)
+async def create(request: Request) -> Response:
+    opened = _opened(request)
+    form = dict(await request.form())
+    draft = await requests.draft(opened)
+    lines, errors = requests.parse_lines(form, len(draft["parties"]))
+    try:
+        expires_on = requests.parse_expiry(str(form.get("expires_on", "")))
+        reminder_days = requests.parse_reminders(str(form.get("reminder_days", "")))
+    except FieldError as exc:
+        errors[exc.field or "request"] = exc.message
+    if errors:
+        return await _manage(request, errors, form, 422)
+    external = {
+        int(key.removeprefix("external-"))
+        for key in form
+        if key.startswith("external-") and key.removeprefix("external-").isdigit()
+    }
+    try:
+        await requests.create(
+            request,
+            opened,
+            request.state.user,
+            lines,
+            external_steps=external,
+            expires_on=expires_on,
+            reminder_days=reminder_days,
+        )
+    except FieldError as exc:
+        return await _manage(request, {exc.field or "request": exc.message}, form, 422)
+    return flash(
+        see_other(f"{opened.base}/signature"),
+        "Demande de signature envoyée : la première étape est invitée par e-mail.",
+    )
+
+
+async def _pilot_action(request: Request, action: Any, done: str) -> Response:
+    opened = _opened(request)
+    try:
+        await action(opened, dict(await request.form()))
+    except FieldError as exc:
+        return await _manage(request, {exc.field or "request": exc.message}, None, 422)
+    return flash(see_other(f"{opened.base}/signature"), done)
+
+
+@on_convention(Permission.CONVENTIONS_EDIT)
+async def cancel(request: Request) -> Response:
+    request_id = _uuid(request, "request_id")
+    return await _pilot_action(
+        request,
+        lambda o, f: requests.cancel(
+            request, o, request.state.user, request_id, str(f.get("reason", "")).strip()
+        ),
+        "Demande de signature annulée ; les personnes concernées sont prévenues.",
+    )
+
+
+@on_convention(Permission.CONVENTIONS_EDIT)
+async def expiry(request: Request) -> Response:
+    request_id = _uuid(request, "request_id")
+
+    async def act(o: Any, f: dict[str, Any]) -> None:
+        await requests.set_expiry(
+            request,
+            o,
+            request.state.user,
+            request_id,
+            requests.parse_expiry(str(f.get("expires_on", ""))),
+        )
+
+    return await _pilot_action(request, act, "Date d'expiration modifiée.")
+
+
+@on_convention(Permission.CONVENTIONS_EDIT)
+async def replace(request: Request) -> Response:
+    request_id, participant_id = _uuid(request, "request_id"), _uuid(request, "participant_id")
+    return await _pilot_action(
+        request,
+        lambda o, f: requests.replace(
+            request,
+            o,
+            request.state.user,
+            request_id,
+            participant_id,
+            str(f.get("name", "")).strip(),
+            str(f.get("email", "")).strip(),
+            str(f.get("reason", "")).strip(),
+        ),
+        "Signataire remplacé : la nouvelle personne est invitée, l'ancien lien ne fonctionne plus.",
+    )
+
+
+@on_convention(Permission.CONVENTIONS_EDIT)
+async def remind(request: Request) -> Response:
+    request_id, participant_id = _uuid(request, "request_id"), _uuid(request, "participant_id")
+    return await _pilot_action(
+        request,
+        lambda o, f: requests.remind(request, o, request.state.user, request_id, participant_id),
+        "Relance envoyée.",
+    )
+
+
+async def _files_of(request: Request) -> tuple[dict[str, Any], bytes, bytes | None]:
+    opened = _opened(request)
+    found = await requests.view(opened, _uuid(request, "request_id"))
+    req = found["request"]
+    latest = found["revisions"][-1]
+    signed = await files.get(latest["storage_key"], latest["sha256"])
+    certificate = (
+        await files.get(req["certificate_key"], req["certificate_sha256"])
+        if req["certificate_key"]
+        else None
+    )
+    return found, signed, certificate
+
+
+def _names(reference: str, completed: bool) -> tuple[str, str]:
+    suffix = "signee" if completed else "en-cours-de-signature"
+    return f"{reference}-{suffix}.pdf", f"{reference}-certificat-de-signature.pdf"
+
+
+@on_convention(Permission.CONVENTIONS_VIEW)
+async def document(request: Request) -> Response:
+    found, signed, _ = await _files_of(request)
+    done = found["status"] == RequestStatus.COMPLETED
+    return _pdf_response(_names(_opened(request).row["reference"], done)[0], signed)
+
+
+@on_convention(Permission.CONVENTIONS_VIEW)
+async def certificate(request: Request) -> Response:
+    _, _, cert = await _files_of(request)
+    if cert is None:
+        raise HTTPException(404)
+    return _pdf_response(_names(_opened(request).row["reference"], True)[1], cert)
+
+
+def _bundle(reference: str, signed: bytes, cert: bytes) -> Response:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        first, second = _names(reference, True)
+        archive.writestr(first, signed)
+        archive.writestr(second, cert)
+    return Response(
+        buffer.getvalue(),
+        media_type="application/zip",
+        headers={
+            "content-disposition": f'attachment; filename="{reference}-signature.zip"',
+            "cache-control": "private, no-store",
+        },
+    )
+
+
+@on_convention(Permission.CONVENTIONS_VIEW)
+async def bundle(request: Request) -> Response:
+    _, signed, cert = await _files_of(request)
+    if cert is None:
+        raise HTTPException(404)
+    return _bundle(_opened(request).row["reference"], signed, cert)
+
+
+@requires(Permission.SPACE_VIEW)
+async def my_signature(request: Request) -> Response:
+    """From the home page: an account holder's own pending signature, through its link."""
+    ctx, user = request.state.tenant, request.state.user
+    person = await repository.participant(ctx, _uuid(request, "participant_id"))
+    if person is None or (person["user_id"] != user.id and person["email"] != user.email.lower()):
+        raise HTTPException(404)
+    return see_other(workflow.link_for(person))
+
+
+# The ceremony -----------------------------------------------------------------------------------
+
+
+async def _ceremony(request: Request) -> ceremony.Ceremony:
+    found = await ceremony.load(request.path_params["token"])
+    if found is None:
+        raise HTTPException(404)
+    return found
+
+
+def _audit(request: Request, c: ceremony.Ceremony) -> Any:
+    return requests.audit_of(request, f"{c.participant['name']} <{c.participant['email']}>")
+
+
+async def _ceremony_page(
+    request: Request,
+    c: ceremony.Ceremony,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    values: dict[str, Any] | None = None,
+) -> Response:
+    colleagues = []
+    if c.participant["organisation"]:
+        from portal.tenants import service as tenants
+
+        colleagues = [
+            m
+            for m in await tenants.members(c.scope)
+            if m["organisation_id"] == c.participant["organisation"]
+            and m["is_active"]
+            and m["email"].lower() != c.participant["email"]
+        ]
+    return await render(
+        request,
+        "signing/ceremony.html",
+        {
+            "c": c,
+            "errors": errors or {},
+            "values": values or {},
+            "colleagues": colleagues,
+            "token": request.path_params["token"],
+            "status_label": ParticipantStatus(c.participant["status"]).label,
+            "request_label": RequestStatus(c.request["status"]).label,
+            "signer": c.participant["role"] == ParticipantRole.SIGNER,
+        },
+        status_code=status_code,
+    )
+
+
+async def ceremony_show(request: Request) -> Response:
+    c = await _ceremony(request)
+    await ceremony.record_opening(c, _audit(request, c))
+    return await _ceremony_page(request, c)
+
+
+async def ceremony_code(request: Request) -> Response:
+    c = await _ceremony(request)
+    try:
+        await ceremony.send_code(c, _audit(request, c))
+    except FieldError as exc:
+        return await _ceremony_page(
+            request,
+            c,
+            {exc.field or "code": exc.message},
+            409 if isinstance(exc, ceremony.NotYourTurn) else 422,
+        )
+    return flash(
+        see_other(f"/signature/{request.path_params['token']}#confirmer"),
+        f"Code envoyé à {c.participant['email']} : il est valable 10 minutes.",
+    )
+
+
+async def ceremony_sign(request: Request) -> Response:
+    c = await _ceremony(request)
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if k in ("code", "mark_kind", "mark_text")}
+    try:
+        mark = None
+        if c.participant["role"] == ParticipantRole.SIGNER:
+            mark = ceremony.parse_mark(
+                str(form.get("mark_kind", "")),
+                str(form.get("mark_text", "")),
+                str(form.get("mark_image", "")),
+                c.participant["name"],
+            )
+        status = await ceremony.sign(
+            c, str(form.get("code", "")), form.get("consent") == "on", mark, _audit(request, c)
+        )
+    except FieldError as exc:
+        refreshed = await ceremony.load(request.path_params["token"]) or c
+        return await _ceremony_page(
+            request,
+            refreshed,
+            {exc.field or "code": exc.message},
+            409 if isinstance(exc, ceremony.NotYourTurn) else 422,
+            values,
+        )
+    message = (
+        "Approbation enregistrée. Merci."
+        if status == ParticipantStatus.APPROVED
+        else "Signature enregistrée : elle est apposée sur le document. Merci."
+    )
+    return flash(see_other(f"/signature/{request.path_params['token']}"), message)
+
+
+async def ceremony_decline(request: Request) -> Response:
+    c = await _ceremony(request)
+    form = await request.form()
+    try:
+        await ceremony.decline(c, str(form.get("reason", "")), _audit(request, c))
+    except FieldError as exc:
+        return await _ceremony_page(request, c, {"reason": exc.message}, 422)
+    return flash(
+        see_other(f"/signature/{request.path_params['token']}"),
+        "Votre refus est enregistré ; le pilote en est informé.",
+    )
+
+
+async def ceremony_delegate(request: Request) -> Response:
+    c = await _ceremony(request)
+    form = await request.form()
+    try:
+        await ceremony.delegate(
+            c,
+            str(form.get("name", "")),
+            str(form.get("email", "")),
+            str(form.get("reason", "")),
+            _audit(request, c),
+        )
+    except FieldError as exc:
+        return await _ceremony_page(
+            request, c, {"delegate_" + (exc.field or "email"): exc.message}, 422
+        )
+    return flash(
+        see_other(f"/signature/{request.path_params['token']}"),
+        "Délégation enregistrée : votre collègue est invité(e) par e-mail.",
+    )
+
+
+async def ceremony_upload(request: Request) -> Response:
+    c = await _ceremony(request)
+    form = await request.form(max_part_size=UPLOAD_LIMIT)
+    upload = form.get("file")
+    data = await upload.read() if upload is not None and hasattr(upload, "read") else b""
+    if not data:
+        return await _ceremony_page(request, c, {"file": "Choisissez le PDF signé."}, 422)
+    try:
+        await ceremony.upload_external(c, data, _audit(request, c))
+    except FieldError as exc:
+        return await _ceremony_page(request, c, {"file": exc.message}, 422)
+    return flash(
+        see_other(f"/signature/{request.path_params['token']}"),
+        "Votre PDF signé est accepté et enregistré.",
+    )
+
+
+async def ceremony_document(request: Request) -> Response:
+    c = await _ceremony(request)
+    data = await files.get(c.latest["storage_key"], c.latest["sha256"])
+    done = c.request["status"] == RequestStatus.COMPLETED
+    return _pdf_response(_names(c.convention["reference"], done)[0], data)
+
+
+async def ceremony_bundle(request: Request) -> Response:
+    c = await _ceremony(request)
+    req = c.request
+    if req["status"] != RequestStatus.COMPLETED or not req["certificate_key"]:
+        raise HTTPException(404)
+    signed = await files.get(c.latest["storage_key"], c.latest["sha256"])
+    cert = await files.get(req["certificate_key"], req["certificate_sha256"])
+    return _bundle(c.convention["reference"], signed, cert)
+
+
+# Verification -----------------------------------------------------------------------------------
+
+
+async def verify_page(request: Request) -> Response:
+    if request.method == "GET":
+        return await render(request, "signing/verification.html", {"verdict": None, "errors": {}})
+    form = await request.form(max_part_size=UPLOAD_LIMIT)
+    upload = form.get("file")
+    data = await upload.read() if upload is not None and hasattr(upload, "read") else b""
+    if not data:
+        return await render(
+            request,
+            "signing/verification.html",
+            {"verdict": None, "errors": {"file": "Choisissez un fichier PDF."}},
+            status_code=422,
+        )
+    try:
+        verdict = await verification.verify(data)
+    except pades.PadesError as exc:
+        return await render(
+            request,
+            "signing/verification.html",
+            {"verdict": None, "errors": {"file": exc.message}},
+            status_code=422,
+        )
+    return await render(
+        request,
+        "signing/verification.html",
+        {"verdict": verdict, "errors": {}, "filename": getattr(upload, "filename", "")},
+    )
+
+
+routes = [
+    Route("/conventions/{convention_id}/signature", manage, methods=["GET"]),
+    Route("/conventions/{convention_id}/signature", create, methods=["POST"]),
+    Route(
+        "/conventions/{convention_id}/signature/{request_id}/annulation", cancel, methods=["POST"]
+    ),
+    Route(
+        "/conventions/{convention_id}/signature/{request_id}/expiration", expiry, methods=["POST"]
+    ),
+    Route(
+        "/conventions/{convention_id}/signature/{request_id}/participants/{participant_id}"
+        "/remplacement",
+        replace,
+        methods=["POST"],
+    ),
+    Route(
+        "/conventions/{convention_id}/signature/{request_id}/participants/{participant_id}/relance",
+        remind,
+        methods=["POST"],
+    ),
+    Route(
+        "/conventions/{convention_id}/signature/{request_id}/document.pdf",
+        document,
+        methods=["GET"],
+    ),
+    Route(
+        "/conventions/{convention_id}/signature/{request_id}/certificat.pdf",
+        certificate,
+        methods=["GET"],
+    ),
+    Route(
+        "/conventions/{convention_id}/signature/{request_id}/dossier.zip", bundle, methods=["GET"]
+    ),
+    Route("/signatures/{participant_id}", my_signature, methods=["GET"]),
+]
+
+public_routes = [
+    Route("/signature/{token}", ceremony_show, methods=["GET"]),
+    Route("/signature/{token}/code", ceremony_code, methods=["POST"]),
+    Route("/signature/{token}/signer", ceremony_sign, methods=["POST"]),
+    Route("/signature/{token}/refus", ceremony_decline, methods=["POST"]),
+    Route("/signature/{token}/delegation", ceremony_delegate, methods=["POST"]),
+    Route("/signature/{token}/depot", ceremony_upload, methods=["POST"]),
+    Route("/signature/{token}/document.pdf", ceremony_document, methods=["GET"]),
+    Route("/signature/{token}/dossier.zip", ceremony_bundle, methods=["GET"]),
+    Route("/verification", verify_page, methods=["GET", "POST"]),
+]

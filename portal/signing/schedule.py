@@ -1,0 +1,98 @@
+"""Periodic signing work, idempotent: reminders (one row per participant and key, so never
+twice for the same step), expiry, signatures left waiting for a time-stamp, and the daily
+time-stamp of every audit chain head when an authority is configured."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+
+from pyhanko.sign.timestamps import TimeStamper
+
+from portal.core.tenancy import TenantScope
+from portal.signing import chain, keys, repository, workflow
+from portal.signing.apply import SYSTEM
+from portal.signing.enums import EventKind, ParticipantStatus, RequestStatus
+
+
+def due_reminder_keys(step: int, days_open: int, reminder_days: list[int]) -> list[str]:
+    """Keys due after `days_open` days: one per configured day, then one per week after the
+    last of them."""
+    keys_due = [f"s{step}-j{d}" for d in sorted(reminder_days) if days_open >= d]
+    if reminder_days and days_open >= max(reminder_days) + 7:
+        weeks = (days_open - max(reminder_days)) // 7
+        keys_due += [f"s{step}-w{n}" for n in range(1, weeks + 1)]
+    return keys_due
+
+
+async def scan(at: dt.datetime) -> None:
+    for req in await repository.active_requests():
+        scope = TenantScope(consortium_id=req["consortium"])
+        if req["expires_on"] < at.date():
+            async with repository.locked(scope, req["id"]) as fresh:
+                if fresh is not None and fresh["status"] == RequestStatus.ACTIVE:
+                    await workflow.close(
+                        scope,
+                        req["id"],
+                        RequestStatus.EXPIRED,
+                        EventKind.EXPIRED,
+                        SYSTEM,
+                        "Date d'expiration dépassée",
+                    )
+            continue
+        people = await repository.participants(scope, req["id"])
+        if req["closing"] == "pending" or any(
+            p["status"] == ParticipantStatus.SUBMITTED for p in people
+        ):
+            # Signatures waiting (for a time-stamping authority, say): try again hourly.
+            await workflow.enqueue_apply(scope, req["id"], at.strftime("%Y%m%d%H"))
+        if req["step_opened_at"] is None:
+            continue
+        days_open = (at - req["step_opened_at"]).days
+        due = due_reminder_keys(req["current_step"], days_open, list(req["reminder_days"]))
+        if not due:
+            continue
+        for p in people:
+            if p["status"] != ParticipantStatus.PENDING:
+                continue
+            async with repository.locked(scope, req["id"]):
+                owed = [k for k in due if not await repository.reminder_sent(scope, p["id"], k)]
+                if not owed:
+                    continue
+                # A late scan owing several reminders sends one and records them all.
+                for key in owed:
+                    await repository.insert_reminder(scope, p["id"], key)
+                await chain.append(
+                    scope,
+                    req["id"],
+                    EventKind.REMINDED,
+                    audit=SYSTEM,
+                    participant=p["id"],
+                    details={"keys": owed},
+                )
+                await workflow.enqueue_mail(scope, p["id"], "reminder", owed[-1])
+
+
+async def anchor_heads(at: dt.datetime, stamper: TimeStamper | None = None) -> bool:
+    """Time-stamps the SHA-256 of every chain head once a day. False when nothing was done."""
+    stamper = stamper or keys.timestamper()
+    day = at.date()
+    if stamper is None or await repository.anchor(day) is not None:
+        return False
+    heads = {
+        str(request_id): await chain.head(TenantScope(consortium_id=consortium), request_id)
+        for consortium, request_id in await repository.all_request_ids()
+    }
+    digest = hashlib.sha256(json.dumps(heads, sort_keys=True).encode()).digest()
+    token = await stamper.async_timestamp(digest, "sha256")
+    await repository.insert_anchor(
+        {
+            "day": day,
+            "digest": digest.hex(),
+            "heads": heads,
+            "token": base64.b64encode(token.dump()).decode(),
+        }
+    )
+    return True

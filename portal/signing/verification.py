@@ -1,0 +1,64 @@
+"""Checking any PDF: each signature (signer, time, intact or altered, covering the whole file)
+and whether the file is, or extends, a document signed through the portal. Shared by the public
+page `/verification` and `portal verify`."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+from portal.core.tenancy import TenantScope
+from portal.signing import files, keys, pades, repository
+from portal.signing.authority import Seal
+from portal.signing.enums import RequestStatus
+
+
+@dataclasses.dataclass
+class Verdict:
+    reports: list[pades.SignatureReport]
+    match: str  # French sentence about the portal's own records
+    exact: bool  # the file is byte for byte a revision stored by the portal
+
+    @property
+    def ok(self) -> bool:
+        """Every signature intact and valid, and nothing added after the last one but what
+        the rules allow (form filling, validation data, time-stamps)."""
+        return (
+            bool(self.reports)
+            and all(r.intact and r.valid and r.bottom_line for r in self.reports)
+            and self.reports[-1].covers_whole_document
+        )
+
+
+async def _seal_of(consortium_id: object) -> Seal:
+    return await keys.seal(TenantScope(consortium_id=consortium_id))  # type: ignore[arg-type]
+
+
+async def verify(data: bytes, fallback: Seal | None = None) -> Verdict:
+    sha = hashlib.sha256(data).hexdigest()
+    stored = await repository.revision_by_sha(sha)
+    seal = await _seal_of(stored["consortium"]) if stored else (fallback or keys.seal_for(""))
+    reports = await files.cpu(pades.validate, data, seal.trust_roots, seal.crls)
+    if stored is None:
+        # Perhaps a portal revision with more appended (an external tool's counter-signature).
+        for report in reports:
+            earlier = await repository.revision_by_sha(report.revision_sha256)
+            if earlier is not None:
+                return Verdict(
+                    reports,
+                    "Ce fichier prolonge un document signé via le portail (révision "
+                    f"{earlier['number']}), avec des ajouts faits hors du portail.",
+                    False,
+                )
+        return Verdict(
+            reports, "Ce fichier ne correspond à aucun document signé via le portail.", False
+        )
+    scope = TenantScope(consortium_id=stored["consortium"])
+    req = await repository.request(scope, stored["request"])
+    state = RequestStatus(req["status"]).label.lower() if req else "inconnue"
+    return Verdict(
+        reports,
+        f"Ce fichier est exactement la révision {stored['number']} d'un document signé via le "
+        f"portail (demande de signature {state}).",
+        True,
+    )
