@@ -128,7 +128,8 @@ async def _frozen_version(opened: Opened) -> Row:
 def parse_lines(form: dict[str, Any], parties: int) -> tuple[list[Line], dict[str, str]]:
     """Rows `p-<n>-<field>` of the form; a row without name and e-mail is ignored."""
     lines, errors = [], {}
-    count = int(form.get("rows", "0") or 0) if str(form.get("rows", "0")).isdigit() else 0
+    raw = str(form.get("rows", ""))
+    count = int(raw) if raw.isdigit() else 0
     for n in range(min(count, 60)):
 
         def get(field: str, n: int = n) -> str:
