@@ -4,7 +4,8 @@ Each event stores `hash = SHA-256(prev_hash + canonical JSON of the event)`, the
 chained to 64 zeros. Appends happen inside `repository.locked`, so a request has one chain; on
 PostgreSQL a trigger refuses UPDATE and DELETE on the table. `verify` recomputes the chain and
 names the first link that does not hold: an altered row breaks its own hash, a removed or
-reordered row breaks the sequence or the next `prev_hash`.
+reordered row breaks the sequence or the next `prev_hash`; removing the last rows is caught by
+the length and head kept on the request, and by the daily time-stamp of every head.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ async def append(
     prev = last["hash"] if last else GENESIS
     head = link(prev, event)
     await repository.insert_event(scope, {**event, "prev_hash": prev, "hash": head})
+    await repository.update_request(
+        scope, request_id, {"chain_length": event["seq"], "chain_head": head}
+    )
     return head
 
 
@@ -94,8 +98,18 @@ class Break:
     reason: str
 
 
-def verify(events: Sequence[Mapping[str, Any]]) -> Break | None:
-    """The first broken link of a request's events (in stored `seq` order), or None."""
+def verify(
+    events: Sequence[Mapping[str, Any]],
+    *,
+    length: int = 0,
+    head: str = "",
+    anchored: str = "",
+) -> Break | None:
+    """The first broken link of a request's events (in stored `seq` order), or None.
+
+    `length` and `head` are those recorded on the request at each append, `anchored` the head
+    in the latest daily time-stamp: they reveal events removed from the end, which leave a
+    shorter chain that still links."""
     prev = GENESIS
     for expected, event in enumerate(events, 1):
         if event["seq"] != expected:
@@ -105,6 +119,12 @@ def verify(events: Sequence[Mapping[str, Any]]) -> Break | None:
         if link(prev, event) != event["hash"]:
             return Break(event["seq"], "contenu modifié après coup")
         prev = event["hash"]
+    if len(events) < length:
+        return Break(len(events) + 1, f"les derniers événements (jusqu'au n° {length}) manquent")
+    if head and prev != head:
+        return Break(len(events), "ne mène pas à la tête enregistrée du journal")
+    if anchored and all(event["hash"] != anchored for event in events):
+        return Break(len(events) + 1, "un événement horodaté par l'autorité a disparu")
     return None
 
 
@@ -114,4 +134,11 @@ async def head(scope: TenantScope, request_id: uuid.UUID) -> str:
 
 
 async def check(scope: TenantScope, request_id: uuid.UUID) -> Break | None:
-    return verify(await repository.events(scope, request_id))
+    request = await repository.request(scope, request_id)
+    anchor = await repository.latest_anchor()
+    return verify(
+        await repository.events(scope, request_id),
+        length=request["chain_length"] if request else 0,
+        head=request["chain_head"] if request else "",
+        anchored=str(anchor["heads"].get(str(request_id), "")) if anchor else "",
+    )

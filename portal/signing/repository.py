@@ -252,6 +252,15 @@ async def insert_anchor(values: dict[str, Any]) -> None:
     await Anchor(**values).save()
 
 
+async def latest_anchor() -> Row | None:
+    row: Row | None = (
+        await Anchor.select().order_by(Anchor.day, ascending=False).output(load_json=True).first()
+    )
+    return row
+
+
 async def anchors() -> list[Row]:
-    rows: list[Row] = await Anchor.select().order_by(Anchor.day, ascending=False)
+    rows: list[Row] = (
+        await Anchor.select().order_by(Anchor.day, ascending=False).output(load_json=True)
+    )
     return rows

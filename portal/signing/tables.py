@@ -44,6 +44,10 @@ class SignatureRequest(Table, tablename="signing_request"):
     created_at = Timestamptz(default=TimestamptzNow())
     completed_at = Timestamptz(null=True, default=None)
     closed_reason = Text(default="")
+    # The audit chain's length and head, written with each append: removing the last events
+    # leaves a chain that still links, but no longer reaches this head.
+    chain_length = Integer(default=0)
+    chain_head = Varchar(length=64, default="")
 
 
 class Participant(Table, tablename="signing_participant"):
