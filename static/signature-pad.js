@@ -12,7 +12,11 @@
   context.lineWidth = 2.5;
   context.lineCap = "round";
   context.strokeStyle = "#1f2933";
-  function toggle() { pad.hidden = !drawn.checked; }
+  var typedField = document.querySelector("[data-typed-mark]");
+  function toggle() {
+    pad.hidden = !drawn.checked;
+    if (typedField) typedField.hidden = drawn.checked;
+  }
   drawn.addEventListener("change", toggle);
   typed.addEventListener("change", toggle);
   toggle();

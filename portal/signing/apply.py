@@ -6,6 +6,7 @@ not written: the job fails and is retried until the authority answers."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 
 from portal.conventions import repository as conventions
@@ -51,6 +52,16 @@ async def run(scope: TenantScope, request_id: uuid.UUID) -> None:
         if req["closing"] == "pending":
             await _finish(scope, req)
         return
+
+
+def stamp_mark(person: Row) -> pades.Mark | None:
+    """The mark chosen at the ceremony (checked there) as the stamp shows it."""
+    if person["mark_kind"] == "drawn":
+        _, _, data = person["mark_image"].partition(",")
+        return pades.Mark(png=base64.b64decode(data))
+    if person["mark_kind"] == "typed":
+        return pades.Mark(text=person["mark_text"])
+    return None
 
 
 def _timestamper(req: Row):  # type: ignore[no-untyped-def]
@@ -102,6 +113,7 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
                 signed_at=at,
                 timestamper=stamper,
                 validation_context=context,
+                mark=stamp_mark(person),
             )
         )
     except pades.TimestampUnavailable as exc:

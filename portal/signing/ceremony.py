@@ -21,7 +21,6 @@ from typing import Any
 from portal.core import mail, security
 from portal.core.forms import FieldError
 from portal.core.tenancy import TenantScope
-from portal.notifications import service as notifications
 from portal.settings import get_settings
 from portal.signing import chain, files, keys, pades, repository, requests, workflow
 from portal.signing.chain import Audit
@@ -55,6 +54,7 @@ class Ceremony:
     slug: str
     people: list[Row]
     latest: Row
+    waiting_for_timestamp: bool = False  # the time-stamping authority is not answering
 
     @property
     def status(self) -> ParticipantStatus:
@@ -104,6 +104,7 @@ async def load(token: str) -> Ceremony | None:
     latest = await repository.latest_revision(scope, participant["request"])
     if req is None or convention is None or found is None or latest is None:
         return None
+    last = await repository.last_event(scope, req["id"])
     return Ceremony(
         scope=scope,
         participant=participant,
@@ -113,6 +114,7 @@ async def load(token: str) -> Ceremony | None:
         slug=found[1]["slug"],
         people=await repository.participants(scope, req["id"]),
         latest=latest,
+        waiting_for_timestamp=last is not None and last["kind"] == EventKind.TIMESTAMP_PENDING,
     )
 
 
@@ -233,6 +235,10 @@ def parse_mark(kind: str, text: str, image: str, name: str) -> Mark:
             ) from exc
         if not raw.startswith(b"\x89PNG") or len(raw) > MARK_MAX_BYTES:
             raise FieldError("Le tracé de la signature est illisible : recommencez.", "mark")
+        try:
+            pades.drawn_mark(raw)  # decodes now: the signature job must not fail on it later
+        except pades.PadesError as exc:
+            raise FieldError(exc.message, "mark") from exc
         return Mark("drawn", "", image)
     if kind == "typed":
         text = text.strip() or name
@@ -368,8 +374,9 @@ async def decline(c: Ceremony, reason: str, audit: Audit) -> None:
             reason[:2000],
             participant=c.participant["id"],
         )
-        await _tell_pilot(
-            c,
+        await workflow.tell_pilots(
+            c.scope,
+            c.request,
             f"{c.participant['name']} refuse de signer « {c.convention['title']} »",
             f"Motif : {reason[:300]}. La demande de signature est arrêtée.",
         )
@@ -411,8 +418,9 @@ async def delegate(c: Ceremony, name: str, email: str, reason: str, audit: Audit
         EventKind.DELEGATED,
         ParticipantStatus.DELEGATED,
     )
-    await _tell_pilot(
-        c,
+    await workflow.tell_pilots(
+        c.scope,
+        c.request,
         f"{c.participant['name']} délègue sa signature à {colleague['full_name']}",
         f"Convention « {c.convention['title']} ». Motif : {reason.strip() or 'non précisé'}.",
     )
@@ -514,18 +522,3 @@ async def upload_external(c: Ceremony, uploaded: bytes, audit: Audit) -> None:
         finished = await workflow.advance(c.scope, request_id, audit)
         if finished:
             await workflow.enqueue_apply(c.scope, request_id)
-
-
-async def _tell_pilot(c: Ceremony, title: str, body: str) -> None:
-    pilots = set(await tenants.active_pilots(c.scope))
-    if c.request["created_by"]:
-        pilots.add(c.request["created_by"])
-    await notifications.notify(
-        sorted(pilots),
-        kind="signature",
-        title=title,
-        body=body,
-        link=f"/c/{c.slug}/conventions/{c.convention['id']}/signature",
-        subject=f"signature:{c.request['id']}",
-        consortium_id=c.scope.consortium_id,
-    )

@@ -22,7 +22,7 @@ from portal.tenants import service as tenants
 
 def _identification(p: Row, external_steps: list[int]) -> str:
     if p["step"] in external_steps and p["certificate_subject"]:
-        qualified = " (certificat qualifié)" if p["certificate_qualified"] else ""
+        qualified = " (le certificat se déclare qualifié)" if p["certificate_qualified"] else ""
         return (
             f"signature faite dans son propre outil avec le certificat « "
             f"{p['certificate_subject']} » émis par « {p['certificate_issuer']} »{qualified}"

@@ -1,8 +1,12 @@
 """Which seal signs for a consortium, which authorities it trusts, which time-stamper stamps.
 
-Order: the consortium's own PKCS#12 (`PORTAL_SIGNING_SEALS_DIR/<slug>.p12`), else the
-platform's (`PORTAL_SIGNING_PKCS12`), else, outside production only, the test authority the
-portal creates on first use. Keys are never in the repository.
+Order: the consortium's own PKCS#12 (`PORTAL_SIGNING_SEALS_DIR/<slug>.p12`, its passphrase in
+`<slug>.pass`), else the platform's (`PORTAL_SIGNING_PKCS12`), else, outside production only,
+the test authority the portal creates on first use. Keys are never in the repository.
+
+Trusted: the seal's own root, the platform's `PORTAL_SIGNING_TRUSTED_CAS` and the consortium's
+`<slug>-autorites.pem` (e.g. the State service's RGS or qualified authority for external
+steps). Seals are cached per process: a changed file is read after a restart.
 """
 
 from __future__ import annotations
@@ -39,10 +43,10 @@ def seal_for(slug: str) -> Seal:
     settings = get_settings()
     extra = list(settings.signing_trusted_cas)
     files = _consortium_files(slug)
+    if files and files[2].exists():  # the authorities this consortium accepts, whatever seals
+        extra.append(files[2])
     if files and files[0].exists():
-        p12, password, authorities = files
-        if authorities.exists():
-            extra.append(authorities)
+        p12, password, _ = files
         secret = password.read_bytes().strip() if password.exists() else None
         return authority.load_pkcs12(p12, secret, extra)
     if settings.signing_pkcs12 is not None:

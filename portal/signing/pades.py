@@ -22,6 +22,9 @@ from zoneinfo import ZoneInfo
 
 from asn1crypto import crl as asn1_crl  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
+from PIL import Image, UnidentifiedImageError
+from pyhanko.pdf_utils import layout
+from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -77,6 +80,8 @@ FIELD_RIGHT_INSET = 4 * MM  # the block's padding
 SLOT_GAP = 2 * MM
 
 STAMP_TEXT = "Signé par %(signer)s\n%(org)s\nle %(date)s"
+MARK_MAX_PIXELS = 2000 * 800  # the signing pad exports 480 × 160: anything huge is refused
+DRAWING_TEXT_SHARE = 0.45  # of the field's height kept under a drawn mark for the text
 STAMP_FONT_SIZE = 9  # Courier: each character is 0.6 × this wide
 STAMP_MARGIN = 10  # pyHanko's text box margin, in points
 STAMP_MIN_COLUMNS = 22  # "le 22/11/2026 à 14:05" stays on one line
@@ -242,6 +247,7 @@ def _stamp_safe(text: str) -> str:
 class _Field:
     signed: bool
     width: float  # of its widget, in points (0 when invisible)
+    height: float
 
 
 def _find_field(pdf: bytes, field_name: str) -> _Field | None:
@@ -251,7 +257,11 @@ def _find_field(pdf: bytes, field_name: str) -> _Field | None:
             field = ref.get_object()
             widget = field["/Kids"][0].get_object() if "/Kids" in field else field
             rect = [float(v) for v in widget.get("/Rect", (0, 0, 0, 0))]
-            return _Field(signed=value is not None, width=abs(rect[2] - rect[0]))
+            return _Field(
+                signed=value is not None,
+                width=abs(rect[2] - rect[0]),
+                height=abs(rect[3] - rect[1]),
+            )
     except (PdfError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise PadesError(UNREADABLE) from exc
     return None
@@ -300,6 +310,56 @@ def _run(sign: Callable[[], object], *, timestamped: bool) -> None:
         raise PadesError(f"La signature n'a pas pu être apposée sur ce PDF : {exc}") from exc
 
 
+@dataclass(frozen=True)
+class Mark:
+    """The signer's chosen mark, shown in the stamp above the verified name: a typed text
+    (when it differs from that name) or a drawn PNG."""
+
+    text: str = ""
+    png: bytes = b""
+
+
+def drawn_mark(png: bytes) -> Image.Image:
+    """The drawn mark cropped to its strokes; PadesError when it is not a usable PNG."""
+    unusable = PadesError("Le tracé de la signature est illisible : recommencez.")
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            if image.format != "PNG" or image.width * image.height > MARK_MAX_PIXELS:
+                raise unusable
+            drawing = image.convert("RGBA")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise unusable from exc
+    box = drawing.getchannel("A").getbbox()
+    if box is None:
+        raise PadesError("Le cadre de signature est vide : tracez votre signature.")
+    return drawing.crop(box)
+
+
+def _stamp_style(mark: Mark | None, field_height: float) -> TextStampStyle:
+    text_box = TextBoxStyle(font_size=STAMP_FONT_SIZE)
+    if mark is None or not mark.png:
+        return TextStampStyle(stamp_text="%(text)s", text_box_style=text_box, border_width=1)
+    # As on paper: the drawing in the upper part, the printed name and date under it.
+    lower = round(field_height * DRAWING_TEXT_SHARE)
+    return TextStampStyle(
+        stamp_text="%(text)s",
+        text_box_style=text_box,
+        border_width=1,
+        background=PdfImage(drawn_mark(mark.png)),
+        background_opacity=1.0,
+        background_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MID,
+            y_align=layout.AxisAlignment.ALIGN_MAX,
+            margins=layout.Margins(left=6, right=6, top=4, bottom=lower),
+        ),
+        inner_content_layout=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MID,
+            y_align=layout.AxisAlignment.ALIGN_MIN,
+            margins=layout.Margins(left=STAMP_MARGIN, right=STAMP_MARGIN, bottom=4),
+        ),
+    )
+
+
 def sign_field(
     pdf: bytes,
     *,
@@ -312,10 +372,12 @@ def sign_field(
     signed_at: dt.datetime,
     timestamper: TimeStamper | None,
     validation_context: ValidationContext | None,
+    mark: Mark | None = None,
 ) -> bytes:
     """Fills the empty field `field_name` with a PAdES signature in a new revision, with a
-    visible stamp. With a time-stamper: B-LT (token plus validation data), and never without
-    the token (TimestampUnavailable); without one: B-B."""
+    visible stamp (the mark, the verified name, the organisation, the date). With a
+    time-stamper: B-LT (token plus validation data), and never without the token
+    (TimestampUnavailable); without one: B-B."""
     field = _find_field(pdf, field_name)
     if field is None:
         raise PadesError(f"Le champ de signature « {field_name} » est absent du document.")
@@ -335,18 +397,20 @@ def sign_field(
         embed_validation_info=timestamper is not None,
         dss_settings=DSS_WITH_SIGNATURE,
     )
-    style = TextStampStyle(
-        stamp_text="%(text)s",
-        text_box_style=TextBoxStyle(font_size=STAMP_FONT_SIZE),
-        border_width=1,
+    signer = PdfSigner(
+        metadata,
+        signer=seal.signer,
+        timestamper=timestamper,
+        stamp_style=_stamp_style(mark, field.height),
     )
-    signer = PdfSigner(metadata, signer=seal.signer, timestamper=timestamper, stamp_style=style)
     out = io.BytesIO()
     text = STAMP_TEXT % {
         "signer": signer_name,
         "org": organisation,
         "date": _french_datetime(signed_at),
     }
+    if mark is not None and mark.text and mark.text.strip() != signer_name:
+        text = f"« {mark.text.strip()} »\n{text}"
     params = {"text": _stamp_lines(_stamp_safe(text), field.width)}
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     _run(

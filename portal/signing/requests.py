@@ -73,30 +73,32 @@ class Line:
 
 async def draft(opened: Opened) -> dict[str, Any]:
     """The form's starting point: one signer per party, in the usual order (bailleurs, then
-    associations, then the State), with the e-mail of the member allowed to sign."""
+    associations, then the State): the signatory the convention names, with the e-mail of the
+    member of that name; with none named, the member allowed to sign. A named signatory who
+    has no account gets no e-mail: the pilot types it (never someone else's address)."""
     version = await _frozen_version(opened)
-    members = await tenants.members(opened.ctx)
+    members = [m for m in await tenants.members(opened.ctx) if m["is_active"]]
     lines = []
     for index, party in enumerate(version["snapshot"]["parties"], 1):
-        signer = next(
-            (
-                m
-                for m in members
-                if m["organisation_id"] == uuid.UUID(party["organisation"])
-                and m["is_active"]
-                and m["may_sign"]
-            ),
-            None,
-        )
+        colleagues = [
+            m for m in members if m["organisation_id"] == uuid.UUID(party["organisation"])
+        ]
+        named = party["signatory_name"].strip()
+        if named:
+            signer = next(
+                (m for m in colleagues if m["full_name"].casefold() == named.casefold()), None
+            )
+        else:
+            signer = next((m for m in colleagues if m["may_sign"]), None)
         lines.append(
             {
                 "party_index": index,
                 "organisation_name": party["organisation_name"],
                 "step": STEP_OF_ROLE.get(PartyRole(party["role"]), 1),
                 "role": ParticipantRole.SIGNER.value,
-                "name": party["signatory_name"] or (signer["full_name"] if signer else ""),
+                "name": named or (signer["full_name"] if signer else ""),
                 "title": party["signatory_title"],
-                "email": signer["email"] if signer else party.get("referent_email") or "",
+                "email": signer["email"] if signer else "",
             }
         )
     return {

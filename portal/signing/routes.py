@@ -337,7 +337,7 @@ async def ceremony_sign(request: Request) -> Response:
     message = (
         "Approbation enregistrée. Merci."
         if status == ParticipantStatus.APPROVED
-        else "Signature enregistrée : elle est apposée sur le document. Merci."
+        else "Signature enregistrée, merci : elle est apposée sur le document dans un instant."
     )
     return flash(see_other(f"/signature/{request.path_params['token']}"), message)
 

@@ -11,10 +11,14 @@ import json
 
 from pyhanko.sign.timestamps import TimeStamper
 
+from portal.conventions import repository as conventions
+from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
+from portal.notifications import service as notifications
 from portal.signing import chain, keys, repository, workflow
 from portal.signing.apply import SYSTEM
 from portal.signing.enums import EventKind, ParticipantStatus, RequestStatus
+from portal.signing.repository import Row
 
 
 def due_reminder_keys(step: int, days_open: int, reminder_days: list[int]) -> list[str]:
@@ -31,16 +35,7 @@ async def scan(at: dt.datetime) -> None:
     for req in await repository.active_requests():
         scope = TenantScope(consortium_id=req["consortium"])
         if req["expires_on"] < at.date():
-            async with repository.locked(scope, req["id"]) as fresh:
-                if fresh is not None and fresh["status"] == RequestStatus.ACTIVE:
-                    await workflow.close(
-                        scope,
-                        req["id"],
-                        RequestStatus.EXPIRED,
-                        EventKind.EXPIRED,
-                        SYSTEM,
-                        "Date d'expiration dépassée",
-                    )
+            await _expire(scope, req)
             continue
         people = await repository.participants(scope, req["id"])
         if req["closing"] == "pending" or any(
@@ -72,7 +67,43 @@ async def scan(at: dt.datetime) -> None:
                     participant=p["id"],
                     details={"keys": owed},
                 )
-                await workflow.enqueue_mail(scope, p["id"], "reminder", owed[-1])
+                # Scheduled, so it waits for the morning like every non-urgent e-mail.
+                await workflow.enqueue_mail(
+                    scope,
+                    p["id"],
+                    "reminder",
+                    owed[-1],
+                    run_after=notifications.next_sending_time(at),
+                )
+
+
+async def _expire(scope: TenantScope, req: Row) -> None:
+    async with repository.locked(scope, req["id"]) as fresh:
+        if fresh is None or fresh["status"] != RequestStatus.ACTIVE:
+            return  # closed meanwhile: nothing to do (the scan may run twice)
+        await workflow.close(
+            scope,
+            req["id"],
+            RequestStatus.EXPIRED,
+            EventKind.EXPIRED,
+            SYSTEM,
+            "Date d'expiration dépassée",
+        )
+        missing = [
+            p["name"]
+            for p in workflow.acting(await repository.participants(scope, req["id"]))
+            if not ParticipantStatus(p["status"]).done
+        ]
+        convention = await conventions.convention(scope, req["convention"])
+        title = convention["title"] if convention else ""
+        await workflow.tell_pilots(
+            scope,
+            req,
+            f"Demande de signature expirée : « {title} »",
+            f"Elle a expiré le {date_fr(req['expires_on'])} sans toutes les signatures "
+            f"(manquent : {', '.join(missing) or 'aucune'}). Vous pouvez envoyer une nouvelle "
+            "demande.",
+        )
 
 
 async def anchor_heads(at: dt.datetime, stamper: TimeStamper | None = None) -> bool:

@@ -25,11 +25,13 @@ from collections.abc import Sequence
 from portal.core import security
 from portal.core.tenancy import TenantScope
 from portal.jobs import service as jobs
+from portal.notifications import service as notifications
 from portal.settings import get_settings
 from portal.signing import chain, repository
 from portal.signing.chain import Audit
 from portal.signing.enums import EventKind, ParticipantRole, ParticipantStatus, RequestStatus
 from portal.signing.repository import Row
+from portal.tenants import service as tenants
 
 SEND_MAIL = "signing.send_mail"
 APPLY = "signing.apply"
@@ -61,7 +63,11 @@ def acting(participants: Sequence[Row], step: int | None = None) -> list[Row]:
 
 
 async def enqueue_mail(
-    scope: TenantScope, participant_id: uuid.UUID, kind: str, key: str | None = None
+    scope: TenantScope,
+    participant_id: uuid.UUID,
+    kind: str,
+    key: str | None = None,
+    run_after: dt.datetime | None = None,
 ) -> None:
     """E-mails to participants go through the job layer, once per `key`."""
     await jobs.enqueue(
@@ -73,6 +79,7 @@ async def enqueue_mail(
             "key": key or "",
         },
         consortium_id=scope.consortium_id,
+        run_after=run_after,
         dedup_key=f"signing:{kind}:{participant_id}:{key or ''}",
     )
 
@@ -153,4 +160,24 @@ async def close(
         participant=participant,
         document_sha256=latest["sha256"] if latest else "",
         details={"reason": reason} if reason else {},
+    )
+
+
+async def tell_pilots(scope: TenantScope, request: Row, title: str, body: str) -> None:
+    """The consortium's pilots and whoever sent the request, in the notification centre (and
+    by e-mail as each prefers), with a link to the request's page."""
+    found = await tenants.platform_scope(scope.consortium_id)
+    if found is None:
+        return
+    pilots = set(await tenants.active_pilots(scope))
+    if request["created_by"]:
+        pilots.add(request["created_by"])
+    await notifications.notify(
+        sorted(pilots),
+        kind="signature",
+        title=title,
+        body=body,
+        link=f"/c/{found[1]['slug']}/conventions/{request['convention']}/signature",
+        subject=f"signature:{request['id']}",
+        consortium_id=scope.consortium_id,
     )
