@@ -3,13 +3,17 @@ HTTP with the e-mails captured by the real SMTP server."""
 
 from __future__ import annotations
 
+import io
 import re
+import uuid
+import zipfile
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import CSRF_RE, login, run_jobs
+from tests.conftest import CSRF_RE, Clock, login, run_jobs
 from tests.conventions.conftest import Cast, cast, create, make_ready_to_freeze, post, set_status
 
 __all__ = ["cast"]
@@ -35,18 +39,13 @@ async def frozen_convention(client: httpx.AsyncClient, cast: Cast) -> str:
     return url
 
 
-def three_steps(cast: Cast) -> dict[str, object]:
-    """Step 1 the bailleur, step 2 Association Deux, step 3 Association alpha-habitat
-    (party order of the frozen PDF: 1 bailleur, 2 Association Deux, 3 Association alpha)."""
-    rows = [
-        ("1", "signer", "1", "Pilote Alpha", cast.world.tenant.pilot.email),
-        ("2", "signer", "2", "Aide Deux", cast.association2_worker.email),
-        ("3", "signer", "3", "Référente Alpha", cast.world.tenant.association_worker.email),
-    ]
+def request_form(rows: list[tuple[str, str, str, str, str]], **extra: object) -> dict[str, object]:
+    """The pilot's form: one row (step, role, party index, name, e-mail) per participant."""
     data: dict[str, object] = {
         "rows": len(rows),
         "expires_on": "31/12/2099",
         "reminder_days": "3, 7",
+        **extra,
     }
     for n, (step, role, party, name, email) in enumerate(rows):
         data |= {
@@ -57,6 +56,18 @@ def three_steps(cast: Cast) -> dict[str, object]:
             f"p-{n}-email": email,
         }
     return data
+
+
+def three_steps(cast: Cast) -> dict[str, object]:
+    """Step 1 the bailleur, step 2 Association Deux, step 3 Association alpha-habitat
+    (party order of the frozen PDF: 1 bailleur, 2 Association Deux, 3 Association alpha)."""
+    return request_form(
+        [
+            ("1", "signer", "1", "Pilote Alpha", cast.world.tenant.pilot.email),
+            ("2", "signer", "2", "Aide Deux", cast.association2_worker.email),
+            ("3", "signer", "3", "Référente Alpha", cast.world.tenant.association_worker.email),
+        ]
+    )
 
 
 async def send_request(client: httpx.AsyncClient, url: str, data: dict[str, object]) -> str:
@@ -115,3 +126,76 @@ async def anonymous(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as c:
         yield c
+
+
+async def request_row(url: str, cast: Cast) -> dict[str, Any]:
+    """The latest signature request of the convention at `url`."""
+    from portal.core.tenancy import TenantScope
+    from portal.signing import repository
+
+    found = await repository.requests_of(
+        TenantScope(cast.world.tenant.id), uuid.UUID(url.rsplit("/", 1)[1])
+    )
+    return found[0]
+
+
+async def people(cast: Cast, request_id: uuid.UUID) -> list[dict[str, Any]]:
+    from portal.core.tenancy import TenantScope
+    from portal.signing import repository
+
+    return await repository.participants(TenantScope(cast.world.tenant.id), request_id)
+
+
+async def events(cast: Cast, request_id: uuid.UUID) -> list[str]:
+    from portal.core.tenancy import TenantScope
+    from portal.signing import repository
+
+    found = await repository.events(TenantScope(cast.world.tenant.id), request_id)
+    return [e["kind"] for e in found]
+
+
+async def revisions(cast: Cast, request_id: uuid.UUID) -> list[dict[str, Any]]:
+    from portal.core.tenancy import TenantScope
+    from portal.signing import repository
+
+    return await repository.revisions(TenantScope(cast.world.tenant.id), request_id)
+
+
+async def sign_three_steps(
+    client: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
+    cast: Cast,
+    smtp,  # type: ignore[no-untyped-def]
+) -> tuple[str, dict[str, Any]]:
+    """A partnership convention frozen, sent in three steps, signed by each in turn from the
+    link in their e-mail. Returns the convention's URL and its completed request."""
+    url = await frozen_convention(client, cast)
+    await send_request(client, url, three_steps(cast))
+    await run_jobs()
+    for email in (
+        cast.world.tenant.pilot.email,
+        cast.association2_worker.email,
+        cast.world.tenant.association_worker.email,
+    ):
+        await sign_as(anonymous, smtp, links_to(smtp, email)[0], email)
+    return url, await request_row(url, cast)
+
+
+async def signed_bundle(
+    client: httpx.AsyncClient, url: str, request_id: uuid.UUID
+) -> tuple[bytes, bytes]:
+    """(signed PDF, certificate of signature) from the ZIP the parties download."""
+    response = await client.get(f"{url}/signature/{request_id}/dossier.zip")
+    assert response.status_code == 200, response.text
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = sorted(archive.namelist(), key=lambda n: "certificat" in n)
+    return archive.read(names[0]), archive.read(names[1])
+
+
+@pytest.fixture
+def signing_clock(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The controlled clock for the signing domain too (codes, reminders, expiry)."""
+    from portal.signing import workflow
+
+    monkeypatch.setattr(workflow, "now", clock.now)
+    return clock

@@ -3,11 +3,9 @@ server; then the refusals: out of turn, wrong codes, decline, replacement, cance
 
 from __future__ import annotations
 
-import io
+import asyncio
 import subprocess
 import sys
-import uuid
-import zipfile
 from pathlib import Path
 
 import httpx
@@ -15,34 +13,29 @@ import pytest
 
 from tests.conftest import run_jobs
 from tests.conventions.conftest import Cast, post
+from tests.signing.certificates import nss_database, pdfsig
 from tests.signing.conftest import (
     ceremony_post,
+    events,
     frozen_convention,
     last_code,
     links_to,
+    people,
+    request_form,
+    request_row,
+    revisions,
     send_request,
     sign_as,
+    signed_bundle,
     three_steps,
 )
 
 pytestmark = pytest.mark.usefixtures("base_url")
 
 
-def run(command: list[str], **options: object) -> subprocess.CompletedProcess[str]:
-    """poppler, NSS and `portal verify` as a user would run them."""
-    return subprocess.run(
-        command, capture_output=True, text=True, check=options.get("check", False)
-    )
-
-
-async def _request_row(url: str, cast: Cast) -> dict:  # type: ignore[type-arg]
-    from portal.core.tenancy import TenantScope
-    from portal.signing import repository
-
-    found = await repository.requests_of(
-        TenantScope(cast.world.tenant.id), uuid.UUID(url.rsplit("/", 1)[1])
-    )
-    return found[0]
+def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """poppler and `portal verify` as a user would run them."""
+    return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
 class TestThreeSteps:
@@ -73,7 +66,7 @@ class TestThreeSteps:
         await sign_as(anonymous, smtp, links_to(smtp, aide)[0], aide)
         await sign_as(anonymous, smtp, links_to(smtp, referente)[0], referente)
 
-        req = await _request_row(url, cast)
+        req = await request_row(url, cast)
         assert req["status"] == "completed"
         page = (await client.get(url)).text
         assert "Signée" in page
@@ -84,12 +77,7 @@ class TestThreeSteps:
                 for m in smtp.handler.messages
                 if m["To"] == email
             )
-        bundle = await client.get(f"{url}/signature/{req['id']}/dossier.zip")
-        assert bundle.status_code == 200
-        archive = zipfile.ZipFile(io.BytesIO(bundle.content))
-        signed_name, certificate_name = sorted(archive.namelist(), key=lambda n: "certificat" in n)
-        signed = archive.read(signed_name)
-        certificate = archive.read(certificate_name)
+        signed, certificate = await signed_bundle(client, url, req["id"])
 
         seal = keys.seal_for(cast.slug)
         reports = await files.cpu(pades.validate, signed, seal.trust_roots, seal.crls)
@@ -107,27 +95,15 @@ class TestThreeSteps:
         assert await chain.check(scope, req["id"]) is None
 
         # poppler agrees, with the test authority trusted through an NSS database.
-        pdf = tmp_path / "signee.pdf"
-        pdf.write_bytes(signed)
-        nss = tmp_path / "nss"
-        nss.mkdir()
-        root = tmp_path / "root.pem"
-        from asn1crypto import pem
-
-        root.write_bytes(pem.armor("CERTIFICATE", seal.trust_roots[0].dump()))
-        run(["certutil", "-N", "--empty-password", "-d", f"sql:{nss}"], check=True)
-        run(
-            ["certutil", "-A", "-n", "root", "-t", "C,C,C", "-i", str(root), "-d", f"sql:{nss}"],
-            check=True,
-        )
-        out = run(
-            ["pdfsig", "-nssdir", f"sql:{nss}", str(pdf)], capture_output=True, text=True
-        ).stdout
-        assert out.count("Signature is Valid.") == 3, out
+        nss = nss_database(tmp_path, seal.trust_roots[0])
+        verdicts = pdfsig(signed, nss, tmp_path)
+        assert [v["Signature Validation"] for v in verdicts] == ["Signature is Valid."] * 3
 
         # `portal verify` accepts it, and refuses it once a byte is changed.
+        pdf = tmp_path / "signee.pdf"
+        pdf.write_bytes(signed)
         verify = [sys.executable, "-m", "portal.cli", "verify"]
-        ok = run([*verify, str(pdf)], capture_output=True, text=True)
+        ok = run([*verify, str(pdf)])
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert "exactement" in ok.stdout
         tampered = bytearray(signed)
@@ -135,12 +111,124 @@ class TestThreeSteps:
         tampered[index] = ord("K")
         bad = tmp_path / "alteree.pdf"
         bad.write_bytes(bytes(tampered))
-        refused = run([*verify, str(bad)], capture_output=True, text=True)
+        refused = run([*verify, str(bad)])
         assert refused.returncode == 1, refused.stdout
-        out = run(
-            ["pdfsig", "-nssdir", f"sql:{nss}", str(bad)], capture_output=True, text=True
-        ).stdout
-        assert "Signature is Valid." not in out.split("Signature #1")[1].split("Signature #2")[0]
+        assert "ALTÉRÉE" in refused.stdout and "fichier NON VALIDE" in refused.stdout
+        verdicts = pdfsig(bytes(tampered), nss, tmp_path)
+        assert verdicts[0]["Signature Validation"] != "Signature is Valid."
+
+
+class TestOneStepTwoSigners:
+    async def test_signing_at_the_same_moment_gives_one_revision_after_the_other(
+        self,
+        client: httpx.AsyncClient,
+        make_client,  # type: ignore[no-untyped-def]
+        cast: Cast,
+        smtp,  # type: ignore[no-untyped-def]
+    ) -> None:
+        """Two signatories of the bailleur in step 1 (two fields side by side in its block)
+        confirm at once, and two workers apply at once: each signature lands on the revision
+        the other produced, never on the same one."""
+        from portal.core.tenancy import TenantScope
+        from portal.signing import apply, chain, files, keys, pades
+
+        pilot, copilot = cast.world.tenant.pilot.email, cast.second_pilot.email
+        url = await frozen_convention(client, cast)
+        form = request_form(
+            [
+                ("1", "signer", "1", "Pilote Alpha", pilot),
+                ("1", "signer", "1", "Copilote Alpha", copilot),
+                ("2", "signer", "2", "Aide Deux", cast.association2_worker.email),
+            ]
+        )
+        await send_request(client, url, form)
+        await run_jobs()
+        signers = [(make_client(), links_to(smtp, email)[0], email) for email in (pilot, copilot)]
+        for browser, link, _ in signers:
+            assert (await ceremony_post(browser, link, "code")).status_code == 303
+        confirmations = await asyncio.gather(
+            *(
+                ceremony_post(
+                    browser,
+                    link,
+                    "signer",
+                    {"code": last_code(smtp, email), "consent": "on", "mark_kind": "typed"},
+                )
+                for browser, link, email in signers
+            )
+        )
+        assert [r.status_code for r in confirmations] == [303, 303]
+        req = await request_row(url, cast)
+        scope = TenantScope(cast.world.tenant.id)
+        await asyncio.gather(apply.run(scope, req["id"]), apply.run(scope, req["id"]))
+
+        found = await revisions(cast, req["id"])
+        assert [r["number"] for r in found] == [0, 1, 2, 3]
+        assert [r["kind"] for r in found[2:]] == ["signature", "signature"]
+        assert all(p["status"] == "signed" for p in (await people(cast, req["id"]))[:2])
+        assert (await request_row(url, cast))["current_step"] == 2
+        data = await files.get(found[-1]["storage_key"], found[-1]["sha256"])
+        seal = keys.seal_for(cast.slug)
+        reports = await files.cpu(pades.validate, data, seal.trust_roots, seal.crls)
+        assert sorted(r.signer_name for r in reports) == ["Copilote Alpha", "Pilote Alpha"]
+        assert all(r.intact and r.valid and r.bottom_line for r in reports)
+        assert await chain.check(scope, req["id"]) is None
+        assert (await events(cast, req["id"])).count("signed") == 2
+
+
+class TestRoles:
+    async def test_an_approver_validates_without_signing_and_a_copy_recipient_is_told(
+        self,
+        client: httpx.AsyncClient,
+        anonymous: httpx.AsyncClient,
+        cast: Cast,
+        smtp,  # type: ignore[no-untyped-def]
+    ) -> None:
+        from portal.signing import files, keys, pades
+
+        pilot, aide, agent = (
+            cast.world.tenant.pilot.email,
+            cast.association2_worker.email,
+            cast.state_agent.email,
+        )
+        url = await frozen_convention(client, cast)
+        form = request_form(
+            [
+                ("1", "signer", "1", "Pilote Alpha", pilot),
+                ("2", "approver", "2", "Aide Deux", aide),
+                ("2", "copy", "3", "Instructeur DDETS", agent),
+            ]
+        )
+        await send_request(client, url, form)
+        await run_jobs()
+        assert not links_to(smtp, agent)  # a copy recipient has nothing to do
+        await sign_as(anonymous, smtp, links_to(smtp, pilot)[0], pilot)
+        link = links_to(smtp, aide)[0]
+        page = (await anonymous.get(link)).text
+        assert "Approuver la convention" in page and "Votre marque de signature" not in page
+        await ceremony_post(anonymous, link, "code")
+        response = await ceremony_post(
+            anonymous, link, "signer", {"code": last_code(smtp, aide), "consent": "on"}
+        )
+        assert response.status_code == 303
+        await run_jobs()
+        await run_jobs()
+        req = await request_row(url, cast)
+        assert req["status"] == "completed"
+        assert [p["status"] for p in await people(cast, req["id"])] == [
+            "signed",
+            "approved",
+            "notified",
+        ]
+        signed, _ = await signed_bundle(client, url, req["id"])
+        seal = keys.seal_for(cast.slug)
+        reports = await files.cpu(pades.validate, signed, seal.trust_roots, seal.crls)
+        assert [r.signer_name for r in reports] == ["Pilote Alpha"]  # approvals are not signatures
+        told = [m for m in smtp.handler.messages if m["To"] == agent]
+        assert [str(m["Subject"]).split(" :")[0] for m in told] == ["Convention signée"]
+        # The copy recipient's link downloads the signed PDF and its certificate.
+        copy_link = links_to(smtp, agent)[0]
+        assert (await anonymous.get(f"{copy_link}/dossier.zip")).status_code == 200
 
 
 class TestRefusals:
@@ -158,7 +246,7 @@ class TestRefusals:
         url = await frozen_convention(client, cast)
         await send_request(client, url, three_steps(cast))
         await run_jobs()
-        req = await _request_row(url, cast)
+        req = await request_row(url, cast)
         people = await repository.participants(TenantScope(cast.world.tenant.id), req["id"])
         second = next(p for p in people if p["step"] == 2)
         link = "/signature/" + workflow.token_for(second)
@@ -201,7 +289,7 @@ class TestRefusals:
             anonymous, link, "signer", {"code": code, "consent": "on", "mark_kind": "typed"}
         )
         assert response.status_code == 422 and "Demandez d&#39;abord votre code" in response.text
-        req = await _request_row(url, cast)
+        req = await request_row(url, cast)
         assert req["current_step"] == 1
 
     async def test_decline_stops_the_request_and_tells_the_pilot(
@@ -221,7 +309,7 @@ class TestRefusals:
             anonymous, link, "refus", {"reason": "Le montant de l'article 10 est erroné."}
         )
         assert response.status_code == 303
-        req = await _request_row(url, cast)
+        req = await request_row(url, cast)
         assert req["status"] == "declined"
         assert "article 10" in req["closed_reason"]
         notifications = (await client.get("/notifications")).text
@@ -240,7 +328,7 @@ class TestRefusals:
         await send_request(client, url, three_steps(cast))
         await run_jobs()
         old_link = links_to(smtp, cast.world.tenant.pilot.email)[0]
-        req = await _request_row(url, cast)
+        req = await request_row(url, cast)
         from portal.core.tenancy import TenantScope
         from portal.signing import repository
 
@@ -264,7 +352,7 @@ class TestRefusals:
         assert (await anonymous.get(old_link)).text.count("Lien remplacé") == 1
         new_link = links_to(smtp, cast.second_pilot.email)[0]
         await sign_as(anonymous, smtp, new_link, cast.second_pilot.email)
-        assert (await _request_row(url, cast))["current_step"] == 2
+        assert (await request_row(url, cast))["current_step"] == 2
 
     async def test_cancel_closes_every_link(
         self,
@@ -276,7 +364,7 @@ class TestRefusals:
         url = await frozen_convention(client, cast)
         await send_request(client, url, three_steps(cast))
         await run_jobs()
-        req = await _request_row(url, cast)
+        req = await request_row(url, cast)
         response = await post(client, f"{url}/signature/{req['id']}/annulation", {"reason": ""})
         assert response.status_code == 422 and "motif" in response.text
         response = await post(

@@ -13,7 +13,6 @@ import re
 import shutil
 import socket
 import stat
-import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +26,23 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
-from pyhanko.sign.ades.qualified_asn1 import QcStatements
+from PIL import Image, ImageDraw
 from pyhanko.sign.timestamps import HTTPTimeStamper
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfReader
 
 from portal.signing import authority, pades
 from portal.signing.authority import Seal, SealError
+from tests.signing.certificates import (
+    External,
+    add_page,
+    certificate,
+    external_signer,
+    new_key,
+    nss_database,
+    pdfsig,
+    resave,
+    stranger,
+)
 from tests.signing.tsa import TsaServer
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "conventions" / "pdf.html"
@@ -153,36 +162,7 @@ def signed_three(prepared: bytes, seal: Seal) -> Signed:
 
 @pytest.fixture(scope="module")
 def nss_db(tmp_path_factory: pytest.TempPathFactory, seal: Seal) -> str:
-    """An NSS database trusting the test root, as `pdfsig -nssdir` needs."""
-    folder = tmp_path_factory.mktemp("nss")
-    root = folder / "root.pem"
-    root.write_bytes(_pem(seal.trust_roots[0]))
-    subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{folder}"], check=True)
-    subprocess.run(
-        ["certutil", "-A", "-n", "root", "-t", "C,C,C", "-i", str(root), "-d", f"sql:{folder}"],
-        check=True,
-    )
-    return f"sql:{folder}"
-
-
-def _pem(cert: asn1_x509.Certificate) -> bytes:
-    return x509.load_der_x509_certificate(cert.dump()).public_bytes(serialization.Encoding.PEM)
-
-
-def pdfsig(pdf: bytes, nss: str, tmp_path: Path) -> list[dict[str, str]]:
-    """pdfsig's verdict per signature, as {"Signature Validation": …, …}."""
-    path = tmp_path / f"{hashlib.sha256(pdf).hexdigest()[:12]}.pdf"
-    path.write_bytes(pdf)
-    result = subprocess.run(
-        ["pdfsig", "-nssdir", nss, str(path)], capture_output=True, text=True, check=False
-    )
-    found: list[dict[str, str]] = []
-    for line in result.stdout.splitlines():
-        if re.match(r"Signature #\d+:", line):
-            found.append({})
-        elif found and (m := re.match(r"\s+- ([^:]+): (.*)", line)):
-            found[-1][m.group(1)] = m.group(2)
-    return found
+    return nss_database(tmp_path_factory.mktemp("nss"), seal.trust_roots[0])
 
 
 # Authority ---------------------------------------------------------------------------------------
@@ -320,6 +300,39 @@ def test_the_stamp_is_drawn_in_the_field(signed_three: Signed) -> None:
     assert "le 22/11/2026 à 14:05" in text  # Paris time
 
 
+def _drawing(width: int = 480, height: int = 160, strokes: bool = True) -> bytes:
+    """A PNG as the ceremony's signing pad exports it: strokes on a transparent canvas."""
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    if strokes:
+        ImageDraw.Draw(image).line([(40, 120), (120, 30), (200, 130), (420, 40)], "#1f2933", 3)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_the_chosen_mark_is_in_the_stamp(prepared: bytes, seal: Seal) -> None:
+    typed = sign(prepared, FIELDS[0], seal, "Élodie Dupont", mark=pades.Mark(text="É. Dupont"))
+    assert _appearance_text(typed, FIELDS[0]).startswith("« É. Dupont »\nSigné par Élodie Dupont")
+    same = sign(prepared, FIELDS[0], seal, "Élodie Dupont", mark=pades.Mark(text="Élodie Dupont"))
+    assert _appearance_text(same, FIELDS[0]).startswith("Signé par Élodie Dupont")
+    drawn = sign(prepared, FIELDS[0], seal, "Élodie Dupont", mark=pades.Mark(png=_drawing()))
+    assert "Signé par Élodie Dupont" in _appearance_text(drawn, FIELDS[0])
+    assert _appearance_images(drawn, FIELDS[0]) == 1
+    for pdf in (typed, drawn):
+        [report] = pades.validate(pdf, seal.trust_roots, seal.crls)
+        assert_sound(report)
+
+
+def test_an_unusable_drawing_is_refused_before_signing() -> None:
+    assert pades.drawn_mark(_drawing()).size[0] < 480  # cropped to the strokes
+    with pytest.raises(pades.PadesError, match="cadre de signature est vide"):
+        pades.drawn_mark(_drawing(strokes=False))
+    with pytest.raises(pades.PadesError, match="illisible"):
+        pades.drawn_mark(_drawing(width=4000, height=1000))
+    with pytest.raises(pades.PadesError, match="illisible"):
+        pades.drawn_mark(b"\x89PNG\r\n\x1a\n truncated")
+
+
 def _pdf_string(literal: bytes) -> str:
     """A PDF literal string's bytes (octal and backslash escapes), read as WinAnsi."""
     unescaped = re.sub(
@@ -330,20 +343,30 @@ def _pdf_string(literal: bytes) -> str:
     return unescaped.decode("cp1252")
 
 
-def _appearance_text(pdf: bytes, field: str) -> str:
+def _appearance(pdf: bytes, field: str) -> list[Any]:
+    """The field's appearance stream and every XObject it draws, recursively."""
     reader = PdfReader(io.BytesIO(pdf))
     annotations: list[Any] = list(reader.pages[-1]["/Annots"])  # type: ignore[call-overload]
     for annotation in (a.get_object() for a in annotations):
         if annotation["/T"] == field:
-            xobjects = [annotation["/AP"]["/N"].get_object()]
-            raw = b""
-            while xobjects:
-                xobject = xobjects.pop()
-                raw += xobject.get_data()
-                resources = xobject.get("/Resources", {}).get("/XObject", {})
-                xobjects += [x.get_object() for x in resources.values()]
-            return "\n".join(_pdf_string(m) for m in re.findall(rb"\((.*?)\) Tj", raw))
+            found, pending = [], [annotation["/AP"]["/N"].get_object()]
+            while pending:
+                xobject = pending.pop()
+                found.append(xobject)
+                if xobject.get("/Subtype") == "/Form":
+                    resources = xobject.get("/Resources", {}).get("/XObject", {})
+                    pending += [x.get_object() for x in resources.values()]
+            return found
     raise AssertionError(field)
+
+
+def _appearance_text(pdf: bytes, field: str) -> str:
+    raw = b"".join(x.get_data() for x in _appearance(pdf, field) if x["/Subtype"] == "/Form")
+    return "\n".join(_pdf_string(m) for m in re.findall(rb"\((.*?)\) Tj", raw))
+
+
+def _appearance_images(pdf: bytes, field: str) -> int:
+    return sum(1 for x in _appearance(pdf, field) if x["/Subtype"] == "/Image")
 
 
 @needs_poppler
@@ -524,20 +547,8 @@ def test_a_seal_outside_the_trusted_authorities_cannot_sign(
     assert caught.value.message.startswith("Le certificat de cachet n'est pas validé")
 
 
-def _add_page(pdf: bytes, *, incremental: bool) -> bytes:
-    writer = (
-        PdfWriter(io.BytesIO(pdf), incremental=True)
-        if incremental
-        else PdfWriter(clone_from=io.BytesIO(pdf))
-    )
-    writer.add_blank_page()
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
 def test_an_appended_page_fails_the_verdict(signed_three: Signed, seal: Seal) -> None:
-    appended = _add_page(signed_three.final, incremental=True)
+    appended = add_page(signed_three.final, incremental=True)
     assert appended.startswith(signed_three.final)
     reports = pades.validate(appended, seal.trust_roots, seal.crls)
     assert len(reports) == 3
@@ -545,7 +556,7 @@ def test_an_appended_page_fails_the_verdict(signed_three: Signed, seal: Seal) ->
         assert report.intact and report.valid  # the signed bytes are still there…
         assert report.modification_level == "OTHER"  # …but what follows is not allowed
         assert not report.bottom_line and not report.covers_whole_document
-    rewritten = _add_page(signed_three.final, incremental=False)
+    rewritten = add_page(signed_three.final, incremental=False)
     assert all(not r.bottom_line for r in pades.validate(rewritten, seal.trust_roots, seal.crls))
 
 
@@ -559,88 +570,9 @@ def test_unreadable_and_unsigned_files(frozen: bytes, seal: Seal) -> None:
 # Signatures made outside the portal ----------------------------------------------------------
 
 
-@dataclass
-class External:
-    seal: Seal  # the counter-signer's own certificate, from its PKCS#12
-    root_pem: Path  # its authority, accepted by the consortium
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Préfecture du Rhône – DDETS"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
-
-
-def _certificate(
-    subject: str,
-    key: rsa.RSAPrivateKey,
-    issuer: x509.Name | None = None,
-    issuer_key: rsa.RSAPrivateKey | None = None,
-    *,
-    ca: bool = False,
-    qualified: bool = False,
-) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(issuer or _name(subject))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=not ca,
-                content_commitment=not ca,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca,
-                crl_sign=ca,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    )
-    if qualified:  # QCStatements with QcCompliance, as on an eIDAS qualified certificate
-        statements = QcStatements([{"statement_id": "qc_compliance"}]).dump()
-        builder = builder.add_extension(
-            x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.5.5.7.1.3"), statements),
-            critical=False,
-        )
-    return builder.sign(issuer_key or key, hashes.SHA256())
-
-
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
 @pytest.fixture(scope="module")
 def external(tmp_path_factory: pytest.TempPathFactory) -> External:
-    folder = tmp_path_factory.mktemp("externe")
-    root_key, key = _key(), _key()
-    root = _certificate("Autorité de l'État (test)", root_key, ca=True)
-    cert = _certificate("Agent DDETS", key, root.subject, root_key, qualified=True)
-    p12 = folder / "agent.p12"
-    p12.write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            b"agent",
-            key,
-            cert,
-            [root],
-            serialization.BestAvailableEncryption(b"secret"),
-        )
-    )
-    root_pem = folder / "autorite-etat.pem"
-    root_pem.write_bytes(root.public_bytes(serialization.Encoding.PEM))
-    return External(authority.load_pkcs12(p12, b"secret", []), root_pem)
+    return external_signer(tmp_path_factory.mktemp("externe"))
 
 
 @pytest.fixture(scope="module")
@@ -668,12 +600,12 @@ def test_a_pkcs12_seal_is_loaded_with_its_root(external: External, tmp_path: Pat
 
 def test_a_wrong_pkcs12_passphrase_or_file_is_explained(tmp_path: Path, external: External) -> None:
     p12 = tmp_path / "cachet.p12"
-    key = _key()
+    key = new_key()
     p12.write_bytes(
         pkcs12.serialize_key_and_certificates(
             b"c",
             key,
-            _certificate("Cachet", key),
+            certificate("Cachet", key),
             None,
             serialization.BestAvailableEncryption(b"a"),
         )
@@ -707,12 +639,10 @@ def test_an_external_file_saved_again_is_refused(
     sent: bytes, seal: Seal, external: External
 ) -> None:
     uploaded = sign(sent, "signature-etat", external.seal, "Agent DDETS")
-    resaved = io.BytesIO()
-    PdfWriter(clone_from=io.BytesIO(uploaded)).write(resaved)
     with pytest.raises(pades.ExternalRejected) as caught:
         pades.check_external(
             sent,
-            resaved.getvalue(),
+            resave(uploaded),
             trust_roots=_consortium_roots(seal, external),
             expected_previous_signatures=1,
         )
@@ -722,14 +652,7 @@ def test_an_external_file_saved_again_is_refused(
 
 
 def test_an_untrusted_certificate_is_refused(sent: bytes, seal: Seal, external: External) -> None:
-    key = _key()
-    cert = _certificate("Signataire inconnu", key)  # self-signed, no accepted authority
-    p12 = pkcs12.serialize_key_and_certificates(b"x", key, cert, None, serialization.NoEncryption())
-    from pyhanko.sign.signers import SimpleSigner
-
-    signer = SimpleSigner.load_pkcs12_data(p12, other_certs=[])
-    stranger = Seal(signer, signer.signing_cert, (), (), "Inconnu", False)
-    uploaded = sign(sent, "signature-etat", stranger, "Signataire inconnu")
+    uploaded = sign(sent, "signature-etat", stranger(), "Signataire inconnu")
     with pytest.raises(pades.ExternalRejected) as caught:
         pades.check_external(
             sent,
@@ -743,7 +666,7 @@ def test_an_untrusted_certificate_is_refused(sent: bytes, seal: Seal, external: 
 
 def test_a_page_added_after_signing_is_refused(sent: bytes, seal: Seal, external: External) -> None:
     signed = sign(sent, "signature-etat", external.seal, "Agent DDETS")
-    uploaded = _add_page(signed, incremental=True)
+    uploaded = add_page(signed, incremental=True)
     with pytest.raises(pades.ExternalRejected) as caught:
         pades.check_external(
             sent,
@@ -757,7 +680,7 @@ def test_a_page_added_after_signing_is_refused(sent: bytes, seal: Seal, external
 def test_an_upload_without_a_new_signature_is_refused(sent: bytes, seal: Seal) -> None:
     for uploaded, reason in (
         (sent, "identique à la version envoyée"),
-        (_add_page(sent, incremental=True), "ne contient pas de nouvelle signature"),
+        (add_page(sent, incremental=True), "ne contient pas de nouvelle signature"),
     ):
         with pytest.raises(pades.ExternalRejected) as caught:
             pades.check_external(

@@ -17,8 +17,9 @@ from portal.signing.authority import test_timestamper
 class TsaServer:
     """`with TsaServer(folder) as tsa: HTTPTimeStamper(tsa.url)`."""
 
-    def __init__(self, authority_folder: Path) -> None:
+    def __init__(self, authority_folder: Path, port: int = 0) -> None:
         self.stamper: DummyTimeStamper = test_timestamper(authority_folder)
+        self.port = port  # 0: any free port; a fixed one brings an authority "back"
         self.requests = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -55,7 +56,7 @@ class TsaServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass  # keep test output quiet
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
