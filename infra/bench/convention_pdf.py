@@ -25,13 +25,14 @@ from portal.conventions.enums import ConventionKind, ExpenseCategory, Funder, Pa
 RUNS = int(os.environ.get("PORTAL_BENCH_RUNS", "7"))
 
 
-def convention_snapshot() -> snapshot.Snapshot:
+def convention_snapshot(body_repeat: int = 1) -> snapshot.Snapshot:
+    """`body_repeat` lengthens every article (the signing benchmark wants 30 pages)."""
     base = models.articles(ConventionKind.PARTNERSHIP)
     articles = [
         {
             "id": uuid.uuid4(),
             "title": title if n < len(base) else f"{title} (suite {n // len(base)})",
-            "body": body,
+            "body": "\n\n".join([body] * body_repeat),
             "revision": 1,
         }
         for n, (_key, title, body) in enumerate(base * 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -18,16 +19,14 @@ CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="module")
-def live_server() -> Iterator[str]:
-    """Module-scoped: the server also runs outbox jobs of the shared database (embedded
-    default), which must not happen behind the back of other tests."""
+@contextlib.contextmanager
+def portal_server(**env: str) -> Iterator[str]:
+    """`portal serve` on a free port, with these settings on top of the tests' own."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PORTAL_BASE_URL": url}
     process = subprocess.Popen(
         [sys.executable, "-m", "portal.cli", "serve", "--port", str(port)],
-        env=env,
+        env={**os.environ, "PORTAL_BASE_URL": url, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -46,9 +45,19 @@ def live_server() -> Iterator[str]:
     else:
         process.kill()
         raise RuntimeError("portal serve did not answer within 30 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server() -> Iterator[str]:
+    """Module-scoped: the server also runs outbox jobs of the shared database (embedded
+    default), which must not happen behind the back of other tests."""
+    with portal_server() as url:
+        yield url
 
 
 @pytest.fixture
