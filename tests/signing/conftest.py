@@ -161,6 +161,15 @@ async def revisions(cast: Cast, request_id: uuid.UUID) -> list[dict[str, Any]]:
     return await repository.revisions(TenantScope(cast.world.tenant.id), request_id)
 
 
+async def sent_in_three_steps(client: httpx.AsyncClient, cast: Cast) -> tuple[str, dict[str, Any]]:
+    """A partnership convention frozen and sent in three steps (`three_steps`), step 1
+    invited. Returns the convention's URL and its request."""
+    url = await frozen_convention(client, cast)
+    await send_request(client, url, three_steps(cast))
+    await run_jobs()
+    return url, await request_row(url, cast)
+
+
 async def sign_three_steps(
     client: httpx.AsyncClient,
     anonymous: httpx.AsyncClient,
@@ -169,9 +178,7 @@ async def sign_three_steps(
 ) -> tuple[str, dict[str, Any]]:
     """A partnership convention frozen, sent in three steps, signed by each in turn from the
     link in their e-mail. Returns the convention's URL and its completed request."""
-    url = await frozen_convention(client, cast)
-    await send_request(client, url, three_steps(cast))
-    await run_jobs()
+    url, _ = await sent_in_three_steps(client, cast)
     for email in (
         cast.world.tenant.pilot.email,
         cast.association2_worker.email,

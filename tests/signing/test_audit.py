@@ -18,7 +18,7 @@ import pytest
 from asn1crypto import cms, tsp  # type: ignore[import-untyped]
 
 from portal.settings import get_settings
-from tests.conftest import ON_POSTGRES, run_jobs
+from tests.conftest import ON_POSTGRES
 from tests.conventions.conftest import Cast
 from tests.services import setting
 from tests.signing.conftest import (
@@ -26,6 +26,7 @@ from tests.signing.conftest import (
     frozen_convention,
     request_row,
     send_request,
+    sent_in_three_steps,
     three_steps,
 )
 from tests.signing.tsa import TsaServer
@@ -111,10 +112,7 @@ class TestChain:
         from portal.core.tenancy import TenantScope
         from portal.signing import chain
 
-        url = await frozen_convention(client, cast)
-        await send_request(client, url, three_steps(cast))
-        await run_jobs()
-        req = await request_row(url, cast)
+        url, req = await sent_in_three_steps(client, cast)
         scope = TenantScope(cast.world.tenant.id)
         assert await chain.check(scope, req["id"]) is None
         ok = signing_audit()

@@ -25,9 +25,9 @@ from tests.signing.conftest import (
     request_row,
     revisions,
     send_request,
+    sent_in_three_steps,
     sign_as,
     signed_bundle,
-    three_steps,
 )
 
 pytestmark = pytest.mark.usefixtures("base_url")
@@ -50,9 +50,7 @@ class TestThreeSteps:
         from portal.core.tenancy import TenantScope
         from portal.signing import chain, files, keys, pades
 
-        url = await frozen_convention(client, cast)
-        await send_request(client, url, three_steps(cast))
-        await run_jobs()
+        url, _ = await sent_in_three_steps(client, cast)
         pilot, aide, referente = (
             cast.world.tenant.pilot.email,
             cast.association2_worker.email,
@@ -243,10 +241,7 @@ class TestRefusals:
         from portal.core.tenancy import TenantScope
         from portal.signing import repository, workflow
 
-        url = await frozen_convention(client, cast)
-        await send_request(client, url, three_steps(cast))
-        await run_jobs()
-        req = await request_row(url, cast)
+        _, req = await sent_in_three_steps(client, cast)
         people = await repository.participants(TenantScope(cast.world.tenant.id), req["id"])
         second = next(p for p in people if p["step"] == 2)
         link = "/signature/" + workflow.token_for(second)
@@ -266,9 +261,7 @@ class TestRefusals:
         cast: Cast,
         smtp,  # type: ignore[no-untyped-def]
     ) -> None:
-        url = await frozen_convention(client, cast)
-        await send_request(client, url, three_steps(cast))
-        await run_jobs()
+        url, _ = await sent_in_three_steps(client, cast)
         pilot = cast.world.tenant.pilot.email
         link = links_to(smtp, pilot)[0]
         await ceremony_post(anonymous, link, "code")
@@ -299,9 +292,7 @@ class TestRefusals:
         cast: Cast,
         smtp,  # type: ignore[no-untyped-def]
     ) -> None:
-        url = await frozen_convention(client, cast)
-        await send_request(client, url, three_steps(cast))
-        await run_jobs()
+        url, _ = await sent_in_three_steps(client, cast)
         link = links_to(smtp, cast.world.tenant.pilot.email)[0]
         response = await ceremony_post(anonymous, link, "refus", {"reason": ""})
         assert response.status_code == 422 and "Indiquez pourquoi" in response.text
@@ -324,9 +315,7 @@ class TestRefusals:
         cast: Cast,
         smtp,  # type: ignore[no-untyped-def]
     ) -> None:
-        url = await frozen_convention(client, cast)
-        await send_request(client, url, three_steps(cast))
-        await run_jobs()
+        url, _ = await sent_in_three_steps(client, cast)
         old_link = links_to(smtp, cast.world.tenant.pilot.email)[0]
         req = await request_row(url, cast)
         from portal.core.tenancy import TenantScope
@@ -361,10 +350,7 @@ class TestRefusals:
         cast: Cast,
         smtp,  # type: ignore[no-untyped-def]
     ) -> None:
-        url = await frozen_convention(client, cast)
-        await send_request(client, url, three_steps(cast))
-        await run_jobs()
-        req = await request_row(url, cast)
+        url, req = await sent_in_three_steps(client, cast)
         response = await post(client, f"{url}/signature/{req['id']}/annulation", {"reason": ""})
         assert response.status_code == 422 and "motif" in response.text
         response = await post(

@@ -20,6 +20,7 @@ from tests.signing.conftest import (
     people,
     request_row,
     send_request,
+    sent_in_three_steps,
     three_steps,
 )
 
@@ -54,9 +55,7 @@ class TestScheduledReminders:
     ) -> None:
         from portal.signing import schedule
 
-        url = await frozen_convention(client, cast)
-        await send_request(client, url, three_steps(cast))
-        await run_jobs()
+        url, _ = await sent_in_three_steps(client, cast)
         pilot, aide = cast.world.tenant.pilot.email, cast.association2_worker.email
         opened = signing_clock.at
 
@@ -92,9 +91,7 @@ class TestScheduledReminders:
     ) -> None:
         from portal.signing import schedule
 
-        url = await frozen_convention(client, cast)
-        await send_request(client, url, three_steps(cast))
-        await run_jobs()
+        await sent_in_three_steps(client, cast)
         pilot = cast.world.tenant.pilot.email
         signing_clock.at = (signing_clock.at + dt.timedelta(days=3)).replace(hour=22)
         await schedule.scan(signing_clock.at)
@@ -103,7 +100,6 @@ class TestScheduledReminders:
         signing_clock.advance(hours=10)  # 08:00 the next morning
         await run_jobs()
         assert reminders_to(smtp, pilot) == 1
-        assert url
 
 
 class TestManualReminder:
@@ -114,10 +110,7 @@ class TestManualReminder:
         smtp,  # type: ignore[no-untyped-def]
         signing_clock: Clock,
     ) -> None:
-        url = await frozen_convention(client, cast)
-        await send_request(client, url, three_steps(cast))
-        await run_jobs()
-        req = await request_row(url, cast)
+        url, req = await sent_in_three_steps(client, cast)
         first, second = (await people(cast, req["id"]))[:2]
         base = f"{url}/signature/{req['id']}/participants"
         assert (await post(client, f"{base}/{first['id']}/relance", {})).status_code == 303
@@ -143,9 +136,7 @@ class TestCodeLifetime:
         smtp,  # type: ignore[no-untyped-def]
         signing_clock: Clock,
     ) -> None:
-        url = await frozen_convention(client, cast)
-        await send_request(client, url, three_steps(cast))
-        await run_jobs()
+        url, _ = await sent_in_three_steps(client, cast)
         pilot = cast.world.tenant.pilot.email
         link = links_to(smtp, pilot)[0]
         assert (await ceremony_post(anonymous, link, "code")).status_code == 303

@@ -16,16 +16,14 @@ from tests.services import setting
 from tests.signing.certificates import nss_database, pdfsig
 from tests.signing.conftest import (
     events,
-    frozen_convention,
     links_to,
     people,
     request_row,
     revisions,
-    send_request,
+    sent_in_three_steps,
     sign_as,
     sign_three_steps,
     signed_bundle,
-    three_steps,
 )
 from tests.signing.tsa import TsaServer
 
@@ -85,9 +83,7 @@ class TestTimestampedSigning:
         port = free_port()  # nothing listens there yet
         pilot, aide = cast.world.tenant.pilot.email, cast.association2_worker.email
         with setting("tsa_url", f"http://127.0.0.1:{port}/tsa"):
-            url = await frozen_convention(client, cast)
-            await send_request(client, url, three_steps(cast))
-            await run_jobs()
+            url, _ = await sent_in_three_steps(client, cast)
             link = links_to(smtp, pilot)[0]
             await sign_as(anonymous, smtp, link, pilot)
             req = await request_row(url, cast)
