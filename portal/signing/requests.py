@@ -80,9 +80,8 @@ async def draft(opened: Opened) -> dict[str, Any]:
     members = [m for m in await tenants.members(opened.ctx) if m["is_active"]]
     lines = []
     for index, party in enumerate(version["snapshot"]["parties"], 1):
-        colleagues = [
-            m for m in members if m["organisation_id"] == uuid.UUID(party["organisation"])
-        ]
+        organisation = uuid.UUID(party["organisation"])
+        colleagues = [m for m in members if m["organisation_id"] == organisation]
         named = party["signatory_name"].strip()
         if named:
             signer = next(
