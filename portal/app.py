@@ -29,6 +29,7 @@ from portal.core.tenancy import TenantMiddleware
 from portal.deadlines import routes as deadline_routes
 from portal.documents import routes as document_routes
 from portal.notifications import routes as notification_routes
+from portal.payments import routes as payment_routes
 from portal.settings import get_settings
 from portal.signing import routes as signing_routes
 from portal.tenants import routes as tenant_routes
@@ -80,6 +81,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
                     *document_routes.routes,
                     *convention_routes.routes,
                     *signing_routes.routes,
+                    *payment_routes.routes,
                 ],
                 middleware=[Middleware(TenantMiddleware)],
             ),

@@ -16,6 +16,7 @@ from portal.core.tenancy import TenantScope
 from portal.deadlines import repository as deadlines_repository
 from portal.documents import repository as documents_repository
 from portal.documents import service as documents_service
+from portal.payments import demo as payments_demo
 from portal.tenants import repository as tenants_repository
 from portal.tenants.enums import ConsortiumStatus, OrganisationKind, Programme
 from portal.tenants.forms import siret_is_valid
@@ -232,6 +233,8 @@ async def load() -> list[tuple[str, str, str, str]]:
                     )
     await documents_service.generate_items(dt.datetime.now(dt.UTC))
     first = CONSORTIA[0]
-    people = [await _user(p.email, p.full_name) for p in first.people[:4]]
+    people = [await _user(p.email, p.full_name) for p in first.people]
     await conventions_demo.load(first.slug, people[0], people[3])
+    finance = next(u for u, p in zip(people, first.people, strict=True) if p.role == Role.FINANCE)
+    await payments_demo.load(first.slug, finance)
     return accounts

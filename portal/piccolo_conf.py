@@ -37,5 +37,6 @@ APP_REGISTRY = AppRegistry(
         "portal.documents.piccolo_app",
         "portal.conventions.piccolo_app",
         "portal.signing.piccolo_app",
+        "portal.payments.piccolo_app",
     ]
 )

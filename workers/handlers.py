@@ -3,9 +3,10 @@
 from portal.auth import jobs as auth_jobs
 from portal.jobs.registry import Handler
 from portal.notifications import jobs as notification_jobs
+from portal.payments import jobs as payment_jobs
 from portal.signing import workflow as signing_workflow
 from portal.tenants import jobs as tenant_jobs
-from workers import auth, notifications, signing, tenants
+from workers import auth, notifications, payments, signing, tenants
 
 HANDLERS: dict[str, Handler] = {
     auth_jobs.SEND_PASSWORD_RESET: auth.send_password_reset,
@@ -14,4 +15,5 @@ HANDLERS: dict[str, Handler] = {
     notification_jobs.SEND_DIGEST: notifications.send_digest,
     signing_workflow.SEND_MAIL: signing.send_mail,
     signing_workflow.APPLY: signing.apply_signatures,
+    payment_jobs.EXPORT: payments.export,
 }

@@ -9,6 +9,8 @@ from typing import Any
 
 from portal.documents import service as documents
 from portal.notifications import service as notifications
+from portal.payments import exports as payment_exports
+from portal.payments import service as payments
 from portal.reminders import service as reminders
 from portal.signing import schedule as signing
 
@@ -17,10 +19,12 @@ log = logging.getLogger("portal.schedule")
 
 async def periodic(now: dt.datetime) -> None:
     await documents.generate_items(now)
+    await payments.refresh_all(now)  # conditions met first, then reminders about them
     await reminders.scan(now)
     await notifications.schedule_digests(now)
     await documents.remove_orphans(now)
     await documents.purge_deleted(now)
+    await payment_exports.remove_old(now)
     await signing.scan(now)
     try:
         await signing.anchor_heads(now)

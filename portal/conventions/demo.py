@@ -1,5 +1,6 @@
 """Demo conventions at different stages: a partnership convention signed and in force with an
-avenant being drafted, a convention with the State in review with a comment and a proposal."""
+avenant being drafted; the convention with the State signed too (money follows it), with an
+avenant in review on which the State service comments and proposes a change."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from typing import Any
 
 from portal.auth.service import CurrentUser
 from portal.conventions import collaboration, repository, service, versions
+from portal.conventions.enums import PartyRole
+from portal.conventions.lifecycle import add_months
 from portal.conventions.service import Opened
 from portal.tenants import service as tenants
+
+LEAD = "Rhône Habitat Solidaire"
 
 
 async def _opened(slug: str, user: CurrentUser, convention_id: uuid.UUID) -> Opened:
@@ -43,12 +48,16 @@ async def _prepare(
         await service.add_budget_line(None, opened, pilot, values)
     for party in await repository.parties(opened.ctx, convention_id):
         name, title = signatories.get(party["organisation_name"], (party["signatory_name"], ""))
+        role = party["role"]
+        if role in (PartyRole.LEAD_LESSOR, PartyRole.LESSOR):  # the pilot's bailleur carries it
+            is_lead = party["organisation_name"] == LEAD
+            role = PartyRole.LEAD_LESSOR if is_lead else PartyRole.LESSOR
         await service.update_party(
             None,
             opened,
             pilot,
             party["id"],
-            {"role": party["role"], "signatory_name": name, "signatory_title": title},
+            {"role": role, "signatory_name": name, "signatory_title": title},
         )
     return await _opened(slug, pilot, convention_id)
 
@@ -58,7 +67,11 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
     assert ctx is not None
     if await repository.conventions(ctx):
         return
-    year = dt.date.today().year
+    # In force for ten months already: the payments demo has a past to show.
+    today = dt.date.today()
+    start = add_months(today.replace(day=1), -10)
+    year = start.year
+    signed_at = dt.datetime.combine(start - dt.timedelta(days=10), dt.time(10), dt.UTC)
     signatories = {
         "Rhône Habitat Solidaire": ("Claire Martin", "Directrice générale"),
         "Dauphiné Logement Social": ("Paul Garnier", "Directeur de la gestion locative"),
@@ -74,7 +87,7 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
         "title": f"Convention de partenariat AVDL Centre-Est {year}-{year + 1}",
         "project_name": "Logement d'abord Centre-Est",
         "territory": "Métropole de Lyon, Isère, Côte-d'Or, Saône-et-Loire",
-        "starts_on": dt.date(year, 1, 1),
+        "starts_on": start,
         "duration_months": 24,
         "households_target": 120,
         "homes_target": 80,
@@ -150,11 +163,12 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
     opened = await _opened(slug, pilot, partnership)
     await versions.change_status(None, opened, pilot, "ready")
     frozen = (await repository.versions(ctx, partnership))[0]
-    await versions.mark_signed(ctx, partnership, frozen["id"], dt.datetime.now(dt.UTC))
+    await versions.mark_signed(ctx, partnership, frozen["id"], signed_at)
     opened = await _opened(slug, pilot, partnership)
     await versions.start_amendment(None, opened, pilot)
 
-    # 2. With the State: in review, the State service comments and proposes a change.
+    # 2. With the State: signed too; its avenant in review, where the State service comments
+    # and proposes a change.
     state = await service.create(
         None, ctx, pilot, "state", f"Convention d'objectifs FNAVDL {year}-{year + 1}"
     )
@@ -167,8 +181,14 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
         signatories,
     )
     await versions.change_status(None, opened, pilot, "review")
-    opened = await _opened(slug, agent, state)
-    articles = await repository.articles(ctx, state)
+    opened = await _opened(slug, pilot, state)
+    await versions.change_status(None, opened, pilot, "ready")
+    frozen = (await repository.versions(ctx, state))[0]
+    await versions.mark_signed(ctx, state, frozen["id"], signed_at)
+    avenant = await versions.start_amendment(None, await _opened(slug, pilot, state), pilot)
+    await versions.change_status(None, await _opened(slug, pilot, avenant), pilot, "review")
+    opened = await _opened(slug, agent, avenant)
+    articles = await repository.articles(ctx, avenant)
     subsidy = next(a for a in articles if a["key"] == "subvention")
     await collaboration.add_comment(
         None,

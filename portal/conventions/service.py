@@ -662,3 +662,31 @@ async def remove_indicator(
         if removed is None:
             raise LookupError(indicator_id)
         await record(request, opened, user, f"Indicateur retiré : {removed['label']}")
+
+
+# For the domains that follow a signed convention (payments) ------------------------------
+
+
+async def signed_conventions(scope: TenantScope) -> list[Row]:
+    """The consortium's signed conventions (money follows signed ones only), newest first."""
+    rows = [
+        {**row, "kind_label": ConventionKind(row["kind"]).label, "ends_on": lifecycle.ends_on(row)}
+        for row in await repository.conventions(scope)
+        if row["status"] == ConventionStatus.SIGNED
+    ]
+    return sorted(rows, key=lambda r: r["reference"], reverse=True)
+
+
+async def convention_of(scope: TenantScope, convention_id: uuid.UUID) -> Row | None:
+    return await repository.convention(scope, convention_id)
+
+
+async def parties_of(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    return await repository.parties(scope, convention_id)
+
+
+async def budget_summary(scope: TenantScope, convention_id: uuid.UUID) -> budget.Summary | None:
+    row = await repository.convention(scope, convention_id)
+    if row is None:
+        return None
+    return budget.summarise(await repository.budget_lines(scope, convention_id), row)

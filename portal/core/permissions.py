@@ -42,6 +42,9 @@ class Permission(StrEnum):
     CONVENTIONS_VIEW = "conventions.view"  # which ones: see portal/conventions/access.py
     CONVENTIONS_EDIT = "conventions.edit"
     CONVENTIONS_COMMENT = "conventions.comment"  # comment and propose changes, as a party
+    PAYMENTS_VIEW = "payments.view"  # which ones: see portal/payments/access.py
+    PAYMENTS_MANAGE = "payments.manage"
+    PAYMENTS_DECLARE = "payments.declare"  # results and justified expenses, for one's own
 
 
 _EVERYONE = frozenset(Role)
@@ -63,6 +66,9 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.CONVENTIONS_VIEW: _EVERYONE,
     Permission.CONVENTIONS_EDIT: frozenset({Role.PILOT}),
     Permission.CONVENTIONS_COMMENT: _EVERYONE - {Role.READ_ONLY},
+    Permission.PAYMENTS_VIEW: _EVERYONE,
+    Permission.PAYMENTS_MANAGE: frozenset({Role.PILOT, Role.FINANCE}),
+    Permission.PAYMENTS_DECLARE: frozenset({Role.PILOT, Role.FINANCE, Role.ASSOCIATION_STAFF}),
 }
 
 

@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from portal.core import money
 from portal.settings import get_settings
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -50,7 +51,9 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-env.filters.update(date_fr=date_fr, datetime_fr=datetime_fr, euros=euros)
+env.filters.update(
+    date_fr=date_fr, datetime_fr=datetime_fr, euros=euros, cents_input=money.cents_input
+)
 
 
 def _flash_serializer() -> URLSafeSerializer:

@@ -387,3 +387,20 @@ async def due_items(scope: TenantScope) -> list[DueItem]:
             )
         )
     return items
+
+
+# For the domains whose steps wait for a validated document (payments) --------------------
+
+
+async def items_of(scope: TenantScope) -> list[dict[str, Any]]:
+    """Every requested document of the consortium, with its status (not a member's view:
+    callers filter what they show)."""
+    return await repository.items(scope)
+
+
+async def item_of(scope: TenantScope, item_id: uuid.UUID) -> dict[str, Any] | None:
+    return await repository.item(scope, item_id)
+
+
+def is_validated(item: dict[str, Any]) -> bool:
+    return bool(item["status"] == ItemStatus.VALIDATED)

@@ -15,6 +15,7 @@ from portal.core.tenancy import TenantScope
 from portal.deadlines import service as deadlines
 from portal.documents import service as documents
 from portal.notifications import service as notifications
+from portal.payments import service as payments
 from portal.reminders import repository
 from portal.reminders.schedule import DEFAULT_POLICY, DueItem, Policy, Step, current_step
 from portal.tenants import service as tenants
@@ -66,7 +67,11 @@ async def scan(now: dt.datetime) -> int:
         scope = TenantScope(consortium_id=consortium["id"])
         policy = await policy_for(scope)
         pilots: list[uuid.UUID] | None = None
-        items = [*await deadlines.due_items(scope), *await documents.due_items(scope)]
+        items = [
+            *await deadlines.due_items(scope),
+            *await documents.due_items(scope),
+            *await payments.due_items(scope),
+        ]
         for item in items:
             step = current_step(item.due_on, item.created_on, today, policy)
             if step is None:

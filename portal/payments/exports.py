@@ -1,0 +1,549 @@
+"""The payment-tracking export, in the CGLLS style: one row per installment or reversement,
+in CSV for French Excel (`;`, UTF-8 with BOM, decimal comma, dd/mm/yyyy) or XLSX (amounts as
+numbers, dates as dates). People choose, order and rename the columns, and may keep the choice
+as a named model so that spreadsheets built on an export keep working.
+
+Exports run in the background (`payments.export` job) and stream: rows come from a database
+cursor in batches, are written to a temporary file off the event loop, and the file goes to
+object storage; memory stays flat whatever the size. The file holds the lines its requester
+could see when asking.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import logging
+import tempfile
+import uuid
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio.to_thread
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from starlette.requests import Request
+
+from portal.audit import service as audit
+from portal.audit.enums import AuditTag
+from portal.auth.service import CurrentUser
+from portal.conventions.enums import Funder
+from portal.core.db import stream, transaction
+from portal.core.forms import FieldError
+from portal.core.storage import get_storage
+from portal.core.tenancy import TenantContext, TenantScope
+from portal.payments import access, jobs, lifecycle, repository
+from portal.payments.enums import ExportFormat, ExportStatus, LineStatus, ScheduleKind
+from portal.payments.repository import LineFilter, Row
+from portal.settings import get_settings
+from portal.tenants import service as tenants
+
+log = logging.getLogger("portal.payments.exports")
+BATCH = 2_000
+KEPT_FOR = dt.timedelta(days=7)  # an export's file, then it is removed (asked for again)
+AMOUNT_FORMAT = '#,##0.00 "€"'
+DATE_FORMAT = "DD/MM/YYYY"
+CONTENT_TYPES = {
+    ExportFormat.CSV: "text/csv; charset=utf-8",
+    ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    key: str
+    label: str  # default heading
+    help: str  # what it holds (shown in the form and in the README)
+    kind: str  # text | amount | date | number
+    value: Callable[[Row, dt.date], Any]
+
+
+def _funder(row: Row, _: dt.date) -> str:
+    try:
+        return Funder(row["funder"]).label
+    except ValueError:
+        return str(row["funder"])
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("consortium", "Consortium", "nom du consortium", "text", lambda r, _: r["consortium"]),
+    Column(
+        "convention",
+        "Référence convention",
+        "référence de la convention signée",
+        "text",
+        lambda r, _: r["convention_reference"],
+    ),
+    Column(
+        "kind",
+        "Type",
+        "Subvention (d'un financeur) ou Reversement (du bailleur à une association)",
+        "text",
+        lambda r, _: ScheduleKind(r["kind"]).label,
+    ),
+    Column(
+        "funder", "Financeur", "origine des fonds (fonds FNAVDL, département…)", "text", _funder
+    ),
+    Column("payer", "Payeur", "qui paie (CGLLS, bailleur…)", "text", lambda r, _: r["payer_name"]),
+    Column(
+        "beneficiary",
+        "Bénéficiaire",
+        "qui reçoit",
+        "text",
+        lambda r, _: r["beneficiary_name"],
+    ),
+    Column(
+        "siret",
+        "SIRET du bénéficiaire",
+        "14 chiffres",
+        "text",
+        lambda r, _: r["beneficiary_siret"],
+    ),
+    Column(
+        "schedule",
+        "Échéancier",
+        "intitulé de l'échéancier",
+        "text",
+        lambda r, _: r["schedule_label"],
+    ),
+    Column(
+        "number",
+        "N° d'échéance",
+        "rang de l'échéance dans son échéancier",
+        "number",
+        lambda r, _: r["number"],
+    ),
+    Column("label", "Libellé", "intitulé de l'échéance", "text", lambda r, _: r["label"]),
+    Column(
+        "amount_due",
+        "Montant dû",
+        "montant de l'échéance, en euros (vide tant que résultats ou dépenses ne sont pas "
+        "déclarés)",
+        "amount",
+        lambda r, _: r["amount_cents"],
+    ),
+    Column(
+        "amount_paid",
+        "Montant versé",
+        "total des versements enregistrés (annulations déduites), en euros",
+        "amount",
+        lambda r, _: r["paid_cents"],
+    ),
+    Column(
+        "remaining",
+        "Reste à verser",
+        "montant dû moins montant versé, en euros",
+        "amount",
+        lambda r, _: lifecycle.remaining(r),
+    ),
+    Column(
+        "due_on",
+        "Date prévue",
+        "date d'échéance prévue",
+        "date",
+        lambda r, _: r["expected_on"],
+    ),
+    Column(
+        "requested_on",
+        "Date de demande",
+        "date de la demande de versement (subventions)",
+        "date",
+        lambda r, _: r["requested_on"],
+    ),
+    Column(
+        "paid_on",
+        "Date de versement",
+        "date du dernier versement",
+        "date",
+        lambda r, _: r["last_paid_on"],
+    ),
+    Column(
+        "status",
+        "Statut",
+        "Prévu, Exigible / Dû, Demandé, Versé en partie / Payé en partie, Versé / Payé",
+        "text",
+        lambda r, _: LineStatus(r["status"]).label(r["kind"]),
+    ),
+    Column(
+        "late",
+        "En retard",
+        "oui si la date attendue est passée sans paiement complet",
+        "text",
+        lambda r, day: "oui" if lifecycle.is_late(r, day) else "non",
+    ),
+    Column(
+        "reference",
+        "Référence de paiement",
+        "références des versements, séparées par des virgules",
+        "text",
+        lambda r, _: r["payment_references"],
+    ),
+)
+BY_KEY = {c.key: c for c in COLUMNS}
+DEFAULT_KEYS = (
+    "consortium",
+    "convention",
+    "payer",
+    "beneficiary",
+    "siret",
+    "number",
+    "amount_due",
+    "amount_paid",
+    "due_on",
+    "paid_on",
+    "status",
+    "reference",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Chosen:
+    key: str
+    label: str
+
+
+def default_choice() -> list[Chosen]:
+    return [Chosen(k, BY_KEY[k].label) for k in DEFAULT_KEYS]
+
+
+def check_choice(chosen: Sequence[Chosen]) -> list[Chosen]:
+    if not chosen:
+        raise FieldError("Choisissez au moins une colonne.", "columns")
+    seen: set[str] = set()
+    for column in chosen:
+        if column.key not in BY_KEY:
+            raise FieldError(f"Colonne inconnue : {column.key}.", "columns")
+        label = column.label.strip()
+        if not label:
+            raise FieldError(
+                f"Donnez un titre à la colonne « {BY_KEY[column.key].label} ».",
+                f"label-{column.key}",
+            )
+        if label.casefold() in seen:
+            raise FieldError(f"Deux colonnes s'appellent « {label} ».", f"label-{column.key}")
+        seen.add(label.casefold())
+    return list(chosen)
+
+
+# Cell values ---------------------------------------------------------------------------------
+
+
+def csv_text(kind: str, value: Any) -> str:
+    """As French Excel reads it: `1234,56` (decimal comma, no grouping), `22/11/2026`."""
+    if value is None:
+        return ""
+    if kind == "amount":
+        cents = int(value)
+        sign = "-" if cents < 0 else ""
+        return f"{sign}{abs(cents) // 100},{abs(cents) % 100:02d}"
+    if kind == "date":
+        return f"{value:%d/%m/%Y}"
+    return str(value)
+
+
+class _CsvWriter:
+    def __init__(self, handle: TextIO, chosen: Sequence[Chosen]) -> None:
+        self.writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        self.chosen = chosen
+        self.writer.writerow([c.label for c in chosen])
+
+    def rows(self, rows: Sequence[Row], day: dt.date) -> None:
+        for row in rows:
+            self.writer.writerow(
+                [csv_text(BY_KEY[c.key].kind, BY_KEY[c.key].value(row, day)) for c in self.chosen]
+            )
+
+
+class _XlsxWriter:
+    def __init__(self, sheet: WriteOnlyWorksheet, chosen: Sequence[Chosen]) -> None:
+        self.sheet = sheet
+        self.chosen = chosen
+        header = []
+        for c in chosen:
+            cell = WriteOnlyCell(sheet, value=c.label)
+            cell.font = Font(bold=True)
+            header.append(cell)
+        sheet.append(header)
+
+    def _cell(self, kind: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if kind == "amount":
+            # openpyxl writes a Decimal as a number (its stubs only say float): no float money.
+            cell = WriteOnlyCell(self.sheet, value=Decimal(int(value)) / 100)  # type: ignore[arg-type]
+            cell.number_format = AMOUNT_FORMAT
+            return cell
+        if kind == "date":
+            cell = WriteOnlyCell(self.sheet, value=value)
+            cell.number_format = DATE_FORMAT
+            return cell
+        return value
+
+    def rows(self, rows: Sequence[Row], day: dt.date) -> None:
+        for row in rows:
+            self.sheet.append(
+                [self._cell(BY_KEY[c.key].kind, BY_KEY[c.key].value(row, day)) for c in self.chosen]
+            )
+
+
+# Requesting, running, downloading -------------------------------------------------------------
+
+
+def _filters(found: LineFilter) -> dict[str, Any]:
+    return {
+        "convention": str(found.convention) if found.convention else None,
+        "kind": found.kind,
+        "statuses": list(found.statuses),
+        "organisation": str(found.organisation) if found.organisation else None,
+        "expected_from": found.expected_from.isoformat() if found.expected_from else None,
+        "expected_to": found.expected_to.isoformat() if found.expected_to else None,
+    }
+
+
+def _filter_of(values: dict[str, Any]) -> LineFilter:
+    def day(key: str) -> dt.date | None:
+        return dt.date.fromisoformat(values[key]) if values.get(key) else None
+
+    return LineFilter(
+        convention=uuid.UUID(values["convention"]) if values.get("convention") else None,
+        kind=values.get("kind") or None,
+        statuses=tuple(values.get("statuses") or ()),
+        organisation=uuid.UUID(values["organisation"]) if values.get("organisation") else None,
+        expected_from=day("expected_from"),
+        expected_to=day("expected_to"),
+    )
+
+
+async def request_export(
+    request: Request | None,
+    ctx: TenantContext,
+    user: CurrentUser,
+    chosen: Sequence[Chosen],
+    fmt: ExportFormat,
+    found: LineFilter,
+) -> uuid.UUID:
+    chosen = check_choice(chosen)
+    stamp = dt.date.today().isoformat()
+    async with transaction():
+        export_id = await repository.insert_export(
+            ctx,
+            {
+                "requested_by": user.id,
+                "requested_by_name": user.full_name,
+                "role": ctx.role,
+                "organisation": ctx.organisation_id,
+                "format": fmt.value,
+                "columns": [dataclasses.asdict(c) for c in chosen],
+                "filters": _filters(found),
+                "filename": f"suivi-versements-{ctx.slug}-{stamp}.{fmt.value}",
+                "status": ExportStatus.PENDING.value,
+            },
+        )
+        await audit.record_action(
+            AuditTag.PAYMENT_EXPORT_REQUESTED,
+            request,
+            user,
+            ctx,
+            subject=f"payments-export:{export_id}",
+            format=fmt.value,
+            columns=[c.key for c in chosen],
+        )
+        await jobs.enqueue_export(ctx, export_id)
+    return export_id
+
+
+def storage_key(scope: TenantScope, export_id: uuid.UUID, fmt: ExportFormat) -> str:
+    return f"exports/{scope.consortium_id}/{export_id}.{fmt.value}"
+
+
+async def run(scope: TenantScope, export_id: uuid.UUID) -> None:
+    """The job: idempotent (a finished export is left alone; an interrupted one starts again
+    from the first row and overwrites its file)."""
+    row = await repository.export(scope, export_id)
+    if row is None or row["status"] == ExportStatus.DONE:
+        return
+    fmt = ExportFormat(row["format"])
+    chosen = [Chosen(c["key"], c["label"]) for c in row["columns"]]
+    view = access.sight(row["role"], row["organisation"])
+    found = _filter_of(row["filters"] or {})
+    total = await repository.count_lines(scope, view, found)
+    await repository.update_export(
+        scope,
+        export_id,
+        {"status": ExportStatus.RUNNING.value, "total_rows": total, "done_rows": 0},
+    )
+    consortium = await tenants.platform_scope(scope.consortium_id)
+    name = consortium[1]["name"] if consortium else ""
+    day = dt.date.today()
+    folder = get_settings().data_dir / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        path = Path(tmp) / f"export.{fmt.value}"
+        try:
+            done = await _write(scope, view, found, fmt, chosen, path, name, day, export_id)
+        except Exception as exc:
+            await repository.update_export(
+                scope,
+                export_id,
+                {
+                    "status": ExportStatus.FAILED.value,
+                    "error": "L'export a échoué ; il sera relancé automatiquement.",
+                },
+            )
+            log.warning("Export %s en échec : %s", export_id, exc)
+            raise
+        key = storage_key(scope, export_id, fmt)
+        await get_storage().put_file(key, path, CONTENT_TYPES[fmt].split(";")[0])
+        size = path.stat().st_size
+    await repository.update_export(
+        scope,
+        export_id,
+        {
+            "status": ExportStatus.DONE.value,
+            "done_rows": done,
+            "storage_key": key,
+            "size": size,
+            "finished_at": dt.datetime.now(dt.UTC),
+        },
+    )
+
+
+async def _write(
+    scope: TenantScope,
+    view: access.Sight,
+    found: LineFilter,
+    fmt: ExportFormat,
+    chosen: Sequence[Chosen],
+    path: Path,
+    consortium_name: str,
+    day: dt.date,
+    export_id: uuid.UUID | None,
+) -> int:
+    """Streams the rows from a cursor into `path`; returns how many were written."""
+    done = 0
+    handle: TextIO | None = None
+    book: Workbook | None = None
+    writer: _CsvWriter | _XlsxWriter
+    if fmt is ExportFormat.CSV:
+        handle = path.open("w", encoding="utf-8-sig", newline="")
+        writer = _CsvWriter(handle, chosen)
+    else:
+        book = Workbook(write_only=True)
+        writer = _XlsxWriter(book.create_sheet("Suivi des versements"), chosen)
+    try:
+        async for rows in stream(repository.export_query(scope, view, found), BATCH):
+            for r in rows:
+                r["consortium"] = consortium_name
+            await anyio.to_thread.run_sync(writer.rows, rows, day)
+            done += len(rows)
+            if export_id is not None:
+                await repository.update_export(scope, export_id, {"done_rows": done})
+    finally:
+        if handle is not None:
+            handle.close()
+    if book is not None:
+        await anyio.to_thread.run_sync(book.save, str(path))
+    return done
+
+
+async def write_to(
+    scope: TenantScope,
+    view: access.Sight,
+    found: LineFilter,
+    fmt: ExportFormat,
+    chosen: Sequence[Chosen],
+    path: Path,
+) -> int:
+    """The same writing, straight to a file (benchmarks, operators)."""
+    consortium = await tenants.platform_scope(scope.consortium_id)
+    name = consortium[1]["name"] if consortium else ""
+    return await _write(scope, view, found, fmt, chosen, path, name, dt.date.today(), None)
+
+
+async def export_of(ctx: TenantContext, export_id: uuid.UUID) -> Row:
+    """An export is its requester's alone (it holds what they could see)."""
+    row = await repository.export(ctx, export_id)
+    if row is None or row["requested_by"] != ctx.user_id:
+        raise LookupError(export_id)
+    return row
+
+
+async def recent(ctx: TenantContext) -> list[Row]:
+    return await repository.exports_of(ctx, ctx.user_id)
+
+
+async def downloaded(request: Request, ctx: TenantContext, user: CurrentUser, row: Row) -> None:
+    await audit.record_action(
+        AuditTag.PAYMENT_EXPORT_DOWNLOADED,
+        request,
+        user,
+        ctx,
+        subject=f"payments-export:{row['id']}",
+    )
+
+
+async def remove_old(at: dt.datetime) -> int:
+    """Files of exports finished more than `KEPT_FOR` ago are removed from storage: they hold
+    financial data and are rebuilt in seconds. Idempotent."""
+    removed = 0
+    for row in await repository.exports_to_remove(at - KEPT_FOR):
+        await get_storage().delete(row["storage_key"])
+        await repository.update_export(
+            TenantScope(consortium_id=row["consortium"]), row["id"], {"storage_key": None}
+        )
+        removed += 1
+    return removed
+
+
+# Export models -------------------------------------------------------------------------------
+
+
+async def models(ctx: TenantContext) -> list[Row]:
+    return await repository.export_models(ctx)
+
+
+async def save_model(
+    request: Request | None,
+    ctx: TenantContext,
+    user: CurrentUser,
+    name: str,
+    chosen: Sequence[Chosen],
+    fmt: ExportFormat,
+) -> uuid.UUID:
+    name = name.strip()
+    if len(name) < 2:
+        raise FieldError("Donnez un nom au modèle (2 caractères au moins).", "model_name")
+    chosen = check_choice(chosen)
+    async with transaction():
+        model_id = await repository.save_export_model(
+            ctx,
+            {
+                "name": name[:100],
+                "columns": [dataclasses.asdict(c) for c in chosen],
+                "format": fmt.value,
+                "created_by": user.id,
+                "created_by_name": user.full_name,
+            },
+        )
+        await audit.record_action(
+            AuditTag.PAYMENT_EXPORT_MODEL_SAVED,
+            request,
+            user,
+            ctx,
+            subject=f"payments-export-model:{model_id}",
+            name=name[:100],
+            columns=[dataclasses.asdict(c) for c in chosen],
+        )
+    return model_id
+
+
+async def model(ctx: TenantContext, model_id: uuid.UUID) -> Row:
+    row = await repository.export_model(ctx, model_id)
+    if row is None:
+        raise LookupError(model_id)
+    return row

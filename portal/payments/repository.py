@@ -1,0 +1,426 @@
+"""Queries of the payments domain. Every function takes a `TenantScope` and filters by it;
+listings also take the member's `Sight` (see `access`), so hidden schedules are never loaded.
+`locked_line` serialises what is done to one line (payments, cancellations)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from piccolo.engine.sqlite import TransactionType
+from piccolo.query import Select
+from piccolo.table import Table
+
+from portal.core.db import engine
+from portal.core.tenancy import TenantScope
+from portal.payments.access import STATE_FUND, Sight
+from portal.payments.enums import LineStatus, ScheduleKind
+from portal.payments.tables import Export, ExportModel, Line, Payment, Schedule
+
+Row = dict[str, Any]
+
+
+def _mine(table: type[Table], scope: TenantScope) -> Any:
+    return table.consortium == scope.consortium_id  # type: ignore[attr-defined]
+
+
+async def _insert(table: type[Table], scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    row = table(consortium=scope.consortium_id, **values)
+    await row.save()
+    return row.id  # type: ignore[attr-defined,no-any-return]
+
+
+def _seen(view: Sight, kind: Any, funder: Any, beneficiary: Any, payer: Any) -> Any:
+    """The `Sight` as a WHERE clause on the schedule's columns (None: everything)."""
+    if view.everything:
+        return None
+    clause = beneficiary == view.organisation
+    if not view.beneficiary_only:
+        clause = clause | (payer == view.organisation)
+    if view.state_subsidies:
+        clause = clause | ((kind == ScheduleKind.SUBSIDY) & (funder == STATE_FUND))
+    return clause
+
+
+# Schedules ---------------------------------------------------------------------------------
+
+_SCHEDULE_COLUMNS = (
+    *Schedule.all_columns(),
+    Schedule.convention.reference.as_alias("convention_reference"),
+    Schedule.convention.title.as_alias("convention_title"),
+    Schedule.convention.kind.as_alias("convention_kind"),
+    Schedule.convention.status.as_alias("convention_status"),
+    Schedule.convention.starts_on.as_alias("convention_starts_on"),
+    Schedule.beneficiary.name.as_alias("beneficiary_name"),
+    Schedule.beneficiary.siret.as_alias("beneficiary_siret"),
+)
+
+
+async def insert_schedule(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Schedule, scope, values)
+
+
+async def schedule(scope: TenantScope, schedule_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Schedule.select(*_SCHEDULE_COLUMNS)
+        .where(_mine(Schedule, scope) & (Schedule.id == schedule_id))
+        .first()
+    )
+    return row
+
+
+async def schedules(
+    scope: TenantScope, view: Sight, convention_id: uuid.UUID | None = None
+) -> list[Row]:
+    where = _mine(Schedule, scope)
+    seen = _seen(
+        view, Schedule.kind, Schedule.funder, Schedule.beneficiary, Schedule.payer_organisation
+    )
+    if seen is not None:
+        where &= seen
+    if convention_id is not None:
+        where &= Schedule.convention == convention_id
+    rows: list[Row] = (
+        await Schedule.select(*_SCHEDULE_COLUMNS)
+        .where(where)
+        .order_by(Schedule.convention.reference)
+        .order_by(Schedule.kind, ascending=False)  # subsidies first
+        .order_by(Schedule.beneficiary.name)
+    )
+    return rows
+
+
+async def update_schedule(
+    scope: TenantScope, schedule_id: uuid.UUID, values: dict[str, Any], revision: int
+) -> bool:
+    """Optimistic: False when someone saved the schedule since `revision` was read."""
+    rows = (
+        await Schedule.update(
+            {
+                **{getattr(Schedule, k): v for k, v in values.items()},
+                Schedule.revision: revision + 1,
+                Schedule.updated_at: dt.datetime.now(dt.UTC),
+            }
+        )
+        .where(
+            _mine(Schedule, scope) & (Schedule.id == schedule_id) & (Schedule.revision == revision)
+        )
+        .returning(Schedule.id)
+    )
+    return bool(rows)
+
+
+# Lines -------------------------------------------------------------------------------------
+
+# Two joins away: piccolo's types stop at one (the columns exist; see the tables).
+_CONVENTION: Any = Line.schedule.convention
+_BENEFICIARY: Any = Line.schedule.beneficiary
+
+_LINE_COLUMNS = (
+    *Line.all_columns(),
+    Line.schedule.kind.as_alias("kind"),
+    Line.schedule.label.as_alias("schedule_label"),
+    Line.schedule.funder.as_alias("funder"),
+    Line.schedule.basis.as_alias("basis"),
+    Line.schedule.unit_cost_cents.as_alias("unit_cost_cents"),
+    Line.schedule.unit_label.as_alias("unit_label"),
+    Line.schedule.rate_percent.as_alias("rate_percent"),
+    Line.schedule.total_cents.as_alias("total_cents"),
+    Line.schedule.source_schedule.as_alias("source_schedule"),
+    Line.schedule.payer_name.as_alias("payer_name"),
+    Line.schedule.payer_organisation.as_alias("payer_organisation"),
+    Line.schedule.beneficiary.as_alias("beneficiary"),
+    _BENEFICIARY.name.as_alias("beneficiary_name"),
+    _BENEFICIARY.siret.as_alias("beneficiary_siret"),
+    Line.schedule.convention.as_alias("convention"),
+    _CONVENTION.reference.as_alias("convention_reference"),
+    _CONVENTION.title.as_alias("convention_title"),
+    _CONVENTION.status.as_alias("convention_status"),
+    _CONVENTION.starts_on.as_alias("convention_starts_on"),
+    _CONVENTION.signed_at.as_alias("convention_signed_at"),
+)
+
+
+@dataclass(frozen=True)
+class LineFilter:
+    convention: uuid.UUID | None = None
+    kind: str | None = None
+    statuses: tuple[str, ...] = ()
+    organisation: uuid.UUID | None = None  # payer or beneficiary
+    expected_from: dt.date | None = None
+    expected_to: dt.date | None = None
+    schedule: uuid.UUID | None = None
+    ids: tuple[uuid.UUID, ...] = field(default=())
+
+
+def _line_where(scope: TenantScope, view: Sight, found: LineFilter) -> Any:
+    where = _mine(Line, scope)
+    seen = _seen(
+        view,
+        Line.schedule.kind,
+        Line.schedule.funder,
+        Line.schedule.beneficiary,
+        Line.schedule.payer_organisation,
+    )
+    if seen is not None:
+        where &= seen
+    if found.convention is not None:
+        where &= Line.schedule.convention == found.convention
+    if found.schedule is not None:
+        where &= Line.schedule == found.schedule
+    if found.kind:
+        where &= Line.schedule.kind == found.kind
+    if found.statuses:
+        where &= Line.status.is_in(list(found.statuses))
+    if found.organisation is not None:
+        where &= (Line.schedule.beneficiary == found.organisation) | (
+            Line.schedule.payer_organisation == found.organisation
+        )
+    if found.expected_from is not None:
+        where &= Line.expected_on >= found.expected_from
+    if found.expected_to is not None:
+        where &= Line.expected_on <= found.expected_to
+    if found.ids:
+        where &= Line.id.is_in(list(found.ids))
+    return where
+
+
+# What an export's columns read (see `exports.COLUMNS`): fewer columns, fewer conversions.
+_EXPORT_COLUMNS = (
+    Line.number,
+    Line.label,
+    Line.amount_cents,
+    Line.paid_cents,
+    Line.expected_on,
+    Line.requested_on,
+    Line.last_paid_on,
+    Line.status,
+    Line.payment_references,
+    Line.schedule.kind.as_alias("kind"),
+    Line.schedule.label.as_alias("schedule_label"),
+    Line.schedule.funder.as_alias("funder"),
+    Line.schedule.payer_name.as_alias("payer_name"),
+    _BENEFICIARY.name.as_alias("beneficiary_name"),
+    _BENEFICIARY.siret.as_alias("beneficiary_siret"),
+    _CONVENTION.reference.as_alias("convention_reference"),
+)
+
+
+def lines_query(
+    scope: TenantScope, view: Sight, found: LineFilter, columns: Sequence[Any] = _LINE_COLUMNS
+) -> Select[Line]:
+    """Lines with their schedule, convention and beneficiary, in reading order. Exports run it
+    through `db.stream` (a database cursor): never all rows in memory."""
+    return (
+        Line.select(*columns)
+        .where(_line_where(scope, view, found))
+        .order_by(_CONVENTION.reference)
+        .order_by(Line.schedule.kind, ascending=False)
+        .order_by(_BENEFICIARY.name)
+        .order_by(Line.schedule.id)
+        .order_by(Line.number)
+    )
+
+
+def export_query(scope: TenantScope, view: Sight, found: LineFilter) -> Select[Line]:
+    """`lines_query` with only what exports write."""
+    return lines_query(scope, view, found, _EXPORT_COLUMNS)
+
+
+async def lines(scope: TenantScope, view: Sight, found: LineFilter | None = None) -> list[Row]:
+    rows: list[Row] = await lines_query(scope, view, found or LineFilter())
+    return rows
+
+
+async def count_lines(scope: TenantScope, view: Sight, found: LineFilter) -> int:
+    return int(await Line.count().where(_line_where(scope, view, found)))
+
+
+async def line(scope: TenantScope, line_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Line.select(*_LINE_COLUMNS).where(_mine(Line, scope) & (Line.id == line_id)).first()
+    )
+    return row
+
+
+async def insert_line(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Line, scope, values)
+
+
+async def update_line(scope: TenantScope, line_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await Line.update({getattr(Line, k): v for k, v in values.items()}).where(
+        _mine(Line, scope) & (Line.id == line_id)
+    )
+
+
+async def delete_line(scope: TenantScope, line_id: uuid.UUID) -> None:
+    await Line.delete().where(_mine(Line, scope) & (Line.id == line_id))
+
+
+async def open_lines(scope: TenantScope) -> list[Row]:
+    """Every line not paid in full (all of the consortium: the scheduler's and reminders'
+    view, not a member's)."""
+    return await lines(
+        scope,
+        Sight(everything=True),
+        LineFilter(statuses=tuple(s for s in LineStatus if s is not LineStatus.PAID)),
+    )
+
+
+@contextlib.asynccontextmanager
+async def locked_line(scope: TenantScope, line_id: uuid.UUID) -> AsyncIterator[Row | None]:
+    """One transaction holding the line: `SELECT … FOR UPDATE` on PostgreSQL, an immediate
+    transaction on SQLite; two people recording a payment at once are taken one by one."""
+    db = engine()
+    query = Line.select(Line.id).where(_mine(Line, scope) & (Line.id == line_id))
+    if db.engine_type == "postgres":
+        async with db.transaction(allow_nested=True):
+            found = await query.lock_rows().first()
+            yield await line(scope, line_id) if found else None
+    else:
+        async with db.transaction(allow_nested=True, transaction_type=TransactionType.immediate):
+            yield await line(scope, line_id)
+
+
+# Payments ----------------------------------------------------------------------------------
+
+
+async def insert_payment(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Payment, scope, values)
+
+
+async def payments(scope: TenantScope, line_ids: Sequence[uuid.UUID]) -> list[Row]:
+    if not line_ids:
+        return []
+    rows: list[Row] = (
+        await Payment.select()
+        .where(_mine(Payment, scope) & Payment.line.is_in(list(line_ids)))
+        .order_by(Payment.paid_on)
+        .order_by(Payment.recorded_at)
+        .output(load_json=True)
+    )
+    return rows
+
+
+async def payment(scope: TenantScope, payment_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Payment.select()
+        .where(_mine(Payment, scope) & (Payment.id == payment_id))
+        .output(load_json=True)
+        .first()
+    )
+    return row
+
+
+async def cancel_payment(scope: TenantScope, payment_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await Payment.update({getattr(Payment, k): v for k, v in values.items()}).where(
+        _mine(Payment, scope) & (Payment.id == payment_id) & Payment.cancelled_at.is_null()
+    )
+
+
+async def paid_on_schedules(scope: TenantScope, schedule_ids: Sequence[uuid.UUID]) -> int:
+    """Cents actually paid (cancellations excluded) on these schedules' lines."""
+    if not schedule_ids:
+        return 0
+    rows = await Line.select(Line.paid_cents).where(
+        _mine(Line, scope) & Line.schedule.is_in(list(schedule_ids))
+    )
+    return sum(int(r["paid_cents"]) for r in rows)
+
+
+async def schedules_passing_on(scope: TenantScope, source_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await Schedule.select(Schedule.id).where(
+        _mine(Schedule, scope) & (Schedule.source_schedule == source_id)
+    )
+    return [r["id"] for r in rows]
+
+
+# Export models and exports -----------------------------------------------------------------
+
+
+async def export_models(scope: TenantScope) -> list[Row]:
+    rows: list[Row] = (
+        await ExportModel.select()
+        .where(_mine(ExportModel, scope))
+        .order_by(ExportModel.name)
+        .output(load_json=True)
+    )
+    return rows
+
+
+async def export_model(scope: TenantScope, model_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await ExportModel.select()
+        .where(_mine(ExportModel, scope) & (ExportModel.id == model_id))
+        .output(load_json=True)
+        .first()
+    )
+    return row
+
+
+async def export_model_named(scope: TenantScope, name: str) -> Row | None:
+    row: Row | None = (
+        await ExportModel.select()
+        .where(_mine(ExportModel, scope) & (ExportModel.name == name))
+        .output(load_json=True)
+        .first()
+    )
+    return row
+
+
+async def save_export_model(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    """Creates the model, or replaces the columns of the model of that name."""
+    found = await export_model_named(scope, values["name"])
+    if found is None:
+        return await _insert(ExportModel, scope, values)
+    await ExportModel.update(
+        {ExportModel.columns: values["columns"], ExportModel.format: values["format"]}
+    ).where(_mine(ExportModel, scope) & (ExportModel.id == found["id"]))
+    return uuid.UUID(str(found["id"]))
+
+
+async def delete_export_model(scope: TenantScope, model_id: uuid.UUID) -> None:
+    await ExportModel.delete().where(_mine(ExportModel, scope) & (ExportModel.id == model_id))
+
+
+async def insert_export(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(Export, scope, values)
+
+
+async def export(scope: TenantScope, export_id: uuid.UUID) -> Row | None:
+    row: Row | None = (
+        await Export.select()
+        .where(_mine(Export, scope) & (Export.id == export_id))
+        .output(load_json=True)
+        .first()
+    )
+    return row
+
+
+async def exports_of(scope: TenantScope, user_id: uuid.UUID, limit: int = 10) -> list[Row]:
+    rows: list[Row] = (
+        await Export.select()
+        .where(_mine(Export, scope) & (Export.requested_by == user_id))
+        .order_by(Export.created_at, ascending=False)
+        .limit(limit)
+        .output(load_json=True)
+    )
+    return rows
+
+
+async def update_export(scope: TenantScope, export_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await Export.update({getattr(Export, k): v for k, v in values.items()}).where(
+        _mine(Export, scope) & (Export.id == export_id)
+    )
+
+
+async def exports_to_remove(before: dt.datetime) -> list[Row]:
+    """Platform-wide, for the housekeeping: finished exports whose file is still stored."""
+    rows: list[Row] = await Export.select(Export.id, Export.consortium, Export.storage_key).where(
+        Export.storage_key.is_not_null() & (Export.finished_at < before)
+    )
+    return rows
