@@ -41,3 +41,4 @@ class AuditTag(StrEnum):
     PAYMENT_EXPORT_REQUESTED = "payments:export:requested"
     PAYMENT_EXPORT_DOWNLOADED = "payments:export:downloaded"
     PAYMENT_EXPORT_MODEL_SAVED = "payments:export_model:saved"
+    PAYMENT_EXPORT_MODEL_DELETED = "payments:export_model:deleted"

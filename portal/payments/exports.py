@@ -547,3 +547,24 @@ async def model(ctx: TenantContext, model_id: uuid.UUID) -> Row:
     if row is None:
         raise LookupError(model_id)
     return row
+
+
+async def delete_model(
+    request: Request | None, ctx: TenantContext, user: CurrentUser, model_id: uuid.UUID
+) -> str:
+    """By whoever saved it, or a pilot; returns its name."""
+    found = await model(ctx, model_id)
+    if found["created_by"] != user.id and ctx.role != "pilot":
+        raise PermissionError(model_id)
+    async with transaction():
+        await repository.delete_export_model(ctx, model_id)
+        await audit.record_action(
+            AuditTag.PAYMENT_EXPORT_MODEL_DELETED,
+            request,
+            user,
+            ctx,
+            subject=f"payments-export-model:{model_id}",
+            name=found["name"],
+            columns=found["columns"],
+        )
+    return str(found["name"])

@@ -526,6 +526,18 @@ async def export_request(request: Request) -> Response:
 
 
 @requires(Permission.PAYMENTS_VIEW)
+async def export_model_delete(request: Request) -> Response:
+    ctx, user = request.state.tenant, request.state.user
+    try:
+        name = await exports.delete_model(request, ctx, user, path_uuid(request, "model_id"))
+    except LookupError as exc:
+        raise _not_found(exc) from exc
+    except PermissionError as exc:
+        raise HTTPException(403) from exc
+    return flash(see_other(f"{_base(request)}/exports"), f"Modèle « {name} » supprimé.")
+
+
+@requires(Permission.PAYMENTS_VIEW)
 async def export_show(request: Request) -> Response:
     try:
         row = await exports.export_of(request.state.tenant, path_uuid(request, "export_id"))
@@ -626,6 +638,12 @@ routes = [
     ),
     Route("/versements/exports", exports_page, methods=["GET"], name="payment_exports"),
     Route("/versements/exports", export_request, methods=["POST"], name="payment_export_request"),
+    Route(
+        "/versements/exports/modeles/{model_id}/suppression",
+        export_model_delete,
+        methods=["POST"],
+        name="payment_export_model_delete",
+    ),
     Route("/versements/exports/{export_id}", export_show, methods=["GET"], name="payment_export"),
     Route(
         "/versements/exports/{export_id}/fichier",

@@ -185,7 +185,10 @@ class TestXlsx:
 
 class TestModels:
     async def test_a_named_choice_of_columns_is_kept_and_reused(
-        self, client: httpx.AsyncClient, money: Money
+        self,
+        client: httpx.AsyncClient,
+        make_client,  # type: ignore[no-untyped-def]
+        money: Money,
     ) -> None:
         await paid_subsidy(client, money)
         choice = columns("paid_on", "amount_paid", "siret", amount_paid="Payé (€)")
@@ -216,6 +219,15 @@ class TestModels:
         download = await export(client, money, {"format": "csv", **choice})
         header = download.content.decode("utf-8-sig").splitlines()[0]
         assert header == "Date de versement;Payé (€);SIRET du bénéficiaire"
+        # Only whoever saved it (or a pilot) removes it.
+        worker = make_client()
+        await login(worker, money.cast.world.tenant.association_worker.email)
+        delete = f"{money.base}/exports/modeles/{model_id}/suppression"
+        assert (await post(worker, delete, {})).status_code == 403
+        assert (await post(client, delete, {})).status_code == 303
+        after = (await client.get(f"{money.base}/exports")).text
+        assert "Modèle « Tableau CGLLS » supprimé." in after
+        assert ">Tableau CGLLS</a>" not in after and ">Tableau CGLLS</option>" not in after
 
 
 class TestHousekeeping:
