@@ -10,6 +10,7 @@ from typing import Any
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
+from piccolo.engine.sqlite import TransactionType
 
 
 def engine() -> Engine:  # type: ignore[type-arg]
@@ -50,6 +51,20 @@ async def transaction() -> AsyncIterator[None]:
     """One transaction; nested calls join the outer one (services never commit themselves)."""
     async with engine().transaction(allow_nested=True):
         yield
+
+
+@contextlib.asynccontextmanager
+async def locked(query: Any) -> AsyncIterator[dict[str, Any] | None]:
+    """One transaction holding the row a SELECT finds (None: no row): `SELECT … FOR UPDATE`
+    on PostgreSQL, where web and worker processes run side by side; on SQLite an immediate
+    transaction, which takes the database's write lock at once."""
+    db = engine()
+    if db.engine_type == "postgres":
+        async with db.transaction(allow_nested=True):
+            yield await query.lock_rows().first()
+    else:
+        async with db.transaction(allow_nested=True, transaction_type=TransactionType.immediate):
+            yield await query.first()
 
 
 async def stream(query: Any, batch_size: int = 1000) -> AsyncIterator[list[dict[str, Any]]]:

@@ -377,8 +377,7 @@ async def run(scope: TenantScope, export_id: uuid.UUID) -> None:
         export_id,
         {"status": ExportStatus.RUNNING.value, "total_rows": total, "done_rows": 0},
     )
-    consortium = await tenants.platform_scope(scope.consortium_id)
-    name = consortium[1]["name"] if consortium else ""
+    name = await _consortium_name(scope)
     day = dt.date.today()
     folder = get_settings().data_dir / "tmp"
     folder.mkdir(parents=True, exist_ok=True)
@@ -460,9 +459,13 @@ async def write_to(
     path: Path,
 ) -> int:
     """The same writing, straight to a file (benchmarks, operators)."""
-    consortium = await tenants.platform_scope(scope.consortium_id)
-    name = consortium[1]["name"] if consortium else ""
+    name = await _consortium_name(scope)
     return await _write(scope, view, found, fmt, chosen, path, name, dt.date.today(), None)
+
+
+async def _consortium_name(scope: TenantScope) -> str:
+    found = await tenants.platform_scope(scope.consortium_id)
+    return str(found[1]["name"]) if found else ""
 
 
 async def export_of(ctx: TenantContext, export_id: uuid.UUID) -> Row:

@@ -11,11 +11,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from piccolo.engine.sqlite import TransactionType
 from piccolo.query import Select
 from piccolo.table import Table
 
-from portal.core.db import engine
+from portal.core import db
 from portal.core.tenancy import TenantScope
 from portal.payments.access import STATE_FUND, Sight
 from portal.payments.enums import LineStatus, ScheduleKind
@@ -273,17 +272,11 @@ async def open_lines(scope: TenantScope) -> list[Row]:
 
 @contextlib.asynccontextmanager
 async def locked_line(scope: TenantScope, line_id: uuid.UUID) -> AsyncIterator[Row | None]:
-    """One transaction holding the line: `SELECT … FOR UPDATE` on PostgreSQL, an immediate
-    transaction on SQLite; two people recording a payment at once are taken one by one."""
-    db = engine()
+    """One transaction holding the line (see `db.locked`): two people recording a payment
+    at once are taken one after the other."""
     query = Line.select(Line.id).where(_mine(Line, scope) & (Line.id == line_id))
-    if db.engine_type == "postgres":
-        async with db.transaction(allow_nested=True):
-            found = await query.lock_rows().first()
-            yield await line(scope, line_id) if found else None
-    else:
-        async with db.transaction(allow_nested=True, transaction_type=TransactionType.immediate):
-            yield await line(scope, line_id)
+    async with db.locked(query) as found:
+        yield await line(scope, line_id) if found else None
 
 
 # Payments ----------------------------------------------------------------------------------

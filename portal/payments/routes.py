@@ -52,10 +52,6 @@ def _can(request: Request):  # type: ignore[no-untyped-def]
     return lambda p: allows(role, Permission(p))
 
 
-def _not_found(exc: Exception) -> HTTPException:
-    return HTTPException(404)
-
-
 # The lines ----------------------------------------------------------------------------------
 
 
@@ -162,7 +158,7 @@ async def schedule_new(request: Request) -> Response:
         )
         convention = await schedules.signed_convention(ctx, convention_id)
     except LookupError as exc:
-        raise _not_found(exc) from exc
+        raise HTTPException(404) from exc
     except FieldError as exc:
         return await render(
             request,
@@ -188,7 +184,7 @@ async def schedule_create(request: Request) -> Response:
             raise LookupError("convention")
         convention = await schedules.signed_convention(ctx, convention_id)
     except (ValueError, LookupError) as exc:
-        raise _not_found(exc) from exc
+        raise HTTPException(404) from exc
     except FieldError as exc:
         raise HTTPException(400, exc.message) from exc
     result = forms.schedule_form(form, kind, convention_id)
@@ -216,7 +212,7 @@ async def schedule_show(request: Request) -> Response:
             request.state.tenant, path_uuid(request, "schedule_id")
         )
     except LookupError as exc:
-        raise _not_found(exc) from exc
+        raise HTTPException(404) from exc
     return await render(request, "payments/schedule.html", {"d": detail, "can": _can(request)})
 
 
@@ -283,7 +279,7 @@ async def _line_page(
     try:
         detail = await service.line_detail(request.state.tenant, path_uuid(request, "line_id"))
     except LookupError as exc:
-        raise _not_found(exc) from exc
+        raise HTTPException(404) from exc
     return await render(
         request,
         "payments/line.html",
@@ -333,7 +329,7 @@ async def payment_record(request: Request) -> Response:
             request, {exc.field or "amount": exc.message}, values, status_code=400
         )
     except LookupError as exc:
-        raise _not_found(exc) from exc
+        raise HTTPException(404) from exc
     message = "Versement enregistré."
     if warnings:
         message += " Le motif de confirmation est conservé avec le versement."
@@ -348,7 +344,7 @@ async def _line_action(request: Request, action: Any, done: str, field: str) -> 
         values = {k: text(form, k, 2000) for k in form}
         return await _line_page(request, {exc.field or field: exc.message}, values, status_code=400)
     except LookupError as exc:
-        raise _not_found(exc) from exc
+        raise HTTPException(404) from exc
     except PermissionError as exc:
         raise HTTPException(403) from exc
     return flash(see_other(_line_url(request)), done)
@@ -447,7 +443,7 @@ async def statement_pdf(request: Request) -> Response:
     try:
         found = await statement.statement(ctx, path_uuid(request, "organisation_id"))
     except LookupError as exc:
-        raise _not_found(exc) from exc
+        raise HTTPException(404) from exc
     data = await statement.pdf(found, ctx.name)
     name = f"releve-versements-{found.organisation['siret']}.pdf"
     return Response(
@@ -531,7 +527,7 @@ async def export_model_delete(request: Request) -> Response:
     try:
         name = await exports.delete_model(request, ctx, user, path_uuid(request, "model_id"))
     except LookupError as exc:
-        raise _not_found(exc) from exc
+        raise HTTPException(404) from exc
     except PermissionError as exc:
         raise HTTPException(403) from exc
     return flash(see_other(f"{_base(request)}/exports"), f"Modèle « {name} » supprimé.")
@@ -542,7 +538,7 @@ async def export_show(request: Request) -> Response:
     try:
         row = await exports.export_of(request.state.tenant, path_uuid(request, "export_id"))
     except LookupError as exc:
-        raise _not_found(exc) from exc
+        raise HTTPException(404) from exc
     return await render(
         request,
         "payments/export.html",
@@ -560,7 +556,7 @@ async def export_download(request: Request) -> Response:
     try:
         row = await exports.export_of(ctx, path_uuid(request, "export_id"))
     except LookupError as exc:
-        raise _not_found(exc) from exc
+        raise HTTPException(404) from exc
     if row["status"] != ExportStatus.DONE or not row["storage_key"]:
         raise HTTPException(404)
     await exports.downloaded(request, ctx, user, row)

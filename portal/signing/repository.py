@@ -10,10 +10,9 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from piccolo.engine.sqlite import TransactionType
 from piccolo.table import Table
 
-from portal.core.db import engine
+from portal.core import db
 from portal.core.tenancy import TenantScope
 from portal.signing.enums import ParticipantStatus, RequestStatus
 from portal.signing.tables import Anchor, Event, Participant, Reminder, Revision, SignatureRequest
@@ -38,22 +37,13 @@ async def locked(scope: TenantScope, request_id: uuid.UUID) -> AsyncIterator[Row
     """One transaction holding the request: `SELECT … FOR UPDATE` on PostgreSQL (several web
     and worker processes), an immediate transaction plus a process lock on SQLite (embedded
     default, one process). Audit appends and PDF revisions inside it form a single chain."""
-    lock = _locks.setdefault(request_id, asyncio.Lock())
-    async with lock:
-        db = engine()
-        query = (
-            SignatureRequest.select()
-            .where(_mine(SignatureRequest, scope) & (SignatureRequest.id == request_id))
-            .output(load_json=True)
-        )
-        if db.engine_type == "postgres":
-            async with db.transaction(allow_nested=True):
-                yield await query.lock_rows().first()
-        else:
-            async with db.transaction(
-                allow_nested=True, transaction_type=TransactionType.immediate
-            ):
-                yield await query.first()
+    query = (
+        SignatureRequest.select()
+        .where(_mine(SignatureRequest, scope) & (SignatureRequest.id == request_id))
+        .output(load_json=True)
+    )
+    async with _locks.setdefault(request_id, asyncio.Lock()), db.locked(query) as row:
+        yield row
 
 
 # Requests ----------------------------------------------------------------------------------
