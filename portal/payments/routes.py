@@ -487,6 +487,7 @@ async def _exports_page(
             "models": models,
             "model": model,
             "recent": await exports.recent(ctx),
+            "export_statuses": {s.value: s.label for s in ExportStatus},
             "errors": errors or {},
             "values": values,
             "conventions": await conventions.signed_conventions(ctx),

@@ -134,6 +134,10 @@ class LineDetail:
     def status_labels(self) -> dict[str, str]:
         return {s.value: s.label(self.line["kind"]) for s in LineStatus}
 
+    @property
+    def warning_labels(self) -> dict[str, str]:
+        return {w.value: w.label for w in PaymentWarning}
+
 
 async def line_detail(ctx: TenantContext, line_id: uuid.UUID) -> LineDetail:
     await conditions.refresh(ctx, now())

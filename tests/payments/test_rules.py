@@ -235,7 +235,10 @@ class TestWarnings:
         assert payment["warnings"] == ["overpayment"]
         assert payment["reason"] == "Frais de déplacement convenus en comité"
         page = text_of((await client.get(f"{money.base}/lignes/{line['id']}")).text)
-        assert "confirmé malgré l'alerte : Frais de déplacement convenus en comité" in page
+        assert (
+            "confirmé malgré l'alerte (montant supérieur au reste dû) : Frais de déplacement "
+            "convenus en comité" in page
+        )
 
     async def test_passing_on_before_the_subsidy_is_received(
         self, client: httpx.AsyncClient, money: Money
