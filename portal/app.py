@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -21,10 +23,10 @@ from portal.admin import routes as admin_routes
 from portal.auth import routes as auth_routes
 from portal.auth.middleware import SessionMiddleware
 from portal.conventions import routes as convention_routes
-from portal.core import db, errors
+from portal.core import db, errors, logs, spool
 from portal.core.csrf import CsrfMiddleware
 from portal.core.headers import SecurityHeadersMiddleware
-from portal.core.storage import get_storage
+from portal.core.storage import StorageError, get_storage
 from portal.core.tenancy import TenantMiddleware
 from portal.deadlines import routes as deadline_routes
 from portal.documents import routes as document_routes
@@ -35,24 +37,57 @@ from portal.signing import routes as signing_routes
 from portal.tenants import routes as tenant_routes
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+log = logging.getLogger("portal.app")
 
 
 Background = Callable[[], Coroutine[Any, Any, None]]
+
+
+SPOOL_SWEEP_EVERY = 600.0  # seconds
+
+
+async def _storage_ready() -> None:
+    """Storage may be down when the process starts: pages that do not need it work meanwhile,
+    and the bucket is created as soon as it answers."""
+    delay = 1.0
+    warned = False
+    while True:
+        try:
+            await get_storage().ensure_ready()
+            if warned:
+                log.info("Stockage des documents revenu : prêt")
+            return
+        except StorageError as exc:
+            if not warned:
+                log.warning("Stockage des documents injoignable au démarrage : %s", exc)
+                warned = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def _sweep_spool() -> None:
+    """Files left in this host's spool by killed processes: at start-up, then regularly."""
+    while True:
+        try:
+            await anyio.to_thread.run_sync(lambda: spool.sweep(dt.datetime.now(dt.UTC)))
+        except Exception:  # housekeeping must never stop the web process
+            log.exception("Nettoyage de l'espace de travail interrompu")
+        await asyncio.sleep(SPOOL_SWEEP_EVERY)
 
 
 def lifespan_with(background: Background | None) -> Callable[[Starlette], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await db.start()
-        await get_storage().ensure_ready()
-        task = asyncio.create_task(background()) if background else None
+        tasks = [asyncio.create_task(_storage_ready()), asyncio.create_task(_sweep_spool())]
+        if background:
+            tasks.append(asyncio.create_task(background()))
         try:
             yield
         finally:
-            if task:
+            for task in tasks:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await asyncio.gather(*tasks, return_exceptions=True)
             await db.stop()
 
     return lifespan
@@ -62,7 +97,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
     """`background` runs beside the web process (the outbox relay or the in-process jobs:
     see `workers/web.py`, which `portal serve` uses)."""
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level)
     app = Starlette(
         debug=False,
         routes=[
@@ -88,6 +123,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
+            Middleware(errors.OutageMiddleware),
             Middleware(SessionMiddleware),
             Middleware(
                 CsrfMiddleware,

@@ -1,4 +1,5 @@
-"""The `portal` command: serve, migrate, demo, create-admin, verify, signing-audit."""
+"""The `portal` command: serve, migrate, demo, create-admin, worker, housekeeping, verify,
+signing-audit."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from portal.core.db import migrate
+    from portal.settings import get_settings
 
     _with_db(migrate())
     uvicorn.run(
@@ -52,7 +54,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         forwarded_allow_ips=os.environ.get("PORTAL_FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        log_level="info",
+        # Our logging set-up (portal.core.logs) formats uvicorn's lines too.
+        log_config=None,
+        log_level=get_settings().log_level.lower(),
     )
     return 0
 
@@ -62,10 +66,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from portal.core.db import migrate
 
     async def load() -> list[tuple[str, str, str, str]]:
+        await demo.check_dependencies()  # before anything is written
         await migrate()
         return await demo.load()
 
-    for line in _with_db(load()):
+    from portal.core.db import unavailable
+
+    try:
+        lines = _with_db(load())
+    except demo.NotReady as exc:
+        print(exc.message, file=sys.stderr)
+        return 3
+    except Exception as exc:
+        if not unavailable(exc):
+            raise
+        print(f"La base de données ne répond pas ({exc}) : rien n'a été chargé.", file=sys.stderr)
+        return 3
+    for line in lines:
         print(" ".join(line))
     return 0
 
@@ -92,19 +109,26 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from arq.worker import run_worker
-
-    from portal.core.db import migrate
-    from workers.settings import WorkerSettings, redis_settings
+    from workers import worker
+    from workers.settings import redis_settings
 
     try:
         redis_settings()
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
         return 2
-    _with_db(migrate())
-    run_worker(WorkerSettings, burst=args.burst)  # type: ignore[arg-type]
-    return 0
+    return worker.run(burst=args.burst)
+
+
+def cmd_housekeeping(args: argparse.Namespace) -> int:
+    """The periodic work, once, now (what the scheduler runs every 15 minutes)."""
+    import datetime as dt
+
+    from workers.schedule import periodic
+
+    failed = _with_db(periodic(dt.datetime.now(dt.UTC)))
+    print(f"Entretien terminé : {failed} étape(s) en échec." if failed else "Entretien terminé.")
+    return 1 if failed else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -173,7 +197,7 @@ def cmd_signing_audit(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from portal.settings import SettingsError
+    from portal.settings import SettingsError, get_settings
 
     parser = argparse.ArgumentParser(prog="portal", description="Portail des partenariats")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     worker = commands.add_parser("worker", help="exécute les tâches de fond (Redis requis)")
     worker.add_argument("--burst", action="store_true", help="s'arrête quand la file est vide")
     worker.set_defaults(func=cmd_worker)
+    commands.add_parser(
+        "housekeeping", help="lance maintenant l'entretien périodique (rappels, stockage…)"
+    ).set_defaults(func=cmd_housekeeping)
 
     admin = commands.add_parser("create-admin", help="crée un administrateur de la plateforme")
     admin.add_argument("email")
@@ -207,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
+        from portal.core import logs
+
+        logs.configure(get_settings().log_level)
         return int(args.func(args))
     except SettingsError as exc:
         print(f"Configuration invalide : {exc}", file=sys.stderr)

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from portal.auth import service as auth
 from portal.conventions import demo as conventions_demo
+from portal.core import db
 from portal.core.db import transaction
 from portal.core.permissions import Role
+from portal.core.storage import StorageError, get_storage
 from portal.core.tenancy import TenantScope
 from portal.deadlines import repository as deadlines_repository
 from portal.documents import repository as documents_repository
@@ -22,6 +24,32 @@ from portal.tenants.enums import ConsortiumStatus, OrganisationKind, Programme
 from portal.tenants.forms import siret_is_valid
 
 DEMO_PASSWORD = "demo-portail-2026"
+
+
+class NotReady(RuntimeError):
+    """A dependency is missing: nothing was loaded."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+async def check_dependencies() -> None:
+    """Before anything is written, so the demo is never loaded half-way: the database answers,
+    the storage answers (its bucket is created when missing)."""
+    try:
+        await db.ping()
+    except Exception as exc:
+        raise NotReady(f"La base de données ne répond pas ({exc}) : rien n'a été chargé.") from exc
+    try:
+        await get_storage().ensure_ready()
+    except StorageError as exc:
+        raise NotReady(
+            f"Le stockage des documents ne répond pas ({exc}) : rien n'a été chargé. "
+            "Vérifiez PORTAL_STORAGE_URL."
+        ) from exc
+
+
 ADMIN_EMAIL = "admin@portail-demo.fr"
 
 K = OrganisationKind

@@ -38,5 +38,6 @@ APP_REGISTRY = AppRegistry(
         "portal.conventions.piccolo_app",
         "portal.signing.piccolo_app",
         "portal.payments.piccolo_app",
+        "portal.objects.piccolo_app",
     ]
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -55,6 +56,25 @@ class Settings:
     signing_seals_dir: Path | None = None
     signing_trusted_cas: tuple[Path, ...] = ()
     tsa_url: str | None = None
+    # Faults: short storage timeouts (a hung S3 answers in seconds), a job lease renewed by the
+    # worker's heartbeat (a killed worker's jobs are taken over within it), the delay between
+    # retries of a job that met an outage (not counted as a failed attempt).
+    storage_connect_timeout: float = 3.0
+    storage_read_timeout: float = 10.0
+    job_lease_seconds: int = 60
+    outage_retry_seconds: int = 30
+    # Objects stored but not yet confirmed by their row are removed after this (an upload in
+    # progress is never older); it also bounds how long a killed upload's spool file stays.
+    orphan_grace_seconds: int = 3600
+    spool_dir_setting: Path | None = None
+    quiet_hours: tuple[int, int] | None = (20 * 60, 8 * 60)  # minutes since midnight, Paris
+    worker_stale_seconds: int = 60
+    log_level: str = "INFO"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where uploads are received and PDFs prepared before they go to storage."""
+        return self.spool_dir_setting or self.data_dir / "spool"
 
     @property
     def signing_dir(self) -> Path:
@@ -160,6 +180,19 @@ def load_settings() -> Settings:
             if p.strip()
         ),
         tsa_url=os.environ.get("PORTAL_TSA_URL") or None,
+        storage_connect_timeout=_positive_float("PORTAL_STORAGE_CONNECT_TIMEOUT", 3.0),
+        storage_read_timeout=_positive_float("PORTAL_STORAGE_READ_TIMEOUT", 10.0),
+        job_lease_seconds=_positive_int("PORTAL_JOB_LEASE", 60),
+        outage_retry_seconds=_positive_int("PORTAL_OUTAGE_RETRY", 30),
+        orphan_grace_seconds=_positive_int("PORTAL_ORPHAN_GRACE", 3600),
+        spool_dir_setting=(
+            Path(os.environ["PORTAL_SPOOL_DIR"]).resolve()
+            if os.environ.get("PORTAL_SPOOL_DIR")
+            else None
+        ),
+        quiet_hours=_quiet_hours(os.environ.get("PORTAL_QUIET_HOURS", "20:00-08:00")),
+        worker_stale_seconds=_positive_int("PORTAL_WORKER_STALE", 60),
+        log_level=_log_level(os.environ.get("PORTAL_LOG_LEVEL", "INFO")),
     )
 
 
@@ -180,6 +213,41 @@ def _positive_int(name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) == 0:
         raise SettingsError(f"{name} est un nombre entier supérieur à zéro.")
     return int(raw)
+
+
+def _positive_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise SettingsError(f"{name} est un nombre de secondes supérieur à zéro (ex. 2.5).")
+    return value
+
+
+_HOURS = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def _quiet_hours(raw: str) -> tuple[int, int] | None:
+    """ "20:00-08:00" (Paris time), or "off": no quiet hours."""
+    if raw.strip().lower() in {"off", "non", ""}:
+        return None
+    match = _HOURS.match(raw.strip())
+    if match:
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) != (h2, m2):
+            return h1 * 60 + m1, h2 * 60 + m2
+    raise SettingsError("PORTAL_QUIET_HOURS s'écrit HH:MM-HH:MM (ex. 20:00-08:00), ou off.")
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError("PORTAL_LOG_LEVEL vaut DEBUG, INFO, WARNING ou ERROR.")
+    return level
 
 
 @lru_cache(maxsize=1)

@@ -20,11 +20,13 @@ from tests.conftest import free_port
 
 class CapturingHandler:
     """Keeps every message the server accepted. `hold` makes the next DATA wait until
-    `release()`; a message whose client vanished meanwhile is not kept (never delivered)."""
+    `release()`; a message whose client vanished meanwhile is not kept (never delivered).
+    `reject` answers every DATA with a permanent refusal (550)."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.hold = False
+        self.reject = False
         self.arrived = threading.Event()
         self._released = threading.Event()
 
@@ -32,6 +34,8 @@ class CapturingHandler:
         self._released.set()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.reject:
+            return "550 5.7.1 Message refused"
         if self.hold:
             self.hold = False
             self.arrived.set()
@@ -124,3 +128,36 @@ class TcpProxy:
             dst.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and never says a word: a hung SMTP or S3 server."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(50)
+    kept: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                kept.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(2)
+        for sock in kept:
+            sock.close()
+        listener.close()

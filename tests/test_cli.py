@@ -68,6 +68,37 @@ class TestDemo:
         assert "PORTAL_SECRET_KEY est obligatoire" in done.stderr
 
 
+class TestDemoChecksFirst:
+    def test_with_s3_and_no_bucket_it_makes_the_bucket_and_loads(
+        self, tmp_path: Path, s3_server: str
+    ) -> None:
+        from minio import Minio
+
+        bucket = f"demo-{tmp_path.name.lower().replace('_', '-')[-40:]}"
+        done = run_portal(
+            ["demo"], tmp_path, PORTAL_STORAGE_URL=f"s3://testing:testing@{s3_server}/{bucket}"
+        )
+        assert done.returncode == 0, done.stderr
+        direct = Minio(s3_server, "testing", "testing", secure=False, region="us-east-1")
+        assert direct.bucket_exists(bucket)
+        assert list(direct.list_objects(bucket, recursive=True))  # the frozen PDFs
+
+    def test_with_storage_down_it_says_so_and_loads_nothing(self, tmp_path: Path) -> None:
+        import sqlite3
+
+        done = run_portal(["demo"], tmp_path, PORTAL_STORAGE_URL="s3://k:s@127.0.0.1:1/bucket")
+        assert done.returncode == 3
+        assert "stockage des documents ne répond pas" in done.stderr
+        assert "rien n'a été chargé" in done.stderr
+        assert done.stdout == ""
+        database = tmp_path / "portal.sqlite3"
+        if database.exists():
+            tables = sqlite3.connect(database).execute(
+                "SELECT name FROM sqlite_master WHERE name = 'tenants_consortium'"
+            )
+            assert tables.fetchall() == []
+
+
 class TestWorker:
     def test_worker_without_redis_says_so(self, tmp_path: Path) -> None:
         done = run_portal(["worker"], tmp_path)

@@ -1,14 +1,20 @@
 """Periodic work. Each run is idempotent (unique reminder rows, one digest job per person and
-day), so it may run often, late, or on several workers at once."""
+day, the ledger's sweep), so it may run often, late, or on several workers at once. One step
+failing (storage down, say) does not stop the others."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from portal.core import db
+from portal.core.outage import Unavailable
 from portal.documents import service as documents
+from portal.jobs import service as jobs
 from portal.notifications import service as notifications
+from portal.objects import service as objects
 from portal.payments import exports as payment_exports
 from portal.payments import service as payments
 from portal.reminders import service as reminders
@@ -17,19 +23,40 @@ from portal.signing import schedule as signing
 log = logging.getLogger("portal.schedule")
 
 
-async def periodic(now: dt.datetime) -> None:
-    await documents.generate_items(now)
-    await payments.refresh_all(now)  # conditions met first, then reminders about them
-    await reminders.scan(now)
-    await notifications.schedule_digests(now)
-    await documents.remove_orphans(now)
-    await documents.purge_deleted(now)
-    await payment_exports.remove_old(now)
-    await signing.scan(now)
-    try:
-        await signing.anchor_heads(now)
-    except Exception:  # an unreachable authority must not stop the other work
-        log.warning("Horodatage quotidien des journaux de signature impossible", exc_info=True)
+async def sweep_objects(now: dt.datetime) -> None:
+    """Both ways: stored objects no row points at, rows whose object is gone."""
+    report = await objects.sweep(now)
+    if report.newly_missing:
+        await documents.objects_lost([r["key"] for r in report.newly_missing], now)
+
+
+STEPS: list[tuple[str, Callable[[dt.datetime], Awaitable[Any]]]] = [
+    ("pièces périodiques", documents.generate_items),
+    ("versements", payments.refresh_all),  # conditions met first, then reminders about them
+    ("rappels", reminders.scan),
+    ("résumés quotidiens", notifications.schedule_digests),
+    ("stockage", sweep_objects),
+    ("purge des pièces supprimées", documents.purge_deleted),
+    ("exports anciens", payment_exports.remove_old),
+    ("signatures", signing.scan),
+    ("horodatage des journaux", signing.anchor_heads),
+    ("exécutants disparus", jobs.forget_runners),
+]
+
+
+async def periodic(now: dt.datetime) -> int:
+    """Runs every step; returns how many failed (each is logged)."""
+    failed = 0
+    for label, step in STEPS:
+        try:
+            await step(now)
+        except Exception as exc:
+            failed += 1
+            if isinstance(exc, Unavailable) or db.unavailable(exc):
+                log.warning("Tâche périodique « %s » reportée : %s", label, exc)
+            else:
+                log.exception("Tâche périodique « %s » en échec", label)
+    return failed
 
 
 async def periodic_cron(ctx: dict[str, Any]) -> None:

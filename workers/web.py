@@ -16,18 +16,27 @@ from workers import embedded
 from workers.relay import relay_forever
 
 log = logging.getLogger("workers.web")
+RETRY_SECONDS = 5.0
 
 
 async def _relay_when_redis_answers(url: str) -> None:
     """Web processes only hand jobs to Redis. If Redis is down at start, keep trying: requests
     are served meanwhile and their jobs wait in the outbox."""
+    warned = False
     while True:
         try:
-            pool = await create_pool(RedisSettings.from_dsn(url), retry=0)
+            settings = RedisSettings.from_dsn(url)
+            settings.conn_retries = 0  # this loop waits and retries, and logs it once
+            pool = await create_pool(settings)
         except (RedisError, OSError) as exc:
-            log.warning("Redis injoignable (%s) : les tâches attendent dans l'outbox", exc)
-            await asyncio.sleep(5)
+            if not warned:
+                log.warning("Redis injoignable (%s) : les tâches attendent dans l'outbox", exc)
+                warned = True
+            await asyncio.sleep(RETRY_SECONDS)
             continue
+        if warned:
+            log.info("Redis joignable : relais de l'outbox lancé")
+            warned = False
         try:
             await relay_forever(pool)
         finally:

@@ -17,6 +17,7 @@ from portal.core.permissions import Endpoint, Role
 from portal.core.responses import path_uuid, see_other
 from portal.core.templating import flash, render
 from portal.jobs import service as job_service
+from portal.objects import service as objects
 from portal.tenants import forms, service
 from portal.tenants.enums import ConsortiumStatus, OrganisationKind, Programme
 
@@ -54,6 +55,7 @@ async def _home(
         "admin/home.html",
         {
             "consortia": await service.list_consortia(),
+            "missing_objects": await objects.missing_count(),
             "programmes": list(Programme),
             "statuses": list(ConsortiumStatus),
             "errors": errors or {},
@@ -134,7 +136,15 @@ async def consortium_invite(request: Request) -> Response:
 
 @admin_only
 async def job_list(request: Request) -> Response:
-    return await render(request, "admin/jobs.html", {"jobs": await job_service.failed_jobs()})
+    return await render(
+        request,
+        "admin/jobs.html",
+        {
+            "jobs": await job_service.failed_jobs(),
+            "uncertain": await job_service.uncertain_deliveries(),
+            "missing": await objects.missing(),
+        },
+    )
 
 
 @admin_only

@@ -24,6 +24,7 @@ class AuditTag(StrEnum):
     DOCUMENT_UPLOADED = "documents:version:uploaded"
     DOCUMENT_DOWNLOADED = "documents:version:downloaded"
     DOCUMENT_DELETED = "documents:version:deleted"
+    DOCUMENT_LOST = "documents:version:lost"
     DOCUMENT_REVIEWED = "documents:item:reviewed"
     CONVENTION_CREATED = "conventions:convention:created"
     CONVENTION_CHANGED = "conventions:convention:changed"

@@ -8,6 +8,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from portal.auth import service
 
 COOKIE = "portal_session"
+# Served without a user: the health check must answer (503) even when the database, which holds
+# the sessions, is down; static files never need one.
+ANONYMOUS_PATHS = ("/healthz", "/static/")
 
 
 class SessionMiddleware:
@@ -19,6 +22,10 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
+        if scope["path"].startswith(ANONYMOUS_PATHS):
+            state["session_token"], state["user"] = None, None
+            await self.app(scope, receive, send)
+            return
         token = HTTPConnection(scope).cookies.get(COOKIE)
         state["session_token"] = token
         state["user"] = await service.user_for_session(token) if token else None

@@ -22,6 +22,7 @@ from portal.core import mail, security
 from portal.core.db import transaction
 from portal.core.forms import FieldError
 from portal.jobs import service as job_service
+from portal.jobs.enums import Delivery
 from portal.settings import get_settings
 
 MAX_FAILURES = 5
@@ -179,7 +180,7 @@ async def send_password_reset_email(token_id: uuid.UUID) -> None:
         "password_reset",
         {"name": row["full_name"], "link": link},
     )
-    await job_service.deliver_once(f"password-reset:{token_id}", message)
+    await job_service.deliver_once(f"password-reset:{token_id}", message, Delivery.AT_LEAST_ONCE)
 
 
 async def reset_token_is_valid(token: str) -> bool:

@@ -21,9 +21,13 @@ from portal.conventions.service import (
 )
 from portal.core import antivirus
 from portal.core.db import transaction
-from portal.core.storage import StorageError, get_storage
+from portal.core.outage import Unavailable
+from portal.core.storage import get_storage
 from portal.documents import inspect
 from portal.documents.upload import ReceivedFile, UploadRefused
+from portal.objects import service as objects
+
+OWNER = "conventions"  # in the ledger of objects
 
 # Annexes -------------------------------------------------------------------------------------
 
@@ -51,32 +55,34 @@ async def add_annex(
         except antivirus.ScanRefused as exc:
             raise UploadRefused(exc.message) from exc
         key = f"conventions/{opened.ctx.consortium_id}/{opened.id}/annexes/{uuid.uuid4().hex}.pdf"
-        storage = get_storage()
         try:
-            await storage.put_file(key, received.path, "application/pdf")
-        except StorageError as exc:
+            async with objects.stored(
+                key,
+                received.path,
+                "application/pdf",
+                owner=OWNER,
+                consortium_id=opened.ctx.consortium_id,
+            ) as handle:
+                async with transaction():
+                    await repository.insert_annex(
+                        opened.ctx,
+                        {
+                            "convention": opened.id,
+                            "title": title,
+                            "filename": inspect.clean_filename(received.filename, file_type),
+                            "storage_key": key,
+                            "sha256": received.sha256,
+                            "size": received.size,
+                            "pages": pages,
+                            "uploaded_by_name": user.full_name,
+                        },
+                    )
+                    await record(request, opened, user, f"Annexe ajoutée : {title}")
+                    await handle.confirm()
+        except Unavailable as exc:
             raise UploadRefused(
-                "Le stockage des documents ne répond pas : l'annexe n'a pas été enregistrée."
+                f"{exc.message} L'annexe n'a pas été enregistrée.", status_code=503
             ) from exc
-        try:
-            async with transaction():
-                await repository.insert_annex(
-                    opened.ctx,
-                    {
-                        "convention": opened.id,
-                        "title": title,
-                        "filename": inspect.clean_filename(received.filename, file_type),
-                        "storage_key": key,
-                        "sha256": received.sha256,
-                        "size": received.size,
-                        "pages": pages,
-                        "uploaded_by_name": user.full_name,
-                    },
-                )
-                await record(request, opened, user, f"Annexe ajoutée : {title}")
-        except Exception:
-            await storage.delete(key)
-            raise
     finally:
         received.discard()
 
@@ -97,4 +103,4 @@ async def annex_chunks(opened: Opened, annex_id: uuid.UUID) -> tuple[Row, AsyncI
     annex = await repository.annex(opened.ctx, opened.id, annex_id)
     if annex is None:
         raise LookupError(annex_id)
-    return annex, get_storage().read(annex["storage_key"])
+    return annex, await get_storage().open(annex["storage_key"])

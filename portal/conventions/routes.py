@@ -19,6 +19,7 @@ from portal.conventions.collaboration import EditConflict
 from portal.conventions.service import Opened
 from portal.core.forms import FieldError, text
 from portal.core.money import cents_input
+from portal.core.outage import Unavailable
 from portal.core.permissions import Endpoint, Permission, allows, requires
 from portal.core.responses import path_uuid, see_other
 from portal.core.storage import quote_filename
@@ -521,9 +522,7 @@ async def suggestion_decide(request: Request) -> Response:
 async def annex_upload(request: Request) -> Response:
     settings = get_settings()
     try:
-        received = await upload.receive(
-            request, "file", settings.upload_max_bytes, settings.data_dir / "uploads"
-        )
+        received = await upload.receive(request, "file", settings.upload_max_bytes)
         if received.file is None or received.file.size == 0:
             if received.file:
                 received.file.discard()
@@ -536,9 +535,12 @@ async def annex_upload(request: Request) -> Response:
             received.file,
         )
     except UploadRefused as exc:
-        return await _show(request, {f"annex_{exc.field}": exc.message})
+        errors = {f"annex_{exc.field}": exc.message}
+        return await _show(request, errors, status_code=exc.status_code)
     except FieldError as exc:
         return await _show(request, {"annex_file": exc.message})
+    except Unavailable as exc:
+        return await _show(request, {"annex_file": exc.message}, status_code=503)
     return flash(see_other(_back(request, "annexes")), "Annexe ajoutée.")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,19 +30,22 @@ from portal.conventions.service import (
     blockers,
     content,
     insert_article,
-    log,
     now,
     record,
     subject,
     today,
 )
+from portal.core import spool
 from portal.core.db import transaction
 from portal.core.forms import FieldError
-from portal.core.storage import StorageError, get_storage
+from portal.core.outage import Unavailable
+from portal.core.storage import get_storage
 from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
-from portal.settings import get_settings
+from portal.objects import service as objects
 from portal.tenants import service as tenants
+
+OWNER = "conventions"  # in the ledger of objects
 
 # Versions, lifecycle, PDF --------------------------------------------------------------------
 
@@ -69,17 +71,19 @@ async def current_snapshot(scope: TenantScope, row: Row) -> snapshot.Snapshot:
 
 async def _fetch(key: str, folder: Path) -> Path:
     path = folder / uuid.uuid4().hex
-    with path.open("wb") as out:
-        async for chunk in get_storage().read(key):
-            out.write(chunk)
+    chunks = await get_storage().open(key)
+    try:
+        async with await anyio.open_file(path, "wb") as out:
+            async for chunk in chunks:
+                await out.write(chunk)
+    except OSError as exc:
+        raise spool.unavailable(exc, path) from exc
     return path
 
 
 async def render_pdf(snap: snapshot.Snapshot, *, version_label: str, frozen: bool) -> bytes:
-    tmp = get_settings().data_dir / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tmp) as folder:
-        annexes = [await _fetch(x["storage_key"], Path(folder)) for x in snap["annexes"]]
+    with spool.temporary_directory() as folder:
+        annexes = [await _fetch(x["storage_key"], folder) for x in snap["annexes"]]
         return await anyio.to_thread.run_sync(
             lambda: pdf.render(snap, annexes, version_label=version_label, frozen=frozen)
         )
@@ -165,69 +169,69 @@ async def freeze(request: Request | None, opened: Opened, user: CurrentUser) -> 
     document = await render_pdf(snap, version_label=label, frozen=True)
     pdf_sha = hashlib.sha256(document).hexdigest()
     key = f"conventions/{opened.ctx.consortium_id}/{opened.id}/v{number}-{pdf_sha[:16]}.pdf"
-    storage = get_storage()
-    tmp = get_settings().data_dir / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=tmp, suffix=".pdf") as handle:
-        handle.write(document)
-        handle.flush()
-        try:
-            await storage.put_file(key, Path(handle.name), "application/pdf")
-        except StorageError as exc:
-            raise FieldError(
-                "Le stockage des documents ne répond pas : la convention n'a pas été figée. "
-                "Réessayez dans quelques minutes.",
-                "status",
-            ) from exc
     try:
-        async with transaction():
-            if not await repository.update_convention(
-                opened.ctx,
-                opened.id,
-                {"status": ConventionStatus.READY, "updated_at": now()},
-                status_in=[ConventionStatus.REVIEW],
-            ):
-                raise FieldError("Le statut vient de changer : rechargez la page.", "status")
-            # Anything saved while the PDF was rendering would be missing from it.
-            again = await current_snapshot(opened.ctx, opened.row)
-            if snapshot.digest(again) != snapshot.digest(snap):
-                raise FieldError(
-                    "La convention a été modifiée pendant qu'elle était figée : rien n'a été "
-                    "figé. Relisez les derniers changements puis recommencez.",
-                    "status",
-                )
-            await repository.insert_version(
-                opened.ctx,
-                {
-                    "convention": opened.id,
-                    "number": number,
-                    "frozen": True,
-                    "snapshot": snap,
-                    "content_sha256": snapshot.digest(snap),
-                    "pdf_key": key,
-                    "pdf_sha256": pdf_sha,
-                    "pdf_size": len(document),
-                    "created_by": user.id,
-                    "created_by_name": user.full_name,
-                },
-            )
-            await record(
-                request,
-                opened,
-                user,
-                f"Version {number} figée pour signature (PDF SHA-256 {pdf_sha[:16]}…)",
-                AuditTag.CONVENTION_FROZEN,
-                version=number,
-                pdf_sha256=pdf_sha,
-                content_sha256=snapshot.digest(snap),
-            )
-    except BaseException:
-        try:
-            await storage.delete(key)
-        except StorageError:
-            log.warning("PDF orphelin %s", key)
-        raise
+        async with objects.stored_bytes(
+            key, document, "application/pdf", owner=OWNER, consortium_id=opened.ctx.consortium_id
+        ) as stored:
+            await _record_frozen(request, opened, user, snap, number, key, document, stored)
+    except Unavailable as exc:
+        raise FieldError(f"{exc.message} La convention n'a pas été figée.", "status") from exc
     return f"Version {number} figée : elle est prête à signer."
+
+
+async def _record_frozen(
+    request: Request | None,
+    opened: Opened,
+    user: CurrentUser,
+    snap: snapshot.Snapshot,
+    number: int,
+    key: str,
+    document: bytes,
+    stored: objects.Handle,
+) -> None:
+    pdf_sha = hashlib.sha256(document).hexdigest()
+    async with transaction():
+        if not await repository.update_convention(
+            opened.ctx,
+            opened.id,
+            {"status": ConventionStatus.READY, "updated_at": now()},
+            status_in=[ConventionStatus.REVIEW],
+        ):
+            raise FieldError("Le statut vient de changer : rechargez la page.", "status")
+        # Anything saved while the PDF was rendering would be missing from it.
+        again = await current_snapshot(opened.ctx, opened.row)
+        if snapshot.digest(again) != snapshot.digest(snap):
+            raise FieldError(
+                "La convention a été modifiée pendant qu'elle était figée : rien n'a été "
+                "figé. Relisez les derniers changements puis recommencez.",
+                "status",
+            )
+        await repository.insert_version(
+            opened.ctx,
+            {
+                "convention": opened.id,
+                "number": number,
+                "frozen": True,
+                "snapshot": snap,
+                "content_sha256": snapshot.digest(snap),
+                "pdf_key": key,
+                "pdf_sha256": pdf_sha,
+                "pdf_size": len(document),
+                "created_by": user.id,
+                "created_by_name": user.full_name,
+            },
+        )
+        await record(
+            request,
+            opened,
+            user,
+            f"Version {number} figée pour signature (PDF SHA-256 {pdf_sha[:16]}…)",
+            AuditTag.CONVENTION_FROZEN,
+            version=number,
+            pdf_sha256=pdf_sha,
+            content_sha256=snapshot.digest(snap),
+        )
+        await stored.confirm()
 
 
 async def mark_signed(
@@ -404,7 +408,7 @@ async def version_pdf(
         raise LookupError(number)
     filename = f"{opened.row['reference']}-v{number}.pdf"
     if version["frozen"]:
-        return filename, get_storage().read(version["pdf_key"])
+        return filename, await get_storage().open(version["pdf_key"])
     label = f"version {number} de relecture"
     return filename, await render_pdf(version["snapshot"], version_label=label, frozen=False)
 

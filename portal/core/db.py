@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
+import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import TransactionType
+
+from portal.core.outage import DatabaseUnavailable
+
+log = logging.getLogger("portal.db")
+# Any fixed number: the key of the advisory lock that serialises migrations across processes.
+MIGRATION_LOCK = 730_142_026
+_SQLITE_OUTAGES = ("database is locked", "disk i/o error", "unable to open", "disk is full")
 
 
 def engine() -> Engine:  # type: ignore[type-arg]
@@ -20,13 +31,57 @@ def engine() -> Engine:  # type: ignore[type-arg]
     return found
 
 
+def unavailable(exc: BaseException | None) -> bool:
+    """True when `exc` (or what caused it) says the database did not answer: down, restarting,
+    connection lost, as opposed to a query it refused."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, DatabaseUnavailable | ConnectionError | TimeoutError | socket.gaierror):
+            return True
+        if isinstance(exc, OSError) and "connect call failed" in str(exc).lower():
+            return True  # asyncpg, when every address of the host refused
+        if isinstance(
+            exc,
+            asyncpg.PostgresConnectionError
+            | asyncpg.InterfaceError
+            # "cannot switch to state …": a pooled connection the server dropped mid-query.
+            | asyncpg.exceptions.InternalClientError
+            | asyncpg.CannotConnectNowError
+            | asyncpg.AdminShutdownError
+            | asyncpg.CrashShutdownError
+            | asyncpg.TooManyConnectionsError,
+        ):
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and any(
+            text in str(exc).lower() for text in _SQLITE_OUTAGES
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
 async def migrate() -> None:
-    """Apply pending migrations of every app, in dependency order."""
-    # Piccolo prints headings on stdout; `portal demo` output must stay machine-readable.
-    with contextlib.redirect_stdout(io.StringIO()) as out:
-        result = await run_forwards(app_name="all")
+    """Apply pending migrations of every app, in dependency order. On PostgreSQL an advisory
+    lock makes processes started together (web replicas, workers) apply them one at a time."""
+    db = engine()
+    lock = None
+    if db.engine_type == "postgres":
+        lock = await db.get_new_connection()  # type: ignore[attr-defined]
+        await lock.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        # Piccolo prints headings on stdout; `portal demo` output must stay machine-readable.
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            result = await run_forwards(app_name="all")
+    finally:
+        if lock is not None:
+            await lock.close()  # the lock goes with the session
     if not result.success:
         raise RuntimeError(f"Échec des migrations : {result.message}\n{out.getvalue()}")
+
+
+async def ping() -> None:
+    await engine().run_ddl("SELECT 1")
 
 
 async def start() -> None:
@@ -46,11 +101,46 @@ async def stop() -> None:
         await db.close_connection_pool()  # type: ignore[no-untyped-call]
 
 
+def in_transaction() -> bool:
+    return engine().current_transaction.get() is not None
+
+
 @contextlib.asynccontextmanager
-async def transaction() -> AsyncIterator[None]:
-    """One transaction; nested calls join the outer one (services never commit themselves)."""
-    async with engine().transaction(allow_nested=True):
+async def transaction(immediate: bool = False) -> AsyncIterator[None]:
+    """One transaction; nested calls join the outer one (services never commit themselves).
+    `immediate`: on SQLite, take the write lock at once (see `locked`)."""
+    db = engine()
+    if db.current_transaction.get() is not None:
         yield
+        return
+    options: dict[str, Any] = {}
+    if immediate and db.engine_type == "sqlite":
+        options["transaction_type"] = TransactionType.immediate
+    tx: Any = db.transaction(**options)
+    await tx.__aenter__()
+    try:
+        yield
+    except BaseException as exc:
+        await _close(db, tx, exc)
+        raise
+    await _close(db, tx, None)
+
+
+async def _close(db: Any, tx: Any, exc: BaseException | None) -> None:
+    try:
+        await tx.__aexit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+    except BaseException:
+        # piccolo neither releases the connection nor leaves the context when the commit, the
+        # rollback or the release fails (connection lost): the pool would lose a connection
+        # and every later query of this task would use the dead one.
+        with contextlib.suppress(Exception):
+            if db.engine_type == "postgres" and db.pool:
+                await db.pool.release(tx.connection)
+            else:
+                await tx.connection.close()
+        with contextlib.suppress(ValueError, LookupError, AttributeError):
+            db.current_transaction.reset(tx.context)
+        raise
 
 
 @contextlib.asynccontextmanager
@@ -58,12 +148,10 @@ async def locked(query: Any) -> AsyncIterator[dict[str, Any] | None]:
     """One transaction holding the row a SELECT finds (None: no row): `SELECT … FOR UPDATE`
     on PostgreSQL, where web and worker processes run side by side; on SQLite an immediate
     transaction, which takes the database's write lock at once."""
-    db = engine()
-    if db.engine_type == "postgres":
-        async with db.transaction(allow_nested=True):
+    async with transaction(immediate=True):
+        if engine().engine_type == "postgres":
             yield await query.lock_rows().first()
-    else:
-        async with db.transaction(allow_nested=True, transaction_type=TransactionType.immediate):
+        else:
             yield await query.first()
 
 

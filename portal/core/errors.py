@@ -7,7 +7,11 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.core import db
+from portal.core.outage import DatabaseUnavailable, Unavailable
+from portal.core.storage import ObjectMissing
 from portal.core.templating import env
 
 log = logging.getLogger("portal")
@@ -20,12 +24,18 @@ _PAGES = {
     403: ("Accès refusé", "Votre rôle ne vous permet pas d'effectuer cette action."),
     404: ("Page introuvable", "Cette page n'existe pas ou vous n'y avez pas accès."),
     405: ("Action impossible", "Cette action n'est pas disponible à cette adresse."),
+    410: (
+        "Fichier introuvable",
+        "Ce fichier n'est plus disponible dans le stockage du portail. L'équipe technique en "
+        "est informée ; s'il s'agit d'un justificatif, il est à déposer à nouveau.",
+    ),
     413: ("Envoi trop volumineux", "Le contenu envoyé dépasse la taille autorisée."),
     500: (
         "Erreur du portail",
         "Une erreur inattendue s'est produite. L'équipe technique en est informée ; "
         "réessayez dans quelques instants.",
     ),
+    503: ("Service momentanément indisponible", Unavailable.default_message),
 }
 
 
@@ -60,6 +70,54 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("Erreur non gérée sur %s %s", request.method, request.url.path, exc_info=exc)
     return error_page(request, 500)
+
+
+def outage_page(request: Request, exc: BaseException) -> Response | None:
+    """The page for an outage of a dependency (503, saying which, in French) or a lost object
+    (410); None for any other error."""
+    if isinstance(exc, ObjectMissing):
+        log.error("Objet manquant dans le stockage : %s (%s)", exc.key, request.url.path)
+        return error_page(request, 410)
+    if not isinstance(exc, Unavailable) and not db.unavailable(exc):
+        return None
+    outage = exc if isinstance(exc, Unavailable) else DatabaseUnavailable(str(exc))
+    log.warning(
+        "Service indisponible (%s) sur %s %s : %s",
+        outage.service,
+        request.method,
+        request.url.path,
+        exc,
+    )
+    response = error_page(request, 503, outage.message)
+    response.headers["retry-after"] = "30"
+    return response
+
+
+class OutageMiddleware:
+    """Outermost: whatever layer meets the outage (the session lookup, a route, a template),
+    the answer is the 503 page, not a 500 with a trace in the log for every request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            page = None if started else outage_page(Request(scope), exc)
+            if page is None:
+                raise
+            await page(scope, receive, send)
 
 
 def csrf_failure(request: Request) -> Response:

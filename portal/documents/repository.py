@@ -8,6 +8,7 @@ from typing import Any
 
 from piccolo.query.mixins import OnConflictAction
 
+from portal.core.db import locked
 from portal.core.tenancy import TenantScope
 from portal.documents.tables import DocumentItem, DocumentRequest, DocumentVersion
 
@@ -111,6 +112,15 @@ async def version(scope: TenantScope, item_id: uuid.UUID, version_id: uuid.UUID)
     return row
 
 
+def locked_item(scope: TenantScope, item_id: uuid.UUID) -> Any:
+    """A transaction holding the item's row (see `portal.core.db.locked`)."""
+    return locked(
+        DocumentItem.select(DocumentItem.id).where(
+            (DocumentItem.consortium == scope.consortium_id) & (DocumentItem.id == item_id)
+        )
+    )
+
+
 async def next_number(scope: TenantScope, item_id: uuid.UUID) -> int:
     row = (
         await DocumentVersion.select(DocumentVersion.number)
@@ -149,14 +159,14 @@ async def soft_delete(
 # Housekeeping across consortia (storage keys carry the consortium prefix) ------------------
 
 
-async def known_keys(keys: list[str]) -> set[str]:
-    """Which of these storage keys a version row points to (deleted or not)."""
+async def versions_with_keys(keys: list[str]) -> list[Row]:
+    """Versions still shown whose object is under one of these keys."""
     if not keys:
-        return set()
-    rows = await DocumentVersion.select(DocumentVersion.storage_key).where(
-        DocumentVersion.storage_key.is_in(keys)
+        return []
+    rows: list[Row] = await DocumentVersion.select().where(
+        DocumentVersion.storage_key.is_in(keys) & DocumentVersion.deleted_at.is_null()
     )
-    return {r["storage_key"] for r in rows}
+    return rows
 
 
 async def due_for_purge(now: dt.datetime) -> list[Row]:

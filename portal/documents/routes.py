@@ -14,6 +14,7 @@ from starlette.routing import Route
 from portal.core.forms import FieldError, submit, text
 from portal.core.permissions import Permission, allows, requires
 from portal.core.responses import path_uuid, see_other
+from portal.core.spool import SpoolUnavailable
 from portal.core.storage import quote_filename
 from portal.core.templating import PARIS, flash, render
 from portal.documents import forms, service, upload
@@ -105,9 +106,7 @@ async def version_upload(request: Request) -> Response:
     item_id = path_uuid(request, "item_id")
     settings = get_settings()
     try:
-        received = await upload.receive(
-            request, "file", settings.upload_max_bytes, settings.data_dir / "uploads"
-        )
+        received = await upload.receive(request, "file", settings.upload_max_bytes)
         if received.file is None or (received.file.size == 0 and not received.file.filename):
             if received.file:
                 received.file.discard()
@@ -116,8 +115,9 @@ async def version_upload(request: Request) -> Response:
             request, request.state.tenant, request.state.user, item_id, received.file
         )
     except UploadRefused as exc:
-        too_big = "taille maximale" in exc.message
-        return await _item_page(request, {exc.field: exc.message}, 413 if too_big else 400)
+        return await _item_page(request, {exc.field: exc.message}, exc.status_code)
+    except SpoolUnavailable as exc:
+        return await _item_page(request, {"file": exc.message}, 503)
     except LookupError as exc:
         raise HTTPException(404) from exc
     except PermissionError as exc:

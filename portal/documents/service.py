@@ -9,15 +9,17 @@ Item lifecycle:
 | submitted             | to_complete | reviewer, with a comment    | `review`         |
 | submitted             | expected    | last version deleted        | `delete_version` |
 
-Storing comes before the database row: storage down → nothing in the database; database down
-after storing → the object is removed at once, or by `remove_orphans` if even that fails.
+Storing comes before the database row, through the ledger of objects (`portal.objects`):
+storage down → nothing in the database; the row's transaction failed → the object is removed;
+its outcome unknown → the ledger is asked, and the sweep decides if the database is still away.
+A version whose object the sweep finds missing is withdrawn and its item goes back to
+« à compléter », with a message to the person who deposited it (`objects_lost`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,24 +31,27 @@ from starlette.requests import Request
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
-from portal.core import antivirus
+from portal.core import antivirus, db
 from portal.core.db import transaction
 from portal.core.forms import FieldError
+from portal.core.outage import DatabaseUnavailable, Unavailable
 from portal.core.permissions import Role
-from portal.core.storage import StorageError, get_storage
+from portal.core.storage import ObjectMissing, StorageError, get_storage
+from portal.core.templating import date_fr
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.documents import inspect, repository
 from portal.documents.enums import ItemStatus, Recurrence
 from portal.documents.periods import periods_until
 from portal.documents.upload import ReceivedFile, UploadRefused
+from portal.notifications import service as notifications
+from portal.objects import service as objects
 from portal.reminders.schedule import DueItem
 from portal.settings import get_settings
 from portal.tenants import service as tenants
 
 log = logging.getLogger("portal.documents")
-ORPHAN_GRACE = dt.timedelta(hours=1)
+OWNER = "documents"  # in the ledger of objects
 PRESIGNED_FOR = dt.timedelta(minutes=5)
-DOCUMENT_KEY = re.compile(r"^[0-9a-f-]{36}/[0-9a-f]{32}$")  # f"{consortium_id}/{uuid4().hex}"
 # Roles that see every organisation's documents; others see their own organisation's only.
 SEES_ALL = frozenset(
     {Role.PILOT, Role.LESSOR_STAFF, Role.STATE_AGENT, Role.FINANCE, Role.READ_ONLY}
@@ -172,54 +177,73 @@ async def upload(
         except antivirus.ScanRefused as exc:
             raise UploadRefused(exc.message) from exc
         key = f"{ctx.consortium_id}/{uuid.uuid4().hex}"
-        storage = get_storage()
+        values = {
+            "item": item_id,
+            "filename": inspect.clean_filename(received.filename, file_type),
+            "file_type": file_type.code,
+            "content_type": file_type.content_type,
+            "size": received.size,
+            "sha256": received.sha256,
+            "storage_key": key,
+            "uploaded_by": user.id,
+            "uploaded_by_name": user.full_name,
+        }
         try:
-            await storage.put_file(key, received.path, file_type.content_type)
+            number = await _record_version(request, ctx, user, key, received, values)
         except StorageError as exc:
-            log.error("Stockage indisponible : %s", exc)
+            log.error("Stockage indisponible pendant un dépôt : %s", exc)
             raise UploadRefused(
                 "Le stockage des documents ne répond pas : votre fichier n'a pas été enregistré. "
-                "Réessayez dans quelques minutes."
+                "Réessayez dans quelques minutes.",
+                status_code=503,
             ) from exc
-        try:
-            async with transaction():
-                number = await repository.next_number(ctx, item_id)
-                await repository.insert_version(
-                    ctx,
-                    {
-                        "item": item_id,
-                        "number": number,
-                        "filename": inspect.clean_filename(received.filename, file_type),
-                        "file_type": file_type.code,
-                        "content_type": file_type.content_type,
-                        "size": received.size,
-                        "sha256": received.sha256,
-                        "storage_key": key,
-                        "uploaded_by": user.id,
-                        "uploaded_by_name": user.full_name,
-                    },
-                )
-                await repository.update_item(ctx, item_id, status=ItemStatus.SUBMITTED)
-                await audit.record_action(
-                    AuditTag.DOCUMENT_UPLOADED,
-                    request,
-                    user,
-                    ctx,
-                    subject=str(item_id),
-                    number=number,
-                )
+        except objects.CommitUnknown as exc:
+            raise UploadRefused(exc.message, status_code=503) from exc
         except Exception as exc:
-            try:
-                await storage.delete(key)
-            except StorageError:
-                log.warning("Objet orphelin %s : il sera retiré par le nettoyage", key)
+            if not isinstance(exc, DatabaseUnavailable) and not is_unavailable(exc):
+                raise
+            log.error("Base de données indisponible pendant un dépôt : %s", exc)
             raise UploadRefused(
-                "Le dépôt n'a pas pu être enregistré (erreur de la base de données) : rien n'a été "
-                "conservé. Réessayez dans quelques minutes."
+                "Le dépôt n'a pas pu être enregistré (la base de données ne répond pas) : rien "
+                "n'a été conservé. Réessayez dans quelques minutes.",
+                status_code=503,
             ) from exc
         return number
     finally:
         received.discard()
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, Unavailable) or db.unavailable(exc)
+
+
+async def _record_version(
+    request: Request,
+    ctx: TenantContext,
+    user: CurrentUser,
+    key: str,
+    received: ReceivedFile,
+    values: dict[str, Any],
+) -> int:
+    number = 0
+    async with objects.stored(
+        key, received.path, values["content_type"], owner=OWNER, consortium_id=ctx.consortium_id
+    ) as handle:
+        # The item's row lock orders uploads to one item: each gets the next number.
+        async with repository.locked_item(ctx, values["item"]):
+            number = await repository.next_number(ctx, values["item"])
+            await repository.insert_version(ctx, {**values, "number": number})
+            await repository.update_item(ctx, values["item"], status=ItemStatus.SUBMITTED)
+            await audit.record_action(
+                AuditTag.DOCUMENT_UPLOADED,
+                request,
+                user,
+                ctx,
+                subject=str(values["item"]),
+                number=number,
+            )
+            await handle.confirm()
+    return number
 
 
 # Review, download, delete -----------------------------------------------------------------
@@ -295,13 +319,18 @@ async def download(
         version=version["number"],
     )
     storage = get_storage()
-    url = await storage.presigned_url(version["storage_key"], PRESIGNED_FOR, version["filename"])
+    key = version["storage_key"]
+    # Before any header is sent: a missing object or a storage outage gets its own page, not a
+    # 200 cut short.
+    url = await storage.presigned_url(key, PRESIGNED_FOR, version["filename"])
+    if url is not None and not await storage.exists(key):
+        raise ObjectMissing(key)
     return Download(
         filename=version["filename"],
         content_type=version["content_type"],
         size=version["size"],
         url=url,
-        chunks=None if url else storage.read(version["storage_key"]),
+        chunks=None if url else await storage.open(key),
     )
 
 
@@ -337,32 +366,67 @@ async def delete_version(
 # Housekeeping -----------------------------------------------------------------------------
 
 
-async def remove_orphans(at: dt.datetime) -> int:
-    """Objects no version points to (a database failure after storing), once old enough not to
-    be an upload in progress."""
-    storage = get_storage()
-    # Only keys of the documents' own shape: other domains (conventions) share the bucket.
-    stored = [
-        o
-        for o in await storage.list("")
-        if DOCUMENT_KEY.match(o.key) and at - o.modified > ORPHAN_GRACE
-    ]
-    known = await repository.known_keys([o.key for o in stored])
-    removed = 0
-    for obj in stored:
-        if obj.key not in known:
-            await storage.delete(obj.key)
-            removed += 1
-    return removed
-
-
 async def purge_deleted(at: dt.datetime) -> int:
-    storage = get_storage()
     rows = await repository.due_for_purge(at)
     for row in rows:
-        await storage.delete(row["storage_key"])
+        await objects.remove(row["storage_key"])
         await repository.mark_purged(row["id"], at)
     return len(rows)
+
+
+async def objects_lost(keys: list[str], at: dt.datetime) -> int:
+    """Versions whose file the storage lost (found by the sweep of objects): each is withdrawn;
+    when it was the item's current file the item goes back to « à compléter »; the person who
+    deposited it is told to deposit it again. Returns how many versions were concerned."""
+    lost = await repository.versions_with_keys(keys)
+    for version in lost:
+        scope = TenantScope(consortium_id=version["consortium"])
+        item = await repository.item(scope, version["item"])
+        if item is None:
+            continue
+        current = await repository.versions(scope, version["item"])
+        latest = bool(current) and current[0]["id"] == version["id"]
+        comment = (
+            f"Le fichier « {version['filename']} » (version {version['number']}, déposé le "
+            f"{date_fr(version['uploaded_at'])}) n'a pas été conservé par le stockage du "
+            "portail : déposez-le à nouveau."
+        )
+        found = await tenants.platform_scope(scope.consortium_id)
+        slug = found[1]["slug"] if found else ""
+        async with transaction():
+            await repository.soft_delete(scope, version["id"], at, at)
+            if latest:
+                await repository.update_item(
+                    scope,
+                    version["item"],
+                    status=ItemStatus.TO_COMPLETE,
+                    reviewer_comment=comment,
+                    reviewed_by=None,
+                    reviewed_at=at,
+                )
+            await audit.record(
+                AuditTag.DOCUMENT_LOST,
+                consortium_id=scope.consortium_id,
+                subject=str(version["item"]),
+                version=version["number"],
+                storage_key=version["storage_key"],
+            )
+            await notifications.notify(
+                [version["uploaded_by"]],
+                kind="document",
+                title=f"Fichier à déposer à nouveau : {item['title']}",
+                body=comment,
+                link=f"/c/{slug}/pieces/{version['item']}",
+                subject=subject(version["item"]),
+                consortium_id=scope.consortium_id,
+                at=at,
+            )
+        log.error(
+            "Version %s de la pièce %s : fichier perdu par le stockage, pièce à compléter",
+            version["number"],
+            version["item"],
+        )
+    return len(lost)
 
 
 async def due_items(scope: TenantScope) -> list[DueItem]:

@@ -1,27 +1,32 @@
 """Receiving an upload: the multipart body is parsed as it streams in and the file part goes to a
 temporary file on disk, hashed and counted on the way, so memory stays flat whatever the size;
-the upload stops as soon as it passes the size limit."""
+the upload stops as soon as it passes the size limit. A full or read-only spool disk raises
+`SpoolUnavailable` (a 503), never a message that blames the user's file."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
+
+from portal.core import spool
 
 HEAD_BYTES = 8192
 
 
 class UploadRefused(Exception):
-    def __init__(self, message: str, field: str = "file") -> None:
+    """`status_code`: 400 for what the user sent, 413 for a file too big, 503 when a service
+    of the portal is down (nothing wrong with the file)."""
+
+    def __init__(self, message: str, field: str = "file", status_code: int = 400) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.status_code = status_code
 
 
 @dataclass
@@ -60,9 +65,7 @@ def _too_big_message(max_bytes: int) -> str:
     )
 
 
-async def receive(
-    request: Request, file_field: str, max_bytes: int, spool_dir: Path
-) -> ReceivedForm:
+async def receive(request: Request, file_field: str, max_bytes: int) -> ReceivedForm:
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in options:
         raise UploadRefused(
@@ -70,11 +73,10 @@ async def receive(
         )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
-        raise UploadRefused(_too_big_message(max_bytes))
+        raise UploadRefused(_too_big_message(max_bytes), status_code=413)
 
-    await anyio.Path(spool_dir).mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=spool_dir, prefix="upload-")
-    received = ReceivedFile(path=Path(name))
+    handle, path = spool.new_file()
+    received = ReceivedFile(path=path)
     out = os.fdopen(handle, "wb")
     digest = hashlib.sha256()
     form = ReceivedForm()
@@ -102,7 +104,7 @@ async def receive(
         if part.name == file_field:
             received.size += len(chunk)
             if received.size > max_bytes:
-                raise UploadRefused(_too_big_message(max_bytes))
+                raise UploadRefused(_too_big_message(max_bytes), status_code=413)
             if len(received.head) < HEAD_BYTES:
                 received.head += chunk[: HEAD_BYTES - len(received.head)]
             digest.update(chunk)
@@ -134,16 +136,28 @@ async def receive(
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
-    except UploadRefused:
         out.close()
+    except UploadRefused:
+        _close_quietly(out)
         received.discard()
         raise
+    except OSError as exc:  # the spool disk: full, read-only, failing
+        _close_quietly(out)
+        received.discard()
+        raise spool.unavailable(exc, path) from exc
     except Exception as exc:  # a malformed body from a broken client
-        out.close()
+        _close_quietly(out)
         received.discard()
         raise UploadRefused("L'envoi a été interrompu ou est mal formé : recommencez.") from exc
-    out.close()
     received.sha256 = digest.hexdigest()
     if form.file is None:
         received.discard()
     return form
+
+
+def _close_quietly(out: object) -> None:
+    # Closing flushes: on a full disk that fails again.
+    try:
+        out.close()  # type: ignore[attr-defined]
+    except OSError:
+        pass

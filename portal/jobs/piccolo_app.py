@@ -7,5 +7,5 @@ from portal.jobs import tables
 APP_CONFIG = AppConfig(
     app_name="jobs",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
-    table_classes=[tables.OutboxJob, tables.MailDelivery],
+    table_classes=[tables.OutboxJob, tables.MailDelivery, tables.Runner],
 )

@@ -10,8 +10,8 @@ from typing import Any
 
 from piccolo.query.mixins import OnConflictAction
 
-from portal.jobs.enums import JobStatus
-from portal.jobs.tables import MailDelivery, OutboxJob
+from portal.jobs.enums import DeliveryState, JobStatus
+from portal.jobs.tables import MailDelivery, OutboxJob, Runner
 
 Row = dict[str, Any]
 
@@ -61,28 +61,55 @@ async def due(now: dt.datetime, limit: int) -> list[Row]:
     return rows
 
 
-async def mark_queued(job_id: uuid.UUID, now: dt.datetime) -> bool:
+async def mark_queued(job_id: uuid.UUID, now: dt.datetime, queued_as: str) -> bool:
     rows = (
-        await OutboxJob.update({OutboxJob.status: JobStatus.QUEUED, OutboxJob.updated_at: now})
+        await OutboxJob.update(
+            {
+                OutboxJob.status: JobStatus.QUEUED,
+                OutboxJob.updated_at: now,
+                OutboxJob.queued_as: queued_as,
+            }
+        )
         .where((OutboxJob.id == job_id) & (OutboxJob.status == JobStatus.PENDING))
         .returning(OutboxJob.id)
     )
     return bool(rows)
 
 
-async def back_to_pending(job_id: uuid.UUID, now: dt.datetime) -> None:
-    await OutboxJob.update({OutboxJob.status: JobStatus.PENDING, OutboxJob.updated_at: now}).where(
-        (OutboxJob.id == job_id) & (OutboxJob.status == JobStatus.QUEUED)
+async def back_to_pending(
+    job_id: uuid.UUID, now: dt.datetime, queued_as: str | None = None
+) -> bool:
+    condition = (OutboxJob.id == job_id) & (OutboxJob.status == JobStatus.QUEUED)
+    if queued_as is not None:
+        condition &= OutboxJob.queued_as == queued_as
+    rows = (
+        await OutboxJob.update({OutboxJob.status: JobStatus.PENDING, OutboxJob.updated_at: now})
+        .where(condition)
+        .returning(OutboxJob.id)
     )
+    return bool(rows)
 
 
-async def claim(job_id: uuid.UUID, now: dt.datetime, lock_until: dt.datetime) -> Row | None:
+async def queued_before(before: dt.datetime, limit: int) -> list[Row]:
+    rows: list[Row] = (
+        await OutboxJob.select(OutboxJob.id, OutboxJob.queued_as)
+        .where((OutboxJob.status == JobStatus.QUEUED) & (OutboxJob.updated_at < before))
+        .order_by(OutboxJob.updated_at)
+        .limit(limit)
+    )
+    return rows
+
+
+async def claim(
+    job_id: uuid.UUID, now: dt.datetime, lock_until: dt.datetime, runner: str
+) -> Row | None:
     rows = (
         await OutboxJob.update(
             {
                 OutboxJob.status: JobStatus.RUNNING,
                 OutboxJob.attempts: OutboxJob.attempts + 1,
                 OutboxJob.locked_until: lock_until,
+                OutboxJob.locked_by: runner,
                 OutboxJob.updated_at: now,
             }
         )
@@ -120,11 +147,18 @@ async def finish(job_id: uuid.UUID, attempts: int, now: dt.datetime) -> None:
 
 
 async def fail(
-    job_id: uuid.UUID, attempts: int, error: str, retry_at: dt.datetime | None, now: dt.datetime
+    job_id: uuid.UUID,
+    attempts: int,
+    error: str,
+    retry_at: dt.datetime | None,
+    now: dt.datetime,
+    counted: bool = True,
 ) -> None:
+    """`counted=False`: an outage, not a failure of the job; the attempt is given back."""
     await OutboxJob.update(
         {
             OutboxJob.status: JobStatus.PENDING if retry_at else JobStatus.FAILED,
+            OutboxJob.attempts: attempts if counted else attempts - 1,
             OutboxJob.run_after: retry_at or now,
             OutboxJob.finished_at: None if retry_at else now,
             OutboxJob.locked_until: None,
@@ -152,6 +186,14 @@ async def release_abandoned(now: dt.datetime, queued_before: dt.datetime) -> int
         .returning(OutboxJob.id)
     )
     return len(running) + len(queued)
+
+
+async def renew(runner: str, until: dt.datetime, now: dt.datetime) -> None:
+    await OutboxJob.update({OutboxJob.locked_until: until}).where(
+        (OutboxJob.locked_by == runner)
+        & (OutboxJob.status == JobStatus.RUNNING)
+        & (OutboxJob.locked_until >= now)
+    )
 
 
 async def get(job_id: uuid.UUID) -> Row | None:
@@ -201,11 +243,101 @@ async def backlog(now: dt.datetime) -> tuple[int, dt.datetime | None]:
     return count, oldest["run_after"] if oldest else None
 
 
-async def delivered(key: str) -> bool:
-    return bool(await MailDelivery.exists().where(MailDelivery.key == key))
+async def of_ids(job_ids: list[uuid.UUID]) -> list[Row]:
+    if not job_ids:
+        return []
+    rows: list[Row] = await OutboxJob.select(
+        OutboxJob.id,
+        OutboxJob.status,
+        OutboxJob.attempts,
+        OutboxJob.max_attempts,
+        OutboxJob.run_after,
+        OutboxJob.last_error,
+    ).where(OutboxJob.id.is_in(job_ids))
+    return rows
 
 
-async def record_delivery(key: str, recipient: str, subject: str) -> None:
+# E-mail deliveries ------------------------------------------------------------------------
+
+
+async def delivery(key: str) -> Row | None:
+    row: Row | None = await MailDelivery.select().where(MailDelivery.key == key).first()
+    return row
+
+
+async def insert_intent(
+    key: str, recipient: str, subject: str, message_id: str, now: dt.datetime
+) -> None:
     await MailDelivery.insert(
-        MailDelivery(key=key, recipient=recipient, subject=subject)
+        MailDelivery(
+            key=key,
+            recipient=recipient,
+            subject=subject,
+            message_id=message_id,
+            state=DeliveryState.INTENT,
+            attempts=1,
+            sent_at=now,
+        )
     ).on_conflict(target=MailDelivery.key, action=OnConflictAction.do_nothing)
+
+
+async def retry_intent(key: str, now: dt.datetime) -> None:
+    await MailDelivery.update(
+        {
+            MailDelivery.state: DeliveryState.INTENT,
+            MailDelivery.attempts: MailDelivery.attempts + 1,
+            MailDelivery.sent_at: now,
+        }
+    ).where(MailDelivery.key == key)
+
+
+async def set_delivery(key: str, state: DeliveryState, now: dt.datetime) -> None:
+    await MailDelivery.update({MailDelivery.state: state, MailDelivery.sent_at: now}).where(
+        MailDelivery.key == key
+    )
+
+
+async def drop_intent(key: str) -> None:
+    """The server surely did not take it: the next attempt sends as if never tried."""
+    await MailDelivery.delete().where(
+        (MailDelivery.key == key) & (MailDelivery.state == DeliveryState.INTENT)
+    )
+
+
+async def deliveries_by_state(state: DeliveryState, limit: int = 200) -> list[Row]:
+    rows: list[Row] = (
+        await MailDelivery.select()
+        .where(MailDelivery.state == state)
+        .order_by(MailDelivery.sent_at, ascending=False)
+        .limit(limit)
+    )
+    return rows
+
+
+# Runners ------------------------------------------------------------------------------------
+
+
+async def beat(row: Row) -> None:
+    await Runner.insert(Runner(**row)).on_conflict(
+        target=Runner.id,
+        action="DO UPDATE",
+        values=[Runner.seen_at, Runner.redis, Runner.running],
+    )
+
+
+async def runners_seen(since: dt.datetime) -> list[Row]:
+    rows: list[Row] = (
+        await Runner.select()
+        .where(Runner.seen_at >= since)
+        .order_by(Runner.seen_at, ascending=False)
+    )
+    return rows
+
+
+async def last_runner_seen() -> dt.datetime | None:
+    row = await Runner.select(Runner.seen_at).order_by(Runner.seen_at, ascending=False).first()
+    return row["seen_at"] if row else None
+
+
+async def forget_runners(before: dt.datetime) -> None:
+    await Runner.delete().where(Runner.seen_at < before)

@@ -19,6 +19,10 @@ class OutboxJob(Table, tablename="jobs_outbox"):
     max_attempts = Integer(default=5)
     run_after = Timestamptz(default=TimestamptzNow(), index=True)
     locked_until = Timestamptz(null=True, default=None)
+    # The runner holding the lock: it renews `locked_until` with its heartbeat while it runs.
+    locked_by = Varchar(length=100, null=True, default=None)
+    # The arq job id it was handed to Redis under: lets the relay see that Redis lost it.
+    queued_as = Varchar(length=120, null=True, default=None)
     last_error = Text(default="")
     dedup_key = Varchar(length=200, null=True, default=None, unique=True)
     created_at = Timestamptz(default=TimestamptzNow())
@@ -27,10 +31,29 @@ class OutboxJob(Table, tablename="jobs_outbox"):
 
 
 class MailDelivery(Table, tablename="jobs_mail_delivery"):
-    """One row per e-mail handed to the SMTP server: a re-run job does not send it again."""
+    """One row per e-mail: written (state "intent") in its own transaction before the message
+    goes to the SMTP server, then "sent" once the server accepted it. A re-run job that finds
+    the row does not send blindly (see `portal.jobs.service.deliver_once`)."""
 
     id = UUID(primary_key=True)
     key = Varchar(length=200, unique=True)
     recipient = Varchar(length=254)
     subject = Varchar(length=300)
-    sent_at = Timestamptz(default=TimestamptzNow())
+    sent_at = Timestamptz(default=TimestamptzNow())  # when the row was last written
+    state = Varchar(length=16, default="sent")  # DeliveryState
+    message_id = Varchar(length=200, default="")
+    attempts = Integer(default=1)
+
+
+class Runner(Table, tablename="jobs_runner"):
+    """The heartbeat of each process that runs jobs (a `portal worker`, or a web process on the
+    embedded default): `/healthz` reports those seen lately."""
+
+    id = Varchar(length=100, primary_key=True)
+    kind = Varchar(length=16)  # "worker" | "web"
+    hostname = Varchar(length=200, default="")
+    pid = Integer(default=0)
+    redis = Varchar(length=16, default="")  # "connected" | "waiting" | "" (no Redis)
+    running = Integer(default=0)  # jobs in progress
+    started_at = Timestamptz(default=TimestamptzNow())
+    seen_at = Timestamptz(default=TimestamptzNow(), index=True)

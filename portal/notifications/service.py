@@ -1,7 +1,8 @@
 """Notifications: in the portal at once, by e-mail according to each person's preference.
 
-Non-essential e-mails (reminders, news of the consortium) are never sent between 20:00 and
-08:00 Europe/Paris: they are held until 08:00. They carry a one-click unsubscribe link
+Non-essential e-mails (reminders, news of the consortium) are never sent during the quiet
+hours (`PORTAL_QUIET_HOURS`, 20:00 to 08:00 Europe/Paris by default): they are held until
+their end. They carry a one-click unsubscribe link
 (RFC 8058). Essential ones (password reset, invitation) are not notifications: they go out
 at once through their own jobs.
 """
@@ -19,13 +20,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.core import mail
 from portal.jobs import service as job_service
+from portal.jobs.enums import Delivery
 from portal.notifications import jobs, repository
 from portal.notifications.enums import EmailMode, EmailStatus
 from portal.settings import get_settings
 
 PARIS = ZoneInfo("Europe/Paris")
-QUIET_FROM = dt.time(20, 0)
-QUIET_UNTIL = dt.time(8, 0)
+DIGEST_FROM = dt.time(8, 0)
 
 
 def now() -> dt.datetime:
@@ -33,12 +34,20 @@ def now() -> dt.datetime:
 
 
 def next_sending_time(at: dt.datetime) -> dt.datetime:
-    """`at` itself during the day; otherwise the next 08:00 in Paris."""
-    local = at.astimezone(PARIS)
-    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+    """`at` itself outside the quiet hours; otherwise their end, in Paris."""
+    hours = get_settings().quiet_hours
+    if hours is None:
         return at
-    day = local.date() if local.time() < QUIET_UNTIL else local.date() + dt.timedelta(days=1)
-    return dt.datetime.combine(day, QUIET_UNTIL, tzinfo=PARIS).astimezone(dt.UTC)
+    start, end = hours
+    local = at.astimezone(PARIS)
+    minute = local.hour * 60 + local.minute
+    overnight = start > end  # 20:00-08:00 runs past midnight
+    quiet = (minute >= start or minute < end) if overnight else start <= minute < end
+    if not quiet:
+        return at
+    day = local.date() + dt.timedelta(days=1 if overnight and minute >= start else 0)
+    until = dt.time(end // 60, end % 60)
+    return dt.datetime.combine(day, until, tzinfo=PARIS).astimezone(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -158,14 +167,16 @@ async def send_email(notification_id: uuid.UUID) -> None:
     message = _non_essential_message(
         row["email"], row["title"], row["full_name"], [row], row["user"]
     )
-    await job_service.deliver_once(f"notification:{notification_id}", message)
+    await job_service.deliver_once(
+        f"notification:{notification_id}", message, Delivery.AT_MOST_ONCE
+    )
     await repository.mark_emailed([notification_id], EmailStatus.PENDING, now())
 
 
 async def schedule_digests(at: dt.datetime) -> int:
     """From 08:00 Paris, one digest job per person with notifications waiting (idempotent)."""
     local = at.astimezone(PARIS)
-    if local.time() < QUIET_UNTIL:
+    if local.time() < DIGEST_FROM:
         return 0
     users = await repository.users_awaiting_digest()
     for user_id in users:
@@ -183,7 +194,9 @@ async def send_digest(user_id: uuid.UUID, day: dt.date) -> None:
     count = len(items)
     subject = f"Votre résumé du {day:%d/%m/%Y} : {count} notification{'s' if count > 1 else ''}"
     message = _non_essential_message(first["email"], subject, first["full_name"], items, user_id)
-    await job_service.deliver_once(f"digest:{user_id}:{day.isoformat()}", message)
+    await job_service.deliver_once(
+        f"digest:{user_id}:{day.isoformat()}", message, Delivery.AT_MOST_ONCE
+    )
     await repository.mark_emailed([i["id"] for i in items], EmailStatus.DIGEST, now())
 
 

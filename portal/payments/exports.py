@@ -11,13 +11,13 @@ could see when asking.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
 import logging
-import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -33,19 +33,24 @@ from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions.enums import Funder
+from portal.core import spool
 from portal.core.db import stream, transaction
 from portal.core.forms import FieldError
+from portal.core.outage import Unavailable
 from portal.core.storage import get_storage
+from portal.core.templating import PARIS
 from portal.core.tenancy import TenantContext, TenantScope
+from portal.jobs import service as job_service
+from portal.objects import service as objects
 from portal.payments import access, jobs, lifecycle, repository
 from portal.payments.enums import ExportFormat, ExportStatus, LineStatus, ScheduleKind
 from portal.payments.repository import LineFilter, Row
-from portal.settings import get_settings
 from portal.tenants import service as tenants
 
 log = logging.getLogger("portal.payments.exports")
 BATCH = 2_000
 KEPT_FOR = dt.timedelta(days=7)  # an export's file, then it is removed (asked for again)
+OWNER = "payments"  # in the ledger of objects
 AMOUNT_FORMAT = '#,##0.00 "€"'
 DATE_FORMAT = "DD/MM/YYYY"
 CONTENT_TYPES = {
@@ -353,7 +358,8 @@ async def request_export(
             format=fmt.value,
             columns=[c.key for c in chosen],
         )
-        await jobs.enqueue_export(ctx, export_id)
+        job_id = await jobs.enqueue_export(ctx, export_id)
+        await repository.update_export(ctx, export_id, {"job_id": job_id})
     return export_id
 
 
@@ -363,10 +369,35 @@ def storage_key(scope: TenantScope, export_id: uuid.UUID, fmt: ExportFormat) -> 
 
 async def run(scope: TenantScope, export_id: uuid.UUID) -> None:
     """The job: idempotent (a finished export is left alone; an interrupted one starts again
-    from the first row and overwrites its file)."""
+    from the first row and overwrites its file). A failure is written on the export and raised:
+    the job layer retries, and the export's page says when (`progress`)."""
     row = await repository.export(scope, export_id)
     if row is None or row["status"] == ExportStatus.DONE:
         return
+    try:
+        await _build(scope, row)
+    except Exception as exc:
+        log.warning("Export %s en échec : %r", export_id, exc)
+        with contextlib.suppress(Exception):  # the database may be the thing that failed
+            await repository.update_export(
+                scope,
+                export_id,
+                {
+                    "status": ExportStatus.FAILED.value,
+                    "error": _failure_message(exc),
+                },
+            )
+        raise
+
+
+def _failure_message(exc: Exception) -> str:
+    if isinstance(exc, Unavailable):
+        return f"{exc.message} L'export sera relancé automatiquement."
+    return "L'export a échoué ; il sera relancé automatiquement."
+
+
+async def _build(scope: TenantScope, row: Row) -> None:
+    export_id = row["id"]
     fmt = ExportFormat(row["format"])
     chosen = [Chosen(c["key"], c["label"]) for c in row["columns"]]
     view = access.sight(row["role"], row["organisation"])
@@ -375,41 +406,39 @@ async def run(scope: TenantScope, export_id: uuid.UUID) -> None:
     await repository.update_export(
         scope,
         export_id,
-        {"status": ExportStatus.RUNNING.value, "total_rows": total, "done_rows": 0},
+        {"status": ExportStatus.RUNNING.value, "total_rows": total, "done_rows": 0, "error": ""},
     )
     name = await _consortium_name(scope)
     day = dt.date.today()
-    folder = get_settings().data_dir / "tmp"
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        path = Path(tmp) / f"export.{fmt.value}"
+    with spool.temporary_directory() as tmp:
+        path = tmp / f"export.{fmt.value}"
         try:
             done = await _write(scope, view, found, fmt, chosen, path, name, day, export_id)
-        except Exception as exc:
-            await repository.update_export(
-                scope,
-                export_id,
-                {
-                    "status": ExportStatus.FAILED.value,
-                    "error": "L'export a échoué ; il sera relancé automatiquement.",
-                },
-            )
-            log.warning("Export %s en échec : %s", export_id, exc)
-            raise
+        except OSError as exc:
+            raise spool.unavailable(exc, path) from exc
         key = storage_key(scope, export_id, fmt)
-        await get_storage().put_file(key, path, CONTENT_TYPES[fmt].split(";")[0])
-        size = path.stat().st_size
-    await repository.update_export(
-        scope,
-        export_id,
-        {
-            "status": ExportStatus.DONE.value,
-            "done_rows": done,
-            "storage_key": key,
-            "size": size,
-            "finished_at": dt.datetime.now(dt.UTC),
-        },
-    )
+        size = (await anyio.Path(path).stat()).st_size
+        async with objects.stored(
+            key,
+            path,
+            CONTENT_TYPES[fmt].split(";")[0],
+            owner=OWNER,
+            consortium_id=scope.consortium_id,
+        ) as stored:
+            async with transaction():
+                await repository.update_export(
+                    scope,
+                    export_id,
+                    {
+                        "status": ExportStatus.DONE.value,
+                        "done_rows": done,
+                        "storage_key": key,
+                        "size": size,
+                        "error": "",
+                        "finished_at": dt.datetime.now(dt.UTC),
+                    },
+                )
+                await stored.confirm()
 
 
 async def _write(
@@ -469,15 +498,50 @@ async def _consortium_name(scope: TenantScope) -> str:
 
 
 async def export_of(ctx: TenantContext, export_id: uuid.UUID) -> Row:
-    """An export is its requester's alone (it holds what they could see)."""
+    """An export is its requester's alone (it holds what they could see); with its `progress`."""
     row = await repository.export(ctx, export_id)
     if row is None or row["requested_by"] != ctx.user_id:
         raise LookupError(export_id)
-    return row
+    return (await _with_progress([row]))[0]
 
 
 async def recent(ctx: TenantContext) -> list[Row]:
-    return await repository.exports_of(ctx, ctx.user_id)
+    return await _with_progress(await repository.exports_of(ctx, ctx.user_id))
+
+
+async def _with_progress(rows: list[Row]) -> list[Row]:
+    """`progress`: what the person sees of the export's state, from the export and its job:
+    a failure the job will retry reads « nouvelle tentative à HH:MM »."""
+    schedule = await job_service.schedule_of([r["job_id"] for r in rows if r.get("job_id")])
+    at = dt.datetime.now(dt.UTC)
+    for row in rows:
+        status = ExportStatus(row["status"])
+        job = schedule.get(row["job_id"]) if row.get("job_id") else None
+        if (
+            status != ExportStatus.DONE
+            and job is not None
+            and job["status"] in ("pending", "queued")
+            and job["last_error"]
+            and job["run_after"] > at
+        ):
+            row["progress"] = f"Nouvelle tentative à {job['run_after'].astimezone(PARIS):%H:%M}"
+            row["final"] = False
+        elif status == ExportStatus.FAILED and job is not None and job["status"] == "failed":
+            row["progress"] = "Échec"
+            row["error"] = "L'export a échoué plusieurs fois : relancez-le, ou prévenez l'équipe."
+            row["final"] = True
+        elif status == ExportStatus.FAILED:
+            row["progress"] = "Nouvelle tentative imminente"
+            row["final"] = False
+        else:
+            row["progress"] = status.label
+            row["final"] = status == ExportStatus.DONE
+    return rows
+
+
+async def open_file(row: Row) -> AsyncIterator[bytes]:
+    """The export's file; raises before any byte when storage lost it or does not answer."""
+    return await get_storage().open(row["storage_key"])
 
 
 async def downloaded(request: Request, ctx: TenantContext, user: CurrentUser, row: Row) -> None:
@@ -495,7 +559,7 @@ async def remove_old(at: dt.datetime) -> int:
     financial data and are rebuilt in seconds. Idempotent."""
     removed = 0
     for row in await repository.exports_to_remove(at - KEPT_FOR):
-        await get_storage().delete(row["storage_key"])
+        await objects.remove(row["storage_key"])
         await repository.update_export(
             TenantScope(consortium_id=row["consortium"]), row["id"], {"storage_key": None}
         )

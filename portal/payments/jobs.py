@@ -10,9 +10,9 @@ from portal.jobs import service as jobs
 EXPORT = "payments.export"
 
 
-async def enqueue_export(scope: TenantScope, export_id: uuid.UUID) -> None:
+async def enqueue_export(scope: TenantScope, export_id: uuid.UUID) -> uuid.UUID | None:
     """Inside the transaction that records the export: it runs after commit."""
-    await jobs.enqueue(
+    return await jobs.enqueue(
         EXPORT,
         {"consortium_id": str(scope.consortium_id), "export_id": str(export_id)},
         consortium_id=scope.consortium_id,

@@ -17,7 +17,7 @@ from portal.conventions.enums import Funder
 from portal.core.forms import FieldError, submit, text
 from portal.core.permissions import Permission, allows, requires
 from portal.core.responses import path_uuid, see_other
-from portal.core.storage import get_storage, quote_filename
+from portal.core.storage import quote_filename
 from portal.core.templating import flash, render
 from portal.deadlines.forms import parse_date_fr
 from portal.documents import service as documents
@@ -487,7 +487,6 @@ async def _exports_page(
             "models": models,
             "model": model,
             "recent": await exports.recent(ctx),
-            "export_statuses": {s.value: s.label for s in ExportStatus},
             "errors": errors or {},
             "values": values,
             "conventions": await conventions.signed_conventions(ctx),
@@ -543,11 +542,7 @@ async def export_show(request: Request) -> Response:
     return await render(
         request,
         "payments/export.html",
-        {
-            "e": row,
-            "status": ExportStatus(row["status"]),
-            "done": row["status"] == ExportStatus.DONE,
-        },
+        {"e": row, "done": row["status"] == ExportStatus.DONE},
     )
 
 
@@ -560,10 +555,11 @@ async def export_download(request: Request) -> Response:
         raise HTTPException(404) from exc
     if row["status"] != ExportStatus.DONE or not row["storage_key"]:
         raise HTTPException(404)
-    await exports.downloaded(request, ctx, user, row)
     fmt = ExportFormat(row["format"])
+    chunks = await exports.open_file(row)
+    await exports.downloaded(request, ctx, user, row)
     return StreamingResponse(
-        get_storage().read(row["storage_key"]),
+        chunks,
         media_type=exports.CONTENT_TYPES[fmt],
         headers={
             "content-disposition": "attachment; filename*=UTF-8''"

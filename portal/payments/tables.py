@@ -130,5 +130,6 @@ class Export(Table, tablename="payments_export"):
     storage_key = Varchar(length=300, null=True, default=None)
     size = BigInt(default=0)
     error = Text(default="")
+    job_id = UUID(null=True, default=None)  # the outbox job building it: tells when it retries
     created_at = Timestamptz(default=TimestamptzNow())
     finished_at = Timestamptz(null=True, default=None)

@@ -122,8 +122,10 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
     number = latest["number"] + 1
     sha = files.sha256(signed)
     key = files.revision_key(scope.consortium_id, req["id"], number, sha)
-    await files.put(key, signed)
-    async with repository.locked(scope, req["id"]) as fresh:
+    async with (
+        files.stored(key, signed, scope.consortium_id) as stored,
+        repository.locked(scope, req["id"]) as fresh,
+    ):
         current = await repository.latest_revision(scope, req["id"])
         still = await repository.participant(scope, person["id"])
         if (
@@ -134,7 +136,7 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
             or still is None
             or still["status"] != ParticipantStatus.SUBMITTED
         ):
-            return  # someone else moved first: the caller's loop starts from the new state
+            return  # someone else moved first (the object is dropped): start from the new state
         await repository.insert_revision(
             scope,
             {
@@ -168,6 +170,7 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
             },
         )
         await workflow.advance(scope, req["id"], SYSTEM)
+        await stored.confirm()
 
 
 async def _finish(scope: TenantScope, req: Row) -> None:
@@ -192,8 +195,10 @@ async def _finish(scope: TenantScope, req: Row) -> None:
         number = latest["number"] + 1
         sha = files.sha256(closed)
         key = files.revision_key(scope.consortium_id, req["id"], number, sha)
-        await files.put(key, closed)
-        async with repository.locked(scope, req["id"]) as fresh:
+        async with (
+            files.stored(key, closed, scope.consortium_id) as stored,
+            repository.locked(scope, req["id"]) as fresh,
+        ):
             current = await repository.latest_revision(scope, req["id"])
             if fresh is None or current is None or current["number"] != latest["number"]:
                 return
@@ -208,14 +213,17 @@ async def _finish(scope: TenantScope, req: Row) -> None:
                     "size": len(closed),
                 },
             )
+            await stored.confirm()
         latest = await repository.latest_revision(scope, req["id"])
         assert latest is not None
     at = workflow.now()
     sealed = await certificate.build(scope, req, seal, stamper, at)
     cert_sha = files.sha256(sealed)
     cert_key = files.certificate_key(scope.consortium_id, req["id"], cert_sha)
-    await files.put(cert_key, sealed)
-    async with repository.locked(scope, req["id"]) as fresh:
+    async with (
+        files.stored(cert_key, sealed, scope.consortium_id) as stored,
+        repository.locked(scope, req["id"]) as fresh,
+    ):
         if (
             fresh is None
             or fresh["status"] != RequestStatus.ACTIVE
@@ -246,6 +254,7 @@ async def _finish(scope: TenantScope, req: Row) -> None:
         )
         await convention_versions.mark_signed(scope, req["convention"], req["version"], at)
         await _announce(scope, req)
+        await stored.confirm()
 
 
 async def _announce(scope: TenantScope, req: Row) -> None:

@@ -209,7 +209,7 @@ async def send_code(c: Ceremony, audit: Audit) -> None:
     # Sent now rather than through the outbox: the code must not rest in a job payload.
     try:
         await mail.send(message)
-    except mail.MailError as exc:
+    except mail.MailFailure as exc:
         raise FieldError("L'envoi du code a échoué : réessayez dans un instant.", "code") from exc
 
 
@@ -464,9 +464,11 @@ async def upload_external(c: Ceremony, uploaded: bytes, audit: Audit) -> None:
     number = latest["number"] + 1
     sha = files.sha256(uploaded)
     key = files.revision_key(c.scope.consortium_id, request_id, number, sha)
-    await files.put(key, uploaded)
     finished = False
-    async with repository.locked(c.scope, request_id) as req:
+    async with (
+        files.stored(key, uploaded, c.scope.consortium_id) as stored,
+        repository.locked(c.scope, request_id) as req,
+    ):
         current = await repository.latest_revision(c.scope, request_id)
         if (
             req is None
@@ -522,3 +524,4 @@ async def upload_external(c: Ceremony, uploaded: bytes, audit: Audit) -> None:
         finished = await workflow.advance(c.scope, request_id, audit)
         if finished:
             await workflow.enqueue_apply(c.scope, request_id)
+        await stored.confirm()

@@ -1,22 +1,21 @@
-"""PDF revisions in object storage: written once under a key holding their hash, read back
-whole (signing needs the complete file), and checked against the stored SHA-256."""
+"""PDF revisions in object storage: written once under a key holding their hash, through the
+ledger of objects (the row that points at a revision is confirmed in its transaction), read
+back whole (signing needs the complete file), and checked against the stored SHA-256."""
 
 from __future__ import annotations
 
 import hashlib
-import tempfile
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from portal.core.forms import FieldError
 from portal.core.storage import StorageError, get_storage
-from portal.settings import get_settings
+from portal.objects import service as objects
 
 T = TypeVar("T")
+OWNER = "signing"  # in the ledger of objects
 
 
 def revision_key(consortium_id: uuid.UUID, request_id: uuid.UUID, number: int, sha: str) -> str:
@@ -31,24 +30,16 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def put(key: str, data: bytes) -> str:
-    """Stores `data` under `key`; returns its SHA-256."""
-    tmp = get_settings().data_dir / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=tmp, suffix=".pdf") as handle:
-        handle.write(data)
-        handle.flush()
-        try:
-            await get_storage().put_file(key, Path(handle.name), "application/pdf")
-        except StorageError as exc:
-            raise FieldError(
-                "Le stockage des documents ne répond pas : réessayez dans quelques minutes."
-            ) from exc
-    return hashlib.sha256(data).hexdigest()
+def stored(key: str, data: bytes, consortium_id: uuid.UUID) -> Any:
+    """Stores `data` under `key` for the caller's block, which writes the row pointing at it
+    and confirms the handle in the same transaction (see `portal.objects.service.stored`)."""
+    return objects.stored_bytes(
+        key, data, "application/pdf", owner=OWNER, consortium_id=consortium_id
+    )
 
 
 async def get(key: str, sha256: str) -> bytes:
-    chunks = [chunk async for chunk in get_storage().read(key)]
+    chunks = [chunk async for chunk in await get_storage().open(key)]
     data = b"".join(chunks)
     if hashlib.sha256(data).hexdigest() != sha256:
         # Never sign or hand out bytes that are not the ones recorded.

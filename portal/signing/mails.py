@@ -11,6 +11,7 @@ from portal.core import mail
 from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
 from portal.jobs import service as jobs
+from portal.jobs.enums import Delivery
 from portal.settings import get_settings
 from portal.signing import repository, workflow
 from portal.signing.enums import ParticipantRole, ParticipantStatus, RequestStatus
@@ -76,4 +77,6 @@ async def send(scope: TenantScope, participant_id: uuid.UUID, kind: str, key: st
     else:
         raise ValueError(kind)
     message = mail.build_message(get_settings(), person["email"], subject, "signature", context)
-    await jobs.deliver_once(f"signing:{kind}:{participant_id}:{key}", message)
+    # The invitation carries the only way in for a signer without an account.
+    policy = Delivery.AT_LEAST_ONCE if kind == "invite" else Delivery.AT_MOST_ONCE
+    await jobs.deliver_once(f"signing:{kind}:{participant_id}:{key}", message, policy)

@@ -20,7 +20,9 @@ from portal.conventions import repository as conventions
 from portal.conventions.enums import ConventionStatus, PartyRole
 from portal.conventions.service import Opened
 from portal.core import security
+from portal.core.db import transaction
 from portal.core.forms import FieldError
+from portal.core.outage import Unavailable
 from portal.core.tenancy import TenantScope
 from portal.signing import chain, files, keys, pades, repository, workflow
 from portal.signing.authority import SealError
@@ -263,26 +265,70 @@ async def create(
         raise FieldError(exc.message, "request") from exc
     request_id = uuid.uuid4()
     key = files.revision_key(scope.consortium_id, request_id, 1, files.sha256(prepared))
-    prepared_sha = await files.put(key, prepared)
-    await repository.insert_request(
-        scope,
-        {
-            "id": request_id,
-            "convention": opened.id,
-            "version": version["id"],
-            "status": RequestStatus.ACTIVE,
-            "current_step": 0,
-            "steps": last,
-            "external_steps": sorted(renumber[s] for s in external_steps if s in renumber),
-            "expires_on": expires_on,
-            "reminder_days": reminder_days,
-            "timestamped": keys.timestamper() is not None,
-            "seal_label": seal.label,
-            "created_by": user.id,
-            "created_by_name": user.full_name,
-        },
-    )
+    prepared_sha = files.sha256(prepared)
+    steps_external = sorted(renumber[s] for s in external_steps if s in renumber)
+    request_row = {
+        "id": request_id,
+        "convention": opened.id,
+        "version": version["id"],
+        "status": RequestStatus.ACTIVE,
+        "current_step": 0,
+        "steps": last,
+        "external_steps": steps_external,
+        "expires_on": expires_on,
+        "reminder_days": reminder_days,
+        "timestamped": keys.timestamper() is not None,
+        "seal_label": seal.label,
+        "created_by": user.id,
+        "created_by_name": user.full_name,
+    }
+    revisions = [
+        (RevisionKind.FROZEN, version["pdf_key"], version["pdf_sha256"], len(frozen)),
+        (RevisionKind.FIELDS, key, prepared_sha, len(prepared)),
+    ]
+    created = {
+        "convention": opened.row["reference"],
+        "version": version["number"],
+        "frozen_sha256": version["pdf_sha256"],
+        "steps": last,
+        "external_steps": steps_external,
+        "participants": [
+            {
+                "name": r["name"],
+                "email": r["email"],
+                "role": r["role"],
+                "step": r["step"],
+                "organisation": r["organisation_name"],
+            }
+            for r in rows
+        ],
+        "expires_on": expires_on.isoformat(),
+        "seal": seal.label,
+    }
     audit = audit_of(request, user.full_name)
+    try:
+        async with files.stored(key, prepared, scope.consortium_id) as stored:
+            # One transaction: the request with its participants and revisions, or nothing.
+            async with transaction(immediate=True):
+                await _insert(scope, request_row, rows, revisions, created, audit)
+                await stored.confirm()
+    except Unavailable as exc:
+        raise FieldError(
+            f"{exc.message} La demande de signature n'a pas été créée.", "request"
+        ) from exc
+    return request_id
+
+
+async def _insert(
+    scope: TenantScope,
+    request_row: dict[str, Any],
+    rows: list[dict[str, Any]],
+    revisions: list[tuple[RevisionKind, str, str, int]],
+    created: dict[str, Any],
+    audit: Audit,
+) -> None:
+    request_id = request_row["id"]
+    await repository.insert_request(scope, request_row)
     async with repository.locked(scope, request_id) as locked:
         assert locked is not None
         for row in rows:
@@ -290,12 +336,7 @@ async def create(
             await repository.insert_participant(
                 scope, {**row, "request": request_id, "user_id": account}
             )
-        for number, (kind, storage_key, sha, size) in enumerate(
-            [
-                (RevisionKind.FROZEN, version["pdf_key"], version["pdf_sha256"], len(frozen)),
-                (RevisionKind.FIELDS, key, prepared_sha, len(prepared)),
-            ]
-        ):
+        for number, (kind, storage_key, sha, size) in enumerate(revisions):
             await repository.insert_revision(
                 scope,
                 {
@@ -307,34 +348,16 @@ async def create(
                     "size": size,
                 },
             )
+        prepared_sha = revisions[-1][2]
         await chain.append(
             scope,
             request_id,
             EventKind.CREATED,
             audit=audit,
             document_sha256=prepared_sha,
-            details={
-                "convention": opened.row["reference"],
-                "version": version["number"],
-                "frozen_sha256": version["pdf_sha256"],
-                "steps": last,
-                "external_steps": sorted(renumber[s] for s in external_steps if s in renumber),
-                "participants": [
-                    {
-                        "name": r["name"],
-                        "email": r["email"],
-                        "role": r["role"],
-                        "step": r["step"],
-                        "organisation": r["organisation_name"],
-                    }
-                    for r in rows
-                ],
-                "expires_on": expires_on.isoformat(),
-                "seal": seal.label,
-            },
+            details=created,
         )
         await workflow.open_step(scope, locked, 1, prepared_sha, audit)
-    return request_id
 
 
 async def tenants_user_id(scope: TenantScope, email: str) -> uuid.UUID | None:

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from portal.conventions.routes import _opened, _pdf_response, on_convention
 from portal.core.forms import FieldError
+from portal.core.outage import Unavailable
 from portal.core.permissions import Permission, requires
 from portal.core.responses import see_other
 from portal.core.templating import flash, render
@@ -387,6 +388,8 @@ async def ceremony_upload(request: Request) -> Response:
         await ceremony.upload_external(c, data, _audit(request, c))
     except FieldError as exc:
         return await _ceremony_page(request, c, {"file": exc.message}, 422)
+    except Unavailable as exc:
+        return await _ceremony_page(request, c, {"file": exc.message}, 503)
     return flash(
         see_other(f"/signature/{request.path_params['token']}"),
         "Votre PDF signé est accepté et enregistré.",

@@ -28,6 +28,7 @@ from portal.core.forms import FieldError
 from portal.core.permissions import Role
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.jobs import service as job_service
+from portal.jobs.enums import Delivery
 from portal.notifications import service as notifications
 from portal.settings import get_settings
 from portal.tenants import jobs, repository
@@ -283,7 +284,7 @@ async def send_invitation_email(scope: TenantScope, invitation_id: uuid.UUID) ->
             "has_account": await auth.user_by_email(row["email"]) is not None,
         },
     )
-    await job_service.deliver_once(f"invitation:{invitation_id}", message)
+    await job_service.deliver_once(f"invitation:{invitation_id}", message, Delivery.AT_LEAST_ONCE)
 
 
 async def revoke_invitation(

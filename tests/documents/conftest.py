@@ -1,52 +1,21 @@
 """Storage for the document tests: moto's standalone S3 server (MinIO cannot be installed
-here) and the local folder backend; the same suite runs on both."""
+here, see `s3_server` in tests/conftest.py) and the local folder backend; the same suite runs
+on both."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from pypdf import PdfWriter
 
 from portal.core import storage as storage_module
-from tests.conftest import free_port
+from tests.conftest import World, csrf_token, login
 from tests.services import setting
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from moto.server import main; main()",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("moto server did not start")
-    yield f"127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def use_storage(url: str | None, public_url: str | None = None) -> Iterator[None]:
@@ -74,9 +43,13 @@ async def storage(request: pytest.FixtureRequest):  # type: ignore[no-untyped-de
         yield backend
 
 
-def pdf_bytes(javascript: str | None = None, password: str | None = None) -> bytes:
+def pdf_bytes(
+    javascript: str | None = None, password: str | None = None, title: str | None = None
+) -> bytes:
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)
+    if title:
+        writer.add_metadata({"/Title": title})
     if javascript:
         from pypdf.actions import JavaScript
 
@@ -86,3 +59,48 @@ def pdf_bytes(javascript: str | None = None, password: str | None = None) -> byt
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+TODAY = dt.date(2026, 11, 22)
+
+
+async def make_item(world: World, recurrence: str = "once") -> str:
+    from portal.documents import service
+    from portal.documents.tables import DocumentItem
+    from portal.tenants.service import resolve_tenant
+
+    ctx = await resolve_tenant(world.tenant.slug, world.tenant.pilot.id)
+    assert ctx is not None
+    values = {
+        "title": "Rapport d'activité",
+        "description": "",
+        "organisation": world.tenant.association_id,
+        "recurrence": recurrence,
+        "due_on": dt.date(2026, 12, 15) if recurrence == "once" else None,
+        "starts_on": None if recurrence == "once" else dt.date(2026, 1, 1),
+        "days_after_period": 30,
+    }
+    await service.create_request(ctx, values, TODAY)
+    [item] = await DocumentItem.select(DocumentItem.id).limit(1)
+    return str(item["id"])
+
+
+async def send(
+    client: httpx.AsyncClient,
+    world: World,
+    item_id: str,
+    name: str,
+    content: bytes,
+    ctype: str = "application/pdf",
+) -> httpx.Response:
+    base = f"/c/{world.tenant.slug}/pieces/{item_id}"
+    token = await csrf_token(client, base)
+    return await client.post(
+        f"{base}/versions", data={"csrf_token": token}, files={"file": (name, content, ctype)}
+    )
+
+
+@pytest.fixture
+async def worker_client(client: httpx.AsyncClient, world: World) -> httpx.AsyncClient:
+    await login(client, world.tenant.association_worker.email)
+    return client

@@ -12,7 +12,7 @@ from portal.core.storage import LocalStorage, S3Storage, StorageError
 
 
 async def read_all(storage, key: str) -> bytes:  # type: ignore[no-untyped-def]
-    return b"".join([chunk async for chunk in storage.read(key)])
+    return b"".join([chunk async for chunk in await storage.open(key)])
 
 
 class TestStorageSuite:

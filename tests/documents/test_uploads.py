@@ -17,49 +17,18 @@ from portal.audit import repository as audit_repository
 from portal.documents import repository as documents_repository
 from portal.documents import service
 from portal.documents.tables import DocumentItem, DocumentVersion
+from portal.objects import service as objects
+from portal.objects.tables import StoredObject
 from portal.settings import get_settings
-from portal.tenants.service import resolve_tenant
 from tests.conftest import World, csrf_token, login
-from tests.documents.conftest import pdf_bytes
+from tests.documents.conftest import make_item, pdf_bytes, send
 from tests.services import setting
 
 TODAY = dt.date(2026, 11, 22)
 
 
-async def make_item(world: World, recurrence: str = "once") -> str:
-    ctx = await resolve_tenant(world.tenant.slug, world.tenant.pilot.id)
-    assert ctx is not None
-    values = {
-        "title": "Rapport d'activité",
-        "description": "",
-        "organisation": world.tenant.association_id,
-        "recurrence": recurrence,
-        "due_on": dt.date(2026, 12, 15) if recurrence == "once" else None,
-        "starts_on": None if recurrence == "once" else dt.date(2026, 1, 1),
-        "days_after_period": 30,
-    }
-    await service.create_request(ctx, values, TODAY)
-    [item] = await DocumentItem.select(DocumentItem.id).limit(1)
-    return str(item["id"])
-
-
-async def send(
-    client: httpx.AsyncClient,
-    world: World,
-    item_id: str,
-    name: str,
-    content: bytes,
-    ctype: str = "application/pdf",
-) -> httpx.Response:
-    base = f"/c/{world.tenant.slug}/pieces/{item_id}"
-    token = await csrf_token(client, base)
-    return await client.post(
-        f"{base}/versions", data={"csrf_token": token}, files={"file": (name, content, ctype)}
-    )
-
-
 async def nothing_stored(storage) -> bool:  # type: ignore[no-untyped-def]
-    spool = get_settings().data_dir / "uploads"
+    spool = get_settings().spool_dir
     leftovers = list(spool.iterdir()) if spool.exists() else []
     return await DocumentVersion.count() == 0 and await storage.list("") == [] and leftovers == []
 
@@ -75,12 +44,6 @@ async def submitted_item(make_client, world: World, reviewer_email: str):  # typ
     await login(reviewer, reviewer_email)
     base = f"/c/{world.tenant.slug}/pieces/{item_id}"
     return worker, reviewer, item_id, base, await csrf_token(reviewer, base)
-
-
-@pytest.fixture
-async def worker_client(client: httpx.AsyncClient, world: World) -> httpx.AsyncClient:
-    await login(client, world.tenant.association_worker.email)
-    return client
 
 
 class TestAccepted:
@@ -217,11 +180,11 @@ class TestNothingLostNothingOrphaned:
         item_id = await make_item(world)
         for _ in use_storage("s3://k:s@127.0.0.1:1/bucket"):
             response = await send(worker_client, world, item_id, "r.pdf", pdf_bytes())
-        assert response.status_code == 400
+        assert response.status_code == 503
         assert "stockage des documents ne répond pas" in html.unescape(response.text)
         assert await DocumentVersion.count() == 0
 
-    async def test_database_failure_after_storing_leaves_no_object(
+    async def test_database_down_after_storing_leaves_no_object(
         self,
         storage,
         worker_client: httpx.AsyncClient,
@@ -231,15 +194,16 @@ class TestNothingLostNothingOrphaned:
         item_id = await make_item(world)
 
         async def broken(*args: object, **kwargs: object) -> None:
-            raise RuntimeError("database gone")
+            raise ConnectionRefusedError("database gone")
 
         monkeypatch.setattr(documents_repository, "insert_version", broken)
         response = await send(worker_client, world, item_id, "r.pdf", pdf_bytes())
-        assert response.status_code == 400
+        assert response.status_code == 503
         assert "rien n'a été conservé" in html.unescape(response.text)
         assert await storage.list("") == []
+        assert await StoredObject.count() == 0
 
-    async def test_orphan_left_by_a_double_failure_is_cleaned_up(
+    async def test_object_left_by_a_double_failure_is_removed_by_the_sweep(
         self,
         storage,
         worker_client: httpx.AsyncClient,
@@ -251,7 +215,7 @@ class TestNothingLostNothingOrphaned:
         item_id = await make_item(world)
 
         async def broken(*args: object, **kwargs: object) -> None:
-            raise RuntimeError("database gone")
+            raise ConnectionRefusedError("database gone")
 
         async def cannot_delete(key: str) -> None:
             raise StorageError("down too")
@@ -263,8 +227,8 @@ class TestNothingLostNothingOrphaned:
         assert len(await storage.list("")) == 1
         monkeypatch.setattr(storage, "delete", real_delete)
         now = dt.datetime.now(dt.UTC)
-        assert await service.remove_orphans(now) == 0  # too recent: maybe an upload in progress
-        assert await service.remove_orphans(now + dt.timedelta(hours=2)) == 1
+        assert (await objects.sweep(now)).strays == 0  # too recent: maybe an upload in progress
+        assert (await objects.sweep(now + dt.timedelta(hours=2))).strays == 1
         assert await storage.list("") == []
 
     async def test_soft_delete_then_purge_after_retention(

@@ -282,3 +282,43 @@ class TestDocumentation:
         readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
         for column in COLUMNS:
             assert f"| `{column.key}` | {column.label} | {column.help}" in readme, column.key
+
+
+class TestStorageDown:
+    async def test_the_export_says_when_it_will_try_again_then_is_ready(
+        self, client: httpx.AsyncClient, money: Money, monkeypatch  # type: ignore[no-untyped-def]
+    ) -> None:
+        from portal.core import storage as storage_module
+        from portal.core.storage import StorageError
+        from portal.core.templating import PARIS
+        from portal.jobs.tables import OutboxJob
+
+        await paid_subsidy(client, money)
+        response = await post(
+            client, f"{money.base}/exports", {"action": "export", **columns("label")}
+        )
+        page_url = response.headers["location"]
+        backend = storage_module.get_storage()
+
+        async def refused(*args: object, **kwargs: object) -> None:
+            raise StorageError("connection refused")
+
+        monkeypatch.setattr(backend, "put_file", refused)
+        await run_jobs()
+        [job] = await OutboxJob.select().where(OutboxJob.name == "payments.export")
+        retry = f"{job['run_after'].astimezone(PARIS):%H:%M}"
+        waiting = await client.get(page_url)
+        assert f"Nouvelle tentative à {retry}" in waiting.text
+        assert "stockage des documents ne répond pas" in waiting.text.replace("&#39;", "'")
+        assert 'http-equiv="refresh"' in waiting.text  # it keeps looking
+        assert "nouvelle tentative à" in (await client.get(f"{money.base}/exports")).text
+        assert job["attempts"] == 0  # an outage, not a failed attempt
+
+        monkeypatch.undo()
+        await OutboxJob.update({OutboxJob.run_after: dt.datetime.now(dt.UTC)}).where(
+            OutboxJob.id == job["id"]
+        )
+        await run_jobs()
+        ready = await client.get(page_url)
+        assert "Prêt" in ready.text and "Nouvelle tentative" not in ready.text
+        assert (await client.get(f"{page_url}/fichier")).status_code == 200
