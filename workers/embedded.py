@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import time
 
 from portal.core import db
 from portal.jobs import service as jobs
@@ -17,20 +16,34 @@ log = logging.getLogger("workers.embedded")
 
 
 PERIODIC_EVERY = dt.timedelta(minutes=5)
-HEARTBEAT_EVERY = 10.0  # seconds
 
 
-async def run_forever() -> None:
-    wakeup = jobs.wakeup_event()
-    last_periodic: dt.datetime | None = None
-    last_beat = 0.0
+async def _heartbeat() -> None:
+    """Its own task: a long job must not let its lease lapse (`portal serve --workers N` runs
+    several of these runners on one outbox)."""
     started = dt.datetime.now(dt.UTC)
     while True:
         try:
+            await jobs.heartbeat("web", "", 0, started)
+        except Exception as exc:  # the database away: the next beat will tell
+            log.debug("Battement de cœur impossible : %s", exc)
+        await asyncio.sleep(jobs.heartbeat_every())
+
+
+async def run_forever() -> None:
+    beat = asyncio.create_task(_heartbeat())
+    try:
+        await _run()
+    finally:
+        beat.cancel()
+
+
+async def _run() -> None:
+    wakeup = jobs.wakeup_event()
+    last_periodic: dt.datetime | None = None
+    while True:
+        try:
             now = dt.datetime.now(dt.UTC)
-            if time.monotonic() - last_beat >= HEARTBEAT_EVERY:
-                last_beat = time.monotonic()
-                await jobs.heartbeat("web", "", 0, started)
             if last_periodic is None or now - last_periodic >= PERIODIC_EVERY:
                 last_periodic = now
                 await periodic(now)

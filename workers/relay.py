@@ -16,7 +16,7 @@ from portal.jobs import service as jobs
 log = logging.getLogger("workers.relay")
 IDLE_SECONDS = 1.0
 RETRY_SECONDS = 5.0
-RECLAIM_EVERY = 10.0  # seconds between asking Redis for the jobs it may have lost
+RECLAIM_EVERY = 5.0  # seconds between asking Redis for the jobs it may have lost
 
 
 async def relay_forever(redis: Any) -> None:

@@ -24,10 +24,13 @@ log = logging.getLogger("portal.schedule")
 
 
 async def sweep_objects(now: dt.datetime) -> None:
-    """Both ways: stored objects no row points at, rows whose object is gone."""
-    report = await objects.sweep(now)
-    if report.newly_missing:
-        await documents.objects_lost([r["key"] for r in report.newly_missing], now)
+    """Both ways: stored objects no row points at, rows whose object is gone. Every lost key
+    is handed to its domain at each run (not only when first found): a run cut short by an
+    outage leaves nothing unhandled, and the domain ignores what it already handled."""
+    await objects.sweep(now)
+    lost = await objects.missing_keys(documents.OWNER)
+    if lost:
+        await documents.objects_lost(lost, now)
 
 
 STEPS: list[tuple[str, Callable[[dt.datetime], Awaitable[Any]]]] = [

@@ -25,12 +25,8 @@ from portal.settings import get_settings
 from workers.settings import Running, WorkerSettings, shutdown
 
 log = logging.getLogger("workers.worker")
-STOP_GRACE = 30.0
-MAX_BACKOFF = 30.0
-
-
-def heartbeat_every() -> float:
-    return max(1.0, min(10.0, get_settings().job_lease_seconds / 4))
+STOP_GRACE = 30.0  # on SIGTERM, for the running jobs; those still running are given back
+MAX_BACKOFF = 10.0
 
 
 class Supervisor:
@@ -99,10 +95,14 @@ class Supervisor:
             await asyncio.wait({main, stopping}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
             if not main.done():  # SIGTERM
-                await self._close(worker, main)
+                await self._close(worker, main, STOP_GRACE)
                 return 0
             failure = main.exception()
-            await self._close(worker, main)
+            # Redis gone: the running jobs only need the database, they may finish.
+            settings = get_settings()
+            await self._close(
+                worker, main, settings.job_timeout_seconds + settings.job_lease_seconds
+            )
             if failure is None:  # --burst: the queue is empty
                 return 0
             if not isinstance(failure, RedisError | OSError):
@@ -123,14 +123,15 @@ class Supervisor:
         log.info("Redis connecté : le worker prend les tâches")
         self.redis_state = "connected"
 
-    async def _close(self, worker: Worker, main: asyncio.Task[None]) -> None:
-        """No new job; those in progress finish (bounded), then the connection is dropped. Not
-        `Worker.close()`: it needs Redis, which may be the thing that is gone."""
+    async def _close(self, worker: Worker, main: asyncio.Task[None], grace: float) -> None:
+        """No new job; those in progress get `grace` seconds to finish (then they are given
+        back to the outbox), and the connection is dropped. Not `Worker.close()`: it needs
+        Redis, which may be the thing that is gone."""
         worker.allow_pick_jobs = False
         running = [t for t in worker.tasks.values() if not t.done()]
         if running:
             log.info("%s tâche(s) en cours : elles se terminent", len(running))
-            await asyncio.wait(running, timeout=STOP_GRACE)
+            await asyncio.wait(running, timeout=grace)
         for task in [*worker.tasks.values(), main]:
             task.cancel()
         await asyncio.gather(*worker.tasks.values(), main, return_exceptions=True)
@@ -151,7 +152,7 @@ class Supervisor:
                 if not warned:
                     log.warning("Battement de cœur impossible (base injoignable ?) : %s", exc)
                     warned = True
-            await asyncio.sleep(heartbeat_every())
+            await asyncio.sleep(jobs.heartbeat_every())
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -80,9 +80,7 @@ async def add_annex(
                     await record(request, opened, user, f"Annexe ajoutée : {title}")
                     await handle.confirm()
         except Unavailable as exc:
-            raise UploadRefused(
-                f"{exc.message} L'annexe n'a pas été enregistrée.", status_code=503
-            ) from exc
+            raise UploadRefused(exc.message, status_code=503) from exc
     finally:
         received.discard()
 

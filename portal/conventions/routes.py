@@ -242,6 +242,8 @@ async def status_change(request: Request) -> Response:
         )
     except FieldError as exc:
         return await _show(request, {"status": exc.message}, status_code=409)
+    except Unavailable as exc:
+        return await _show(request, {"status": exc.message}, status_code=503)
     return flash(see_other(_back(request)), message)
 
 

@@ -38,7 +38,6 @@ from portal.conventions.service import (
 from portal.core import spool
 from portal.core.db import transaction
 from portal.core.forms import FieldError
-from portal.core.outage import Unavailable
 from portal.core.storage import get_storage
 from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
@@ -168,14 +167,15 @@ async def freeze(request: Request | None, opened: Opened, user: CurrentUser) -> 
     label = f"version {number} figée le {date_fr(today())}"
     document = await render_pdf(snap, version_label=label, frozen=True)
     pdf_sha = hashlib.sha256(document).hexdigest()
-    key = f"conventions/{opened.ctx.consortium_id}/{opened.id}/v{number}-{pdf_sha[:16]}.pdf"
-    try:
-        async with objects.stored_bytes(
-            key, document, "application/pdf", owner=OWNER, consortium_id=opened.ctx.consortium_id
-        ) as stored:
-            await _record_frozen(request, opened, user, snap, number, key, document, stored)
-    except Unavailable as exc:
-        raise FieldError(f"{exc.message} La convention n'a pas été figée.", "status") from exc
+    key = (  # a random part: never the key of another attempt (see `portal.objects`)
+        f"conventions/{opened.ctx.consortium_id}/{opened.id}/"
+        f"v{number}-{pdf_sha[:16]}-{uuid.uuid4().hex[:8]}.pdf"
+    )
+    # Storage or database down: `Unavailable`, which the page shows as a 503.
+    async with objects.stored_bytes(
+        key, document, "application/pdf", owner=OWNER, consortium_id=opened.ctx.consortium_id
+    ) as stored:
+        await _record_frozen(request, opened, user, snap, number, key, document, stored)
     return f"Version {number} figée : elle est prête à signer."
 
 

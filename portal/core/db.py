@@ -117,7 +117,12 @@ async def transaction(immediate: bool = False) -> AsyncIterator[None]:
     if immediate and db.engine_type == "sqlite":
         options["transaction_type"] = TransactionType.immediate
     tx: Any = db.transaction(**options)
-    await tx.__aenter__()
+    try:
+        await tx.__aenter__()
+    except BaseException:
+        # BEGIN failed on a connection piccolo already took from the pool: give it back.
+        await _abandon(db, tx)
+        raise
     try:
         yield
     except BaseException as exc:
@@ -133,14 +138,20 @@ async def _close(db: Any, tx: Any, exc: BaseException | None) -> None:
         # piccolo neither releases the connection nor leaves the context when the commit, the
         # rollback or the release fails (connection lost): the pool would lose a connection
         # and every later query of this task would use the dead one.
+        await _abandon(db, tx)
+        raise
+
+
+async def _abandon(db: Any, tx: Any) -> None:
+    connection = getattr(tx, "connection", None)
+    if connection is not None:
         with contextlib.suppress(Exception):
             if db.engine_type == "postgres" and db.pool:
-                await db.pool.release(tx.connection)
+                await db.pool.release(connection)
             else:
-                await tx.connection.close()
-        with contextlib.suppress(ValueError, LookupError, AttributeError):
-            db.current_transaction.reset(tx.context)
-        raise
+                await connection.close()
+    with contextlib.suppress(ValueError, LookupError, AttributeError):
+        db.current_transaction.reset(tx.context)
 
 
 @contextlib.asynccontextmanager

@@ -118,7 +118,10 @@ class LocalStorage:
         return _local_chunks(handle)
 
     async def delete(self, key: str) -> None:
-        await anyio.to_thread.run_sync(lambda: self._path(key).unlink(missing_ok=True))
+        try:
+            await anyio.to_thread.run_sync(lambda: self._path(key).unlink(missing_ok=True))
+        except OSError as exc:
+            raise StorageError(str(exc)) from exc
 
     async def exists(self, key: str) -> bool:
         return await anyio.Path(self._path(key)).exists()
@@ -211,7 +214,7 @@ class S3Storage:
             if exc.code in _MISSING_CODES and args[1:2]:
                 raise ObjectMissing(str(args[1])) from exc
             raise StorageError(str(exc)) from exc
-        except (MinioException, HTTPError, OSError, ValueError) as exc:
+        except (MinioException, HTTPError, OSError) as exc:
             raise StorageError(str(exc)) from exc
 
     async def ensure_ready(self) -> None:

@@ -50,7 +50,7 @@ from portal.settings import get_settings
 from portal.tenants import service as tenants
 
 log = logging.getLogger("portal.documents")
-OWNER = "documents"  # in the ledger of objects
+OWNER = "documents"  # in the ledger of objects (`objects_lost` receives its lost keys)
 PRESIGNED_FOR = dt.timedelta(minutes=5)
 # Roles that see every organisation's documents; others see their own organisation's only.
 SEES_ALL = frozenset(

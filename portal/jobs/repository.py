@@ -129,8 +129,8 @@ async def claim(
     return _payload(rows[0]) if rows else None
 
 
-async def finish(job_id: uuid.UUID, attempts: int, now: dt.datetime) -> None:
-    # `attempts` guards against a late finish from a worker whose lock had expired.
+async def finish(job_id: uuid.UUID, attempts: int, runner: str, now: dt.datetime) -> None:
+    # The runner and the attempt guard against a late finish from a runner whose lease expired.
     await OutboxJob.update(
         {
             OutboxJob.status: JobStatus.DONE,
@@ -143,12 +143,14 @@ async def finish(job_id: uuid.UUID, attempts: int, now: dt.datetime) -> None:
         (OutboxJob.id == job_id)
         & (OutboxJob.status == JobStatus.RUNNING)
         & (OutboxJob.attempts == attempts)
+        & (OutboxJob.locked_by == runner)
     )
 
 
 async def fail(
     job_id: uuid.UUID,
     attempts: int,
+    runner: str,
     error: str,
     retry_at: dt.datetime | None,
     now: dt.datetime,
@@ -169,6 +171,48 @@ async def fail(
         (OutboxJob.id == job_id)
         & (OutboxJob.status == JobStatus.RUNNING)
         & (OutboxJob.attempts == attempts)
+        & (OutboxJob.locked_by == runner)
+    )
+
+
+async def give_back_unclaimed(job_id: uuid.UUID, runner: str, now: dt.datetime) -> bool:
+    """A claim whose answer was lost may have been committed: if so, the job is this runner's,
+    which is not running it. It goes back to the outbox (the attempt not counted)."""
+    rows = (
+        await OutboxJob.update(
+            {
+                OutboxJob.status: JobStatus.PENDING,
+                OutboxJob.attempts: OutboxJob.attempts - 1,
+                OutboxJob.locked_until: None,
+                OutboxJob.updated_at: now,
+            }
+        )
+        .where(
+            (OutboxJob.id == job_id)
+            & (OutboxJob.status == JobStatus.RUNNING)
+            & (OutboxJob.locked_by == runner)
+        )
+        .returning(OutboxJob.id)
+    )
+    return bool(rows)
+
+
+async def give_back(job_id: uuid.UUID, attempts: int, runner: str, now: dt.datetime) -> None:
+    """A run stopped from outside (the process is shutting down): due again now, the attempt
+    not counted."""
+    await OutboxJob.update(
+        {
+            OutboxJob.status: JobStatus.PENDING,
+            OutboxJob.attempts: attempts - 1,
+            OutboxJob.run_after: now,
+            OutboxJob.locked_until: None,
+            OutboxJob.updated_at: now,
+        }
+    ).where(
+        (OutboxJob.id == job_id)
+        & (OutboxJob.status == JobStatus.RUNNING)
+        & (OutboxJob.attempts == attempts)
+        & (OutboxJob.locked_by == runner)
     )
 
 
@@ -188,9 +232,15 @@ async def release_abandoned(now: dt.datetime, queued_before: dt.datetime) -> int
     return len(running) + len(queued)
 
 
-async def renew(runner: str, until: dt.datetime, now: dt.datetime) -> None:
+async def renew(
+    job_ids: list[uuid.UUID], runner: str, until: dt.datetime, now: dt.datetime
+) -> None:
+    """Only the jobs this runner is executing right now, and only while their lease holds."""
+    if not job_ids:
+        return
     await OutboxJob.update({OutboxJob.locked_until: until}).where(
-        (OutboxJob.locked_by == runner)
+        OutboxJob.id.is_in(job_ids)
+        & (OutboxJob.locked_by == runner)
         & (OutboxJob.status == JobStatus.RUNNING)
         & (OutboxJob.locked_until >= now)
     )

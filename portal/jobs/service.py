@@ -56,10 +56,15 @@ PARIS = ZoneInfo("Europe/Paris")
 
 RUN_OUTBOX_JOB = "run_outbox_job"  # the one arq function: runs an outbox row by id
 QUEUED_TIMEOUT = dt.timedelta(minutes=10)
-LOST_AFTER = dt.timedelta(seconds=15)  # queued longer than this: ask Redis whether it has it
+LOST_AFTER = dt.timedelta(seconds=10)  # queued longer than this: ask Redis whether it has it
 ARQ_KEYS = ("arq:job:", "arq:in-progress:", "arq:result:")
 _wakeup: asyncio.Event | None = None
 _runner: str | None = None
+_executing: set[uuid.UUID] = set()  # the jobs this process runs now: the heartbeat renews them
+
+
+class JobTimeout(RuntimeError):
+    """The handler ran past `PORTAL_JOB_TIMEOUT`: a failure of the job, counted."""
 
 
 class QueueUnavailable(Unavailable):
@@ -201,21 +206,60 @@ async def execute(job_id: uuid.UUID, handlers: Mapping[str, Handler]) -> JobStat
     settings = get_settings()
     at = now()
     lease = dt.timedelta(seconds=settings.job_lease_seconds)
-    job = await repository.claim(job_id, at, at + lease, runner_id())
+    try:
+        job = await repository.claim(job_id, at, at + lease, runner_id())
+    except Exception as exc:
+        if is_outage(exc) and job_id not in _executing:
+            # The claim may have been committed, its answer lost: once the database answers,
+            # the job is given back rather than left to wait for its lease.
+            await persist(
+                lambda: repository.give_back_unclaimed(job_id, runner_id(), now()),
+                f"la prise de la tâche {job_id}",
+            )
+        raise
     if job is None:
         return None
-    name, attempt = job["name"], job["attempts"]
+    name, attempt, runner = job["name"], job["attempts"], runner_id()
     started = time.monotonic()
+    limit = asyncio.timeout(settings.job_timeout_seconds)
+    _executing.add(job_id)
     try:
-        handler = handlers.get(name)
-        if handler is None:
-            raise UnknownJob(name)
-        await asyncio.wait_for(handler(job["payload"]), timeout=settings.job_timeout_seconds)
-    except Exception as exc:  # every failure is recorded, then retried or given up
-        return await _failed(job, exc, started)
+        try:
+            handler = handlers.get(name)
+            if handler is None:
+                raise UnknownJob(name)
+            async with limit:
+                await handler(job["payload"])
+        except TimeoutError as exc:
+            if not limit.expired():
+                return await _failed(job, exc, started)  # the handler's own, e.g. a connect
+            return await _failed(
+                job, JobTimeout(f"plus de {settings.job_timeout_seconds} s"), started
+            )
+        except Exception as exc:  # every failure is recorded, then retried or given up
+            return await _failed(job, exc, started)
+        except asyncio.CancelledError:
+            # Stopped from outside (shutdown): due again at once, for this or another runner.
+            await asyncio.shield(
+                persist(lambda: repository.give_back(job_id, attempt, runner, now()), name)
+            )
+            raise
+    finally:
+        _executing.discard(job_id)
     elapsed = (time.monotonic() - started) * 1000
-    await persist(lambda: repository.finish(job_id, attempt, now()), f"la fin de {name}")
-    log.info("Tâche %s %s, essai %s : terminée en %.0f ms", name, job_id, attempt, elapsed)
+    if await persist(
+        lambda: repository.finish(job_id, attempt, runner, now()), f"la fin de {name}"
+    ):
+        log.info("Tâche %s %s, essai %s : terminée en %.0f ms", name, job_id, attempt, elapsed)
+    else:
+        log.warning(
+            "Tâche %s %s, essai %s : terminée en %.0f ms, fin non enregistrée : elle sera "
+            "relancée à l'expiration de son bail",
+            name,
+            job_id,
+            attempt,
+            elapsed,
+        )
     return JobStatus.DONE
 
 
@@ -233,7 +277,7 @@ async def _failed(job: dict[str, Any], exc: Exception, started: float) -> JobSta
         counted = True
         status = JobStatus.FAILED if exhausted else JobStatus.PENDING
     await persist(
-        lambda: repository.fail(job_id, attempt, error, retry_at, now(), counted),
+        lambda: repository.fail(job_id, attempt, runner_id(), error, retry_at, now(), counted),
         f"l'échec de {name}",
     )
     outcome = (
@@ -252,6 +296,11 @@ async def _failed(job: dict[str, Any], exc: Exception, started: float) -> JobSta
     return status
 
 
+def heartbeat_every() -> float:
+    """Four beats per lease: a runner's jobs outlive a few missed beats, not its death."""
+    return max(1.0, min(10.0, get_settings().job_lease_seconds / 4))
+
+
 async def heartbeat(kind: str, redis_state: str, running: int, started_at: dt.datetime) -> None:
     """Tells `/healthz` this runner is alive and extends the lease of the jobs it runs."""
     at = now()
@@ -268,7 +317,8 @@ async def heartbeat(kind: str, redis_state: str, running: int, started_at: dt.da
             "seen_at": at,
         }
     )
-    await repository.renew(runner, at + dt.timedelta(seconds=get_settings().job_lease_seconds), at)
+    until = at + dt.timedelta(seconds=get_settings().job_lease_seconds)
+    await repository.renew(sorted(_executing), runner, until, at)
 
 
 async def runners(within: dt.timedelta) -> list[dict[str, Any]]:

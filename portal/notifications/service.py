@@ -26,7 +26,7 @@ from portal.notifications.enums import EmailMode, EmailStatus
 from portal.settings import get_settings
 
 PARIS = ZoneInfo("Europe/Paris")
-DIGEST_FROM = dt.time(8, 0)
+DIGEST_FROM = dt.time(8, 0)  # with no quiet hours; otherwise at their end
 
 
 def now() -> dt.datetime:
@@ -174,9 +174,12 @@ async def send_email(notification_id: uuid.UUID) -> None:
 
 
 async def schedule_digests(at: dt.datetime) -> int:
-    """From 08:00 Paris, one digest job per person with notifications waiting (idempotent)."""
+    """From the end of the quiet hours (08:00 Paris), one digest job per person with
+    notifications waiting (idempotent)."""
     local = at.astimezone(PARIS)
-    if local.time() < DIGEST_FROM:
+    hours = get_settings().quiet_hours
+    start = dt.time(hours[1] // 60, hours[1] % 60) if hours else DIGEST_FROM
+    if local.time() < start:
         return 0
     users = await repository.users_awaiting_digest()
     for user_id in users:

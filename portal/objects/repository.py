@@ -51,14 +51,13 @@ async def confirm(key: str, now: dt.datetime) -> bool:
     return bool(rows)
 
 
-async def abandon(key: str) -> bool:
-    """Removes a still-pending entry; False when a committed row points at the key (or the
-    entry is gone)."""
-    rows = (
-        await StoredObject.delete()
-        .where((StoredObject.key == key) & (StoredObject.state == ObjectState.PENDING))
-        .returning(StoredObject.key)
-    )
+async def abandon(key: str, before: dt.datetime | None = None) -> bool:
+    """Removes a still-pending entry (recorded before `before`, when given); False when a
+    committed row points at the key, or the entry is gone or younger."""
+    condition = (StoredObject.key == key) & (StoredObject.state == ObjectState.PENDING)
+    if before is not None:
+        condition &= StoredObject.created_at < before
+    rows = await StoredObject.delete().where(condition).returning(StoredObject.key)
     return bool(rows)
 
 
@@ -112,6 +111,13 @@ async def mark_found(key: str) -> None:
     await StoredObject.update(
         {StoredObject.state: ObjectState.COMMITTED, StoredObject.missing_since: None}
     ).where((StoredObject.key == key) & (StoredObject.state == ObjectState.MISSING))
+
+
+async def missing_keys(owner: str) -> list[str]:
+    rows = await StoredObject.select(StoredObject.key).where(
+        (StoredObject.state == ObjectState.MISSING) & (StoredObject.owner == owner)
+    )
+    return [r["key"] for r in rows]
 
 
 async def missing(limit: int = 500) -> list[Row]:

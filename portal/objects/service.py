@@ -136,14 +136,17 @@ async def stored_bytes(
             yield confirmation
 
 
-async def settle(key: str) -> Settled:
-    """After a transaction that may not have committed: is a row pointing at `key`?"""
+async def settle(key: str, before: dt.datetime | None = None) -> Settled:
+    """After a transaction that may not have committed: is a row pointing at `key`? (`before`:
+    the sweep's cut-off, so an intent recorded again meanwhile is left alone.)"""
     try:
-        abandoned = await repository.abandon(key)
+        abandoned = await repository.abandon(key, before)
         if not abandoned:
             found = await repository.state(key)
             if found in (ObjectState.COMMITTED, ObjectState.MISSING):
                 return Settled.COMMITTED
+            if found is ObjectState.PENDING:
+                return Settled.UNKNOWN  # recorded again since the cut-off: not ours to judge
     except Exception as exc:  # the database is still away: the sweep will decide
         log.warning("Sort de %s inconnu (base injoignable : %s) : laissé au nettoyage", key, exc)
         return Settled.UNKNOWN
@@ -177,7 +180,7 @@ async def sweep(at: dt.datetime) -> SweepReport:
     report = SweepReport()
     grace = dt.timedelta(seconds=get_settings().orphan_grace_seconds)
     for key in await repository.pending_before(at - grace):
-        if await settle(key) is Settled.REMOVED:
+        if await settle(key, at - grace) is Settled.REMOVED:
             report.abandoned += 1
     storage = get_storage()
     listed_at = now()
@@ -219,6 +222,11 @@ async def sweep(at: dt.datetime) -> SweepReport:
 
 async def missing() -> list[Row]:
     return await repository.missing()
+
+
+async def missing_keys(owner: str) -> list[str]:
+    """Every key of `owner` the storage lost, for the domain to act on (idempotently)."""
+    return await repository.missing_keys(owner)
 
 
 async def missing_count() -> int:

@@ -16,6 +16,7 @@ import csv
 import dataclasses
 import datetime as dt
 import logging
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
@@ -364,7 +365,9 @@ async def request_export(
 
 
 def storage_key(scope: TenantScope, export_id: uuid.UUID, fmt: ExportFormat) -> str:
-    return f"exports/{scope.consortium_id}/{export_id}.{fmt.value}"
+    """A new key at each attempt: the sweep settling an abandoned attempt never touches the
+    file of a later one."""
+    return f"exports/{scope.consortium_id}/{export_id}-{secrets.token_hex(4)}.{fmt.value}"
 
 
 async def run(scope: TenantScope, export_id: uuid.UUID) -> None:
@@ -377,7 +380,7 @@ async def run(scope: TenantScope, export_id: uuid.UUID) -> None:
     try:
         await _build(scope, row)
     except Exception as exc:
-        log.warning("Export %s en échec : %r", export_id, exc)
+        # The job layer logs the failure and when it runs again; this records it on the export.
         with contextlib.suppress(Exception):  # the database may be the thing that failed
             await repository.update_export(
                 scope,
@@ -526,7 +529,7 @@ async def _with_progress(rows: list[Row]) -> list[Row]:
         ):
             row["progress"] = f"Nouvelle tentative à {job['run_after'].astimezone(PARIS):%H:%M}"
             row["final"] = False
-        elif status == ExportStatus.FAILED and job is not None and job["status"] == "failed":
+        elif status == ExportStatus.FAILED and (job is None or job["status"] == "failed"):
             row["progress"] = "Échec"
             row["error"] = "L'export a échoué plusieurs fois : relancez-le, ou prévenez l'équipe."
             row["final"] = True

@@ -5,25 +5,34 @@ back whole (signing needs the complete file), and checked against the stored SHA
 from __future__ import annotations
 
 import hashlib
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from portal.core.storage import StorageError, get_storage
+from portal.core.storage import get_storage
 from portal.objects import service as objects
 
 T = TypeVar("T")
+
+
+class TamperedFile(RuntimeError):
+    """A stored revision whose bytes no longer match their recorded SHA-256."""
+
+
 OWNER = "signing"  # in the ledger of objects
 
 
+# Keys are never reused (a random part per attempt): a sweep settling an abandoned attempt can
+# then never remove the object of a later one.
 def revision_key(consortium_id: uuid.UUID, request_id: uuid.UUID, number: int, sha: str) -> str:
-    return f"signing/{consortium_id}/{request_id}/r{number}-{sha[:16]}.pdf"
+    return f"signing/{consortium_id}/{request_id}/r{number}-{sha[:16]}-{secrets.token_hex(4)}.pdf"
 
 
 def certificate_key(consortium_id: uuid.UUID, request_id: uuid.UUID, sha: str) -> str:
-    return f"signing/{consortium_id}/{request_id}/certificat-{sha[:16]}.pdf"
+    return f"signing/{consortium_id}/{request_id}/certificat-{sha[:16]}-{secrets.token_hex(4)}.pdf"
 
 
 def sha256(data: bytes) -> str:
@@ -42,8 +51,9 @@ async def get(key: str, sha256: str) -> bytes:
     chunks = [chunk async for chunk in await get_storage().open(key)]
     data = b"".join(chunks)
     if hashlib.sha256(data).hexdigest() != sha256:
-        # Never sign or hand out bytes that are not the ones recorded.
-        raise StorageError(f"{key} ne correspond plus à son empreinte enregistrée")
+        # Never sign or hand out bytes that are not the ones recorded. Not an outage: retrying
+        # would not help, an operator must look.
+        raise TamperedFile(f"{key} ne correspond plus à son empreinte enregistrée")
     return data
 
 

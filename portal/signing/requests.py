@@ -22,7 +22,6 @@ from portal.conventions.service import Opened
 from portal.core import security
 from portal.core.db import transaction
 from portal.core.forms import FieldError
-from portal.core.outage import Unavailable
 from portal.core.tenancy import TenantScope
 from portal.signing import chain, files, keys, pades, repository, workflow
 from portal.signing.authority import SealError
@@ -306,16 +305,12 @@ async def create(
         "seal": seal.label,
     }
     audit = audit_of(request, user.full_name)
-    try:
-        async with files.stored(key, prepared, scope.consortium_id) as stored:
-            # One transaction: the request with its participants and revisions, or nothing.
-            async with transaction(immediate=True):
-                await _insert(scope, request_row, rows, revisions, created, audit)
-                await stored.confirm()
-    except Unavailable as exc:
-        raise FieldError(
-            f"{exc.message} La demande de signature n'a pas été créée.", "request"
-        ) from exc
+    # Storage or database down: `Unavailable`, which the page shows as a 503.
+    async with files.stored(key, prepared, scope.consortium_id) as stored:
+        # One transaction: the request with its participants and revisions, or nothing.
+        async with transaction(immediate=True):
+            await _insert(scope, request_row, rows, revisions, created, audit)
+            await stored.confirm()
     return request_id
 
 

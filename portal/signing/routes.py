@@ -98,6 +98,8 @@ async def create(request: Request) -> Response:
         )
     except FieldError as exc:
         return await _manage(request, {exc.field or "request": exc.message}, form, 422)
+    except Unavailable as exc:
+        return await _manage(request, {"request": exc.message}, form, 503)
     return flash(
         see_other(f"{opened.base}/signature"),
         "Demande de signature envoyée : la première étape est invitée par e-mail.",

@@ -165,6 +165,37 @@ class TestLostObject:
         [item] = await DocumentItem.select().where(DocumentItem.id == item_id)
         assert item["status"] == "submitted"
 
+    async def test_a_sweep_cut_short_is_finished_by_the_next(
+        self,
+        storage: Storage,
+        worker_client: httpx.AsyncClient,
+        world: World,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        from portal.documents import service
+        from workers.schedule import sweep_objects
+
+        item_id = await make_item(world)
+        await send(worker_client, world, item_id, "r.pdf", pdf_bytes())
+        [version] = await DocumentVersion.select()
+        await storage.delete(version["storage_key"])
+
+        async def outage(keys: list[str], at: dt.datetime) -> int:
+            raise ConnectionRefusedError("database gone")
+
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+        with monkeypatch.context() as patched:
+            patched.setattr(service, "objects_lost", outage)
+            with pytest.raises(ConnectionRefusedError):
+                await sweep_objects(later)
+        [item] = await DocumentItem.select().where(DocumentItem.id == item_id)
+        assert item["status"] == "submitted"  # found missing, not yet handled
+        await sweep_objects(later)
+        await sweep_objects(later)  # and only once
+        [item] = await DocumentItem.select().where(DocumentItem.id == item_id)
+        assert item["status"] == "to_complete"
+        assert await Notification.count() == 1
+
     async def test_an_object_put_back_is_found_again(
         self, storage: Storage, worker_client: httpx.AsyncClient, world: World, tmp_path: Path
     ) -> None:

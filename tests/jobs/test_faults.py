@@ -145,6 +145,70 @@ class TestOutcomeOfAFailure:
         assert "database gone" in job["last_error"]
 
 
+class TestClaimWhoseAnswerIsLost:
+    async def test_the_job_is_given_back_at_once_not_after_its_lease(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        real = repository.claim
+
+        async def committed_then_lost(*args: object, **kwargs: object) -> object:
+            await real(*args, **kwargs)  # type: ignore[arg-type]
+            raise ConnectionResetError("connection lost before the answer")
+
+        await jobs.enqueue("test.any", {})
+        job_id = (await only_job())["id"]
+        monkeypatch.setattr(repository, "claim", committed_then_lost)
+        with pytest.raises(ConnectionResetError):
+            await jobs.execute(job_id, {})
+        job = await only_job()
+        assert job["status"] == JobStatus.PENDING and job["attempts"] == 0
+        assert job["locked_until"] is None
+
+
+class TestStoppedOrTooLong:
+    async def test_a_job_past_its_timeout_is_a_counted_failure_not_an_outage(
+        self, world: World
+    ) -> None:
+        async def endless(payload: dict[str, object]) -> None:
+            await asyncio.sleep(60)
+
+        await jobs.enqueue("test.endless", {})
+        with setting("job_timeout_seconds", 1):
+            await jobs.run_due({"test.endless": endless})
+        job = await only_job()
+        assert job["status"] == JobStatus.PENDING and job["attempts"] == 1
+        assert "JobTimeout" in job["last_error"]
+
+    async def test_a_job_stopped_by_a_shutdown_is_given_back_at_once(self, world: World) -> None:
+        started = asyncio.Event()
+
+        async def slow(payload: dict[str, object]) -> None:
+            started.set()
+            await asyncio.sleep(60)
+
+        await jobs.enqueue("test.slow", {})
+        job_id = (await only_job())["id"]
+        running = asyncio.create_task(jobs.execute(job_id, {"test.slow": slow}))
+        await started.wait()
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        job = await only_job()
+        assert job["status"] == JobStatus.PENDING and job["attempts"] == 0
+        assert job["locked_until"] is None and job["run_after"] <= dt.datetime.now(dt.UTC)
+
+    async def test_the_heartbeat_renews_only_the_jobs_the_process_is_running(
+        self, world: World
+    ) -> None:
+        await jobs.enqueue("test.slow", {})
+        job_id = (await only_job())["id"]
+        at = dt.datetime.now(dt.UTC)
+        # Claimed by this very runner, but not running any more (its answer was lost).
+        await repository.claim(job_id, at, at + dt.timedelta(seconds=5), jobs.runner_id())
+        await jobs.heartbeat("worker", "connected", 0, at)
+        assert (await only_job())["locked_until"] <= at + dt.timedelta(seconds=5)
+
+
 class TestLostInHandOver:
     async def test_connection_lost_after_the_message_is_handed_over(
         self, world: World, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
@@ -193,7 +257,7 @@ class TestLease:
         at = dt.datetime.now(dt.UTC)
         claimed = await repository.claim(job_id, at, at + dt.timedelta(seconds=10), "runner-a")
         assert claimed is not None
-        await repository.renew("runner-a", at + dt.timedelta(seconds=40), at)  # its heartbeat
+        await repository.renew([job_id], "runner-a", at + dt.timedelta(seconds=40), at)  # beat
         assert await repository.release_abandoned(at + dt.timedelta(seconds=30), at) == 0
         assert await repository.release_abandoned(at + dt.timedelta(seconds=41), at) == 1
         assert (await only_job())["status"] == JobStatus.PENDING
