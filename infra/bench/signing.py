@@ -7,8 +7,10 @@ the same PAdES settings and a visible stamp.
 Three measures of the portal: `pades.sign_field` (field lookup, stamp text and wrapping,
 signature), the same with the signer's drawn mark in the stamp, and the job's whole PDF work
 (`apply` without its database rows: read the latest revision from storage and check its
-SHA-256, sign, hash, store the new revision). Then both again with a time-stamp and the
-validation data (B-LT), from pyHanko's in-process test time-stamper, so no network is timed.
+SHA-256, sign, hash, store the new revision through the ledger of objects, whose intent and
+confirmation are two small writes to the embedded SQLite database). Then both again with a
+time-stamp and the validation data (B-LT), from pyHanko's in-process test time-stamper, so no
+network is timed.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pyhanko.stamp import TextStampStyle  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 
 from portal.conventions import pdf  # noqa: E402
+from portal.core.db import migrate, transaction  # noqa: E402
 from portal.settings import get_settings  # noqa: E402
 from portal.signing import authority, files, pades  # noqa: E402
 
@@ -158,15 +161,20 @@ def main() -> None:
 
     request_id = uuid.uuid4()
     source_key = files.revision_key(request_id, request_id, 1, files.sha256(prepared))
-    asyncio.run(files.put(source_key, prepared))
     source_sha = files.sha256(prepared)
+
+    async def store(key: str, data: bytes) -> None:
+        async with files.stored(key, data, request_id) as handle, transaction():
+            await handle.confirm()
+
+    asyncio.run(migrate())
+    asyncio.run(store(source_key, prepared))
 
     def job_pdf_work() -> bytes:
         async def work() -> bytes:
             data = await files.get(source_key, source_sha)
             signed = await files.cpu(portal(False, source=data))
-            key = files.revision_key(request_id, request_id, 2, files.sha256(signed))
-            await files.put(key, signed)
+            await store(files.revision_key(request_id, request_id, 2, files.sha256(signed)), signed)
             return signed
 
         return asyncio.run(work())

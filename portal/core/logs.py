@@ -32,7 +32,8 @@ def configure(level: str = "INFO") -> None:
         logger.propagate = True
     # The minio SDK's connection pool logs every retry at WARNING: one line per outage is ours.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
-    logging.getLogger("piccolo").setLevel(logging.WARNING)
+    for chatty in ("piccolo", "weasyprint", "fontTools"):  # INFO lines for every step
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     # asyncpg logs a trace each second it cannot refill its pool during an outage; the relay
     # and the jobs say it once.
     logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)

@@ -244,22 +244,23 @@ async def execute(job_id: uuid.UUID, handlers: Mapping[str, Handler]) -> JobStat
                 persist(lambda: repository.give_back(job_id, attempt, runner, now()), name)
             )
             raise
+        elapsed = (time.monotonic() - started) * 1000
+        # Still ours while its end is written: the heartbeat keeps renewing the lease.
+        if await persist(
+            lambda: repository.finish(job_id, attempt, runner, now()), f"la fin de {name}"
+        ):
+            log.info("Tâche %s %s, essai %s : terminée en %.0f ms", name, job_id, attempt, elapsed)
+        else:
+            log.warning(
+                "Tâche %s %s, essai %s : terminée en %.0f ms, fin non enregistrée : elle sera "
+                "relancée à l'expiration de son bail",
+                name,
+                job_id,
+                attempt,
+                elapsed,
+            )
     finally:
         _executing.discard(job_id)
-    elapsed = (time.monotonic() - started) * 1000
-    if await persist(
-        lambda: repository.finish(job_id, attempt, runner, now()), f"la fin de {name}"
-    ):
-        log.info("Tâche %s %s, essai %s : terminée en %.0f ms", name, job_id, attempt, elapsed)
-    else:
-        log.warning(
-            "Tâche %s %s, essai %s : terminée en %.0f ms, fin non enregistrée : elle sera "
-            "relancée à l'expiration de son bail",
-            name,
-            job_id,
-            attempt,
-            elapsed,
-        )
     return JobStatus.DONE
 
 

@@ -104,7 +104,8 @@ async def stored(
         if outcome is Settled.COMMITTED and handle.confirmed:
             log.warning("Échec signalé après l'enregistrement de %s, pourtant fait : %r", key, exc)
             return
-        if outcome is Settled.UNKNOWN:
+        if outcome is Settled.UNKNOWN and handle.confirmed:
+            # Failed at or after the commit: it may have gone through.
             raise CommitUnknown(f"{key}: {exc!r}") from exc
         raise
     except BaseException:  # cancelled: never swallowed

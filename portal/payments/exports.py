@@ -15,7 +15,6 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
-import logging
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -48,7 +47,6 @@ from portal.payments.enums import ExportFormat, ExportStatus, LineStatus, Schedu
 from portal.payments.repository import LineFilter, Row
 from portal.tenants import service as tenants
 
-log = logging.getLogger("portal.payments.exports")
 BATCH = 2_000
 KEPT_FOR = dt.timedelta(days=7)  # an export's file, then it is removed (asked for again)
 OWNER = "payments"  # in the ledger of objects
