@@ -175,45 +175,33 @@ async def fail(
     )
 
 
-async def give_back_unclaimed(job_id: uuid.UUID, runner: str, now: dt.datetime) -> bool:
-    """A claim whose answer was lost may have been committed: if so, the job is this runner's,
-    which is not running it. It goes back to the outbox (the attempt not counted)."""
+async def give_back(
+    job_id: uuid.UUID, runner: str, now: dt.datetime, attempts: int | None = None
+) -> bool:
+    """Back to the outbox, due now, the attempt not counted: a run stopped from outside (the
+    process shutting down, `attempts` known), or a claim whose answer was lost and which may
+    have been committed (then the job is this runner's, which is not running it)."""
+    condition = (
+        (OutboxJob.id == job_id)
+        & (OutboxJob.status == JobStatus.RUNNING)
+        & (OutboxJob.locked_by == runner)
+    )
+    if attempts is not None:
+        condition &= OutboxJob.attempts == attempts
     rows = (
         await OutboxJob.update(
             {
                 OutboxJob.status: JobStatus.PENDING,
                 OutboxJob.attempts: OutboxJob.attempts - 1,
+                OutboxJob.run_after: now,
                 OutboxJob.locked_until: None,
                 OutboxJob.updated_at: now,
             }
         )
-        .where(
-            (OutboxJob.id == job_id)
-            & (OutboxJob.status == JobStatus.RUNNING)
-            & (OutboxJob.locked_by == runner)
-        )
+        .where(condition)
         .returning(OutboxJob.id)
     )
     return bool(rows)
-
-
-async def give_back(job_id: uuid.UUID, attempts: int, runner: str, now: dt.datetime) -> None:
-    """A run stopped from outside (the process is shutting down): due again now, the attempt
-    not counted."""
-    await OutboxJob.update(
-        {
-            OutboxJob.status: JobStatus.PENDING,
-            OutboxJob.attempts: attempts - 1,
-            OutboxJob.run_after: now,
-            OutboxJob.locked_until: None,
-            OutboxJob.updated_at: now,
-        }
-    ).where(
-        (OutboxJob.id == job_id)
-        & (OutboxJob.status == JobStatus.RUNNING)
-        & (OutboxJob.attempts == attempts)
-        & (OutboxJob.locked_by == runner)
-    )
 
 
 async def release_abandoned(now: dt.datetime, queued_before: dt.datetime) -> int:

@@ -213,7 +213,7 @@ async def execute(job_id: uuid.UUID, handlers: Mapping[str, Handler]) -> JobStat
             # The claim may have been committed, its answer lost: once the database answers,
             # the job is given back rather than left to wait for its lease.
             await persist(
-                lambda: repository.give_back_unclaimed(job_id, runner_id(), now()),
+                lambda: repository.give_back(job_id, runner_id(), now()),
                 f"la prise de la tâche {job_id}",
             )
         raise
@@ -241,7 +241,7 @@ async def execute(job_id: uuid.UUID, handlers: Mapping[str, Handler]) -> JobStat
         except asyncio.CancelledError:
             # Stopped from outside (shutdown): due again at once, for this or another runner.
             await asyncio.shield(
-                persist(lambda: repository.give_back(job_id, attempt, runner, now()), name)
+                persist(lambda: repository.give_back(job_id, runner, now(), attempt), name)
             )
             raise
         elapsed = (time.monotonic() - started) * 1000
