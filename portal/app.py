@@ -21,10 +21,12 @@ from starlette.types import ASGIApp
 from portal import pages
 from portal.admin import routes as admin_routes
 from portal.auth import routes as auth_routes
+from portal.auth import second_factor_routes
 from portal.auth.middleware import SessionMiddleware
 from portal.conventions import routes as convention_routes
 from portal.core import db, errors, logs, spool
 from portal.core.csrf import CsrfMiddleware
+from portal.core.forms import FieldError
 from portal.core.headers import SecurityHeadersMiddleware
 from portal.core.storage import StorageError, get_storage
 from portal.core.tenancy import TenantMiddleware
@@ -103,6 +105,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
         routes=[
             *pages.routes,
             *auth_routes.routes,
+            *second_factor_routes.routes,
             *notification_routes.routes,
             *tenant_routes.public_routes,
             *signing_routes.public_routes,
@@ -128,11 +131,14 @@ def create_app(background: Background | None = None) -> ASGIApp:
             Middleware(
                 CsrfMiddleware,
                 secret=settings.secret_key,
-                secure=settings.https,
                 exempt_prefixes=("/desabonnement/",),
             ),
         ],
-        exception_handlers={HTTPException: errors.http_exception, Exception: errors.server_error},
+        exception_handlers={
+            HTTPException: errors.http_exception,
+            FieldError: errors.field_error,
+            Exception: errors.server_error,
+        },
         lifespan=lifespan_with(background),
     )
     return SecurityHeadersMiddleware(app, hsts=settings.https)

@@ -1,6 +1,8 @@
 """Periodic work. Each run is idempotent (unique reminder rows, one digest job per person and
 day, the ledger's sweep), so it may run often, late, or on several workers at once. One step
-failing (storage down, say) does not stop the others."""
+failing (storage down, say) does not stop the others, and within a step one consortium's
+failing share (a row no code could write) delays only that share: logged without the row's
+data, retried at the next run."""
 
 from __future__ import annotations
 
@@ -9,8 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from portal.core import db
-from portal.core.outage import Unavailable
+from portal.core import periodic as units
 from portal.documents import service as documents
 from portal.jobs import service as jobs
 from portal.notifications import service as notifications
@@ -48,18 +49,20 @@ STEPS: list[tuple[str, Callable[[dt.datetime], Awaitable[Any]]]] = [
 
 
 async def periodic(now: dt.datetime) -> int:
-    """Runs every step; returns how many failed (each is logged)."""
-    failed = 0
-    for label, step in STEPS:
-        try:
-            await step(now)
-        except Exception as exc:
-            failed += 1
-            if isinstance(exc, Unavailable) or db.unavailable(exc):
-                log.warning("Tâche périodique « %s » reportée : %s", label, exc)
-            else:
-                log.exception("Tâche périodique « %s » en échec", label)
-    return failed
+    """Runs every step; returns how many failed, steps and units within them (each is
+    logged). The steps working consortium by consortium isolate each one's share
+    (`portal.core.periodic.unit`): one consortium's bad row delays only its own work."""
+    with units.tally() as tally:
+        for label, step in STEPS:
+            try:
+                await step(now)
+            except Exception as exc:
+                if units.outage(exc):
+                    tally.failed += 1
+                    log.warning("Tâche périodique « %s » reportée : %s", label, exc)
+                else:
+                    units.failed(label, exc)
+    return tally.failed
 
 
 async def periodic_cron(ctx: dict[str, Any]) -> None:

@@ -6,13 +6,14 @@ Administrators are not members: they never see a consortium's own pages.
 from __future__ import annotations
 
 import functools
+from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core.forms import submit
+from portal.core.forms import read_form, submit
 from portal.core.permissions import Endpoint, Role
 from portal.core.responses import path_uuid, see_other
 from portal.core.templating import flash, render
@@ -30,6 +31,9 @@ def admin_only(endpoint: Endpoint) -> Endpoint:
             return see_other(f"/login?next={request.url.path}")
         if not user.is_platform_admin:
             raise HTTPException(404)
+        if not user.has_second_factor:
+            # The platform's keys: no admin page without a second factor, enrolled first.
+            return see_other(f"/compte/securite?next={quote(request.url.path)}")
         return await endpoint(request)
 
     return wrapper
@@ -67,7 +71,7 @@ async def _home(
 
 @admin_only
 async def consortium_create(request: Request) -> Response:
-    result = forms.consortium_form(await request.form())
+    result = forms.consortium_form(await read_form(request))
     user = request.state.user
     consortium_id = await submit(
         result, lambda: service.create_consortium(request, user, result.values), "name"
@@ -110,7 +114,7 @@ async def consortium_detail(request: Request) -> Response:
 @admin_only
 async def consortium_organisation_add(request: Request) -> Response:
     scope, consortium = await _consortium(request)
-    result = forms.organisation_form(await request.form())
+    result = forms.organisation_form(await read_form(request))
     user = request.state.user
     await submit(
         result, lambda: service.add_organisation(request, scope, user, result.values), "siret"
@@ -123,7 +127,7 @@ async def consortium_organisation_add(request: Request) -> Response:
 @admin_only
 async def consortium_invite(request: Request) -> Response:
     scope, consortium = await _consortium(request)
-    result = forms.invitation_form(await request.form())
+    result = forms.invitation_form(await read_form(request))
     user = request.state.user
     await submit(result, lambda: service.invite(request, scope, user, result.values), "email")
     if not result.ok:

@@ -6,8 +6,9 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal.auth import service
+from portal.core.responses import cookie_name
 
-COOKIE = "portal_session"
+COOKIE = "portal_session"  # the plain name: `cookie_name` adds `__Host-` behind HTTPS
 # Served without a user: the health check must answer (503) even when the database, which holds
 # the sessions, is down; static files never need one.
 ANONYMOUS_PATHS = ("/healthz", "/static/")
@@ -26,7 +27,7 @@ class SessionMiddleware:
             state["session_token"], state["user"] = None, None
             await self.app(scope, receive, send)
             return
-        token = HTTPConnection(scope).cookies.get(COOKIE)
+        token = HTTPConnection(scope).cookies.get(cookie_name(COOKIE))
         state["session_token"] = token
         state["user"] = await service.user_for_session(token) if token else None
         await self.app(scope, receive, send)

@@ -13,5 +13,7 @@ APP_CONFIG = AppConfig(
         tables.LoginAttempt,
         tables.PasswordResetToken,
         tables.OidcIdentity,
+        tables.RecoveryCode,
+        tables.ThrottleCounter,
     ],
 )

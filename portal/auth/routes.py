@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from urllib.parse import quote
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -9,26 +12,48 @@ from starlette.routing import Route
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
-from portal.auth import oidc, service
+from portal.auth import oidc, second_factor, service, throttle
 from portal.auth.middleware import COOKIE
 from portal.auth.service import AuthError, CurrentUser
 from portal.core import csrf
-from portal.core.forms import text
-from portal.core.responses import safe_next, see_other, set_private_cookie
+from portal.core.forms import FieldError, FormResult, read_form, text
+from portal.core.responses import (
+    cookie_name,
+    delete_private_cookie,
+    safe_next,
+    see_other,
+    set_private_cookie,
+)
 from portal.core.templating import flash, render
 from portal.settings import get_settings
 from portal.tenants import service as tenants
 
+# Per client address, beside the per-(account, address) lock of `service.authenticate`.
+LOGIN_FAILURES_PER_ADDRESS = (20, dt.timedelta(minutes=15))
+RESET_REQUESTS_PER_ADDRESS = (10, dt.timedelta(hours=1))
+
 
 async def log_in(request: Request, user: CurrentUser, next_url: str) -> RedirectResponse:
-    """A fresh session token and CSRF cookie at every login (no session fixation)."""
+    """A fresh session token and CSRF cookie at every login (no session fixation). With a
+    second factor, a pending session that opens only the code step (see second_factor.py)."""
+    if user.has_second_factor:
+        return await open_session(
+            request, user, f"/login/code?next={quote(next_url)}", pending=True
+        )
+    return await open_session(request, user, next_url)
+
+
+async def open_session(
+    request: Request, user: CurrentUser, next_url: str, pending: bool = False
+) -> RedirectResponse:
     old = request.state.session_token
     if old:
         await service.end_session(old)
-    token = await service.start_session(user.id)
-    csrf.rotate(request)
+    lifetime = second_factor.PENDING_LIFETIME if pending else service.SESSION_LIFETIME
+    token = await service.start_session(user.id, pending=pending, lifetime=lifetime)
+    csrf.rotate(request, token)
     response = see_other(next_url)
-    set_private_cookie(response, COOKIE, token, int(service.SESSION_LIFETIME.total_seconds()))
+    set_private_cookie(response, COOKIE, token, int(lifetime.total_seconds()))
     return response
 
 
@@ -56,20 +81,27 @@ async def _login_page(
 
 
 async def login_submit(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
+    errors = FormResult.of(form).errors  # e.g. a NUL byte: refused beside its field
     email = text(form, "email", 254)
     password = form.get("password")
     next_url = safe_next(text(form, "next", 500))
-    if not email or not isinstance(password, str) or not password:
-        errors = {}
-        if not email:
+    if errors or not email or not isinstance(password, str) or not password:
+        if not email and "email" not in errors:
             errors["email"] = "Saisissez votre adresse e-mail."
-        if not password:
+        if not password and "password" not in errors:
             errors["password"] = "Saisissez votre mot de passe."
         return await _login_page(request, errors, email, 400)
+    address = throttle.client_address(request)
+    budget = await throttle.check("login", address, *LOGIN_FAILURES_PER_ADDRESS)
+    if budget.over:
+        page = await _login_page(request, {}, email, 429, budget.message)
+        return throttle.retry_after(page, budget)
     try:
         user = await service.authenticate(request, email, password)
     except AuthError as exc:
+        # Only failures count: a whole office behind one address logs in every morning.
+        await throttle.pause(await throttle.hit("login", address, *LOGIN_FAILURES_PER_ADDRESS))
         return await _login_page(request, {}, email, 400, exc.message)
     return await log_in(request, user, next_url)
 
@@ -83,21 +115,26 @@ async def logout(request: Request) -> Response:
         await audit.record(
             AuditTag.LOGOUT, request=request, actor_id=user.id, actor_email=user.email
         )
-    csrf.rotate(request)
+    csrf.rotate(request, None)
     response = see_other("/login")
-    response.delete_cookie(COOKIE)
+    delete_private_cookie(response, COOKIE)
     return flash(response, "Vous êtes déconnecté(e).")
 
 
 async def password_forgot(request: Request) -> Response:
     errors: dict[str, str] = {}
     email = ""
+    budget: throttle.Count | None = None
     if request.method == "POST":
-        form = await request.form()
-        email = text(form, "email", 254)
+        form = await read_form(request)
+        address = throttle.client_address(request)
+        budget = await throttle.hit("password_reset", address, *RESET_REQUESTS_PER_ADDRESS)
         try:
+            email = text(form, "email", 254)
+            if budget.over:
+                raise AuthError(budget.message, "email")
             await service.request_password_reset(request, email)
-        except AuthError as exc:
+        except FieldError as exc:
             errors["email"] = exc.message
         else:
             return flash(
@@ -105,12 +142,13 @@ async def password_forgot(request: Request) -> Response:
                 "Si un compte existe pour cette adresse, un e-mail vient de lui être envoyé "
                 "avec un lien valable une heure.",
             )
-    return await render(
+    page = await render(
         request,
         "auth/password_forgot.html",
         {"errors": errors, "email": email},
-        status_code=400 if errors else 200,
+        status_code=(429 if budget and budget.over else 400) if errors else 200,
     )
+    return throttle.retry_after(page, budget) if budget and budget.over else page
 
 
 async def password_reset(request: Request) -> Response:
@@ -118,10 +156,13 @@ async def password_reset(request: Request) -> Response:
     errors: dict[str, str] = {}
     problem = ""
     if request.method == "POST":
-        form = await request.form()
+        form = await read_form(request)
+        errors = FormResult.of(form).errors
         password = form.get("password")
         confirm = form.get("password_confirm")
-        if not isinstance(password, str) or password != confirm:
+        if errors:
+            pass  # refused by the form layer, shown beside the field
+        elif not isinstance(password, str) or password != confirm:
             errors["password_confirm"] = "Les deux mots de passe ne sont pas identiques."
         else:
             try:
@@ -176,7 +217,9 @@ async def oidc_callback(request: Request) -> Response:
             "La connexion a été annulée ou refusée par le fournisseur d'identité.",
         )
     try:
-        flow = oidc.read_flow(request.cookies.get(oidc.COOKIE), provider, params.get("state", ""))
+        flow = oidc.read_flow(
+            request.cookies.get(cookie_name(oidc.COOKIE)), provider, params.get("state", "")
+        )
         identity = await oidc.finish(provider, flow, params.get("code", ""))
     except oidc.OidcError as exc:
         return await _login_page(request, {}, "", 400, str(exc))
@@ -201,7 +244,7 @@ async def oidc_callback(request: Request) -> Response:
             subject=f"{provider.name}:{identity.subject}",
         )
         response = await log_in(request, user, safe_next(flow.get("next")))
-    response.delete_cookie(oidc.COOKIE)
+    delete_private_cookie(response, oidc.COOKIE)
     return response
 
 

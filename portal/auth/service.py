@@ -1,7 +1,10 @@
 """Accounts and sessions: password login with the brute-force rule, password reset, admins.
 
-Brute force: 5 failed attempts on one e-mail within 15 minutes lock it for 15 minutes from the
-fifth failure, even for the right password. Attempts refused during a lock are logged but do not
+Brute force: 5 failed attempts on one e-mail from one address within 15 minutes lock that
+(account, address) pair for 15 minutes from the fifth failure, even for the right password; 50
+failures on the account from all addresses together lock it for everyone the same way (the
+ceiling). So someone failing on purpose cannot keep the owner locked out from elsewhere, and
+`throttle` blocks their address anyway. Attempts refused during a lock are logged but do not
 count, so the lock ends on time. Attempts are kept per e-mail whether an account exists or not.
 """
 
@@ -25,7 +28,8 @@ from portal.jobs import service as job_service
 from portal.jobs.enums import Delivery
 from portal.settings import get_settings
 
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per (account, address)
+ACCOUNT_CEILING = 50  # per account, all addresses together
 FAILURE_WINDOW = dt.timedelta(minutes=15)
 LOCK_DURATION = dt.timedelta(minutes=15)
 SESSION_LIFETIME = dt.timedelta(hours=12)
@@ -44,6 +48,7 @@ class CurrentUser:
     email: str
     full_name: str
     is_platform_admin: bool
+    has_second_factor: bool = False  # a confirmed TOTP: see second_factor.py
 
 
 class AuthError(FieldError):
@@ -62,18 +67,24 @@ def normalise_email(raw: str) -> str | None:
         return None
 
 
-def lock_ends(failures: list[dt.datetime]) -> dt.datetime | None:
-    """End of the lock set by the most recent run of 5 failures within 15 minutes, if any."""
+def lock_ends(failures: list[dt.datetime], run: int = MAX_FAILURES) -> dt.datetime | None:
+    """End of the lock set by the most recent `run` failures within 15 minutes, if any."""
     end = None
-    for i in range(MAX_FAILURES - 1, len(failures)):
-        if failures[i] - failures[i - MAX_FAILURES + 1] <= FAILURE_WINDOW:
+    for i in range(run - 1, len(failures)):
+        if failures[i] - failures[i - run + 1] <= FAILURE_WINDOW:
             end = failures[i] + LOCK_DURATION
     return end
 
 
-async def locked_until(email: str, at: dt.datetime) -> dt.datetime | None:
-    failures = await repository.failure_times(email, at - FAILURE_WINDOW - LOCK_DURATION)
-    end = lock_ends(failures)
+async def locked_until(email: str, at: dt.datetime, ip: str) -> dt.datetime | None:
+    """The lock of this (account, address) pair, or the account's global ceiling: a stranger
+    failing on purpose locks out only their own address, unless they fail from many."""
+    since = at - FAILURE_WINDOW - LOCK_DURATION
+    ends = [
+        lock_ends(await repository.failure_times(email, since), ACCOUNT_CEILING),
+        lock_ends(await repository.failure_times(email, since, ip)),
+    ]
+    end = max((e for e in ends if e is not None), default=None)
     return end if end is not None and end > at else None
 
 
@@ -81,7 +92,7 @@ async def authenticate(request: Request, raw_email: str, password: str) -> Curre
     email = normalise_email(raw_email) or raw_email.strip().lower()[:254]
     ip = audit.client_ip(request)
     at = now()
-    if await locked_until(email, at):
+    if await locked_until(email, at, ip):
         await repository.insert_attempt(email, LoginOutcome.LOCKED, ip, at)
         await audit.record(AuditTag.LOGIN_LOCKED, request=request, actor_email=email)
         raise AuthError(LOCKED_MESSAGE)
@@ -90,7 +101,7 @@ async def authenticate(request: Request, raw_email: str, password: str) -> Curre
     if not (row and ok and row["is_active"]):
         await repository.insert_attempt(email, LoginOutcome.FAILED, ip, at)
         await audit.record(AuditTag.LOGIN_FAILED, request=request, actor_email=email)
-        if await locked_until(email, at):
+        if await locked_until(email, at, ip):
             raise AuthError(LOCKED_MESSAGE)
         raise AuthError(FAILED_MESSAGE)
     await repository.insert_attempt(email, LoginOutcome.SUCCEEDED, ip, at)
@@ -106,13 +117,19 @@ def _current(row: dict[str, object]) -> CurrentUser:
         email=str(row["email"]),
         full_name=str(row["full_name"]),
         is_platform_admin=bool(row["is_platform_admin"]),
+        has_second_factor=row.get("totp_confirmed_at") is not None,
     )
 
 
-async def start_session(user_id: uuid.UUID) -> str:
-    """A new session token (the cookie value); only its hash is stored."""
+async def start_session(
+    user_id: uuid.UUID, pending: bool = False, lifetime: dt.timedelta = SESSION_LIFETIME
+) -> str:
+    """A new session token (the cookie value); only its hash is stored. A `pending` session
+    waits for the second factor and opens no page."""
     token = security.new_token()
-    await repository.insert_session(user_id, security.token_hash(token), now() + SESSION_LIFETIME)
+    await repository.insert_session(
+        user_id, security.token_hash(token), now() + lifetime, pending=pending
+    )
     return token
 
 
@@ -120,8 +137,9 @@ async def end_session(token: str) -> None:
     await repository.delete_session(security.token_hash(token))
 
 
-async def user_for_session(token: str) -> CurrentUser | None:
-    row = await repository.session_user(security.token_hash(token), now())
+async def user_for_session(token: str, pending: bool = False) -> CurrentUser | None:
+    """`pending`: the user of a session still waiting for its second factor."""
+    row = await repository.session_user(security.token_hash(token), now(), pending)
     if row is None or not row["user.is_active"]:
         return None
     return CurrentUser(
@@ -129,6 +147,7 @@ async def user_for_session(token: str) -> CurrentUser | None:
         email=row["user.email"],
         full_name=row["user.full_name"],
         is_platform_admin=row["user.is_platform_admin"],
+        has_second_factor=row["user.totp_confirmed_at"] is not None,
     )
 
 
@@ -150,6 +169,8 @@ async def request_password_reset(request: Request, raw_email: str) -> None:
     token_id = uuid.uuid4()
     token = _reset_token(token_id)
     async with transaction():
+        # Only the latest link works: an older e-mail left in a mailbox opens nothing.
+        await repository.revoke_reset_tokens(row["id"], now())
         await repository.insert_reset_token(
             token_id, row["id"], security.token_hash(token), now() + RESET_LIFETIME
         )
@@ -188,7 +209,10 @@ async def reset_token_is_valid(token: str) -> bool:
 
 
 async def reset_password(request: Request, token: str, password: str) -> None:
-    problem = security.password_problem(password)
+    found = await repository.valid_reset_token(security.token_hash(token), now())
+    person = await repository.user_by_id(found["user"]) if found else None
+    inputs = (person["email"], person["full_name"]) if person else ()
+    problem = security.password_problem(password, inputs)
     if problem:
         raise AuthError(problem, "password")
     async with transaction():
@@ -197,6 +221,8 @@ async def reset_password(request: Request, token: str, password: str) -> None:
             raise AuthError(
                 "Ce lien n'est plus valable. Demandez un nouveau lien de réinitialisation."
             )
+        # Any other link sent before this reset must not reopen the account.
+        await repository.revoke_reset_tokens(row["user"], now())
         await repository.update_user(row["user"], password_hash=security.hash_password(password))
         # A reset means the old password may be known to someone else: close every session.
         await repository.delete_sessions_of(row["user"])
@@ -205,7 +231,7 @@ async def reset_password(request: Request, token: str, password: str) -> None:
 
 async def create_user(email: str, full_name: str, password: str | None) -> uuid.UUID:
     if password is not None:
-        problem = security.password_problem(password)
+        problem = security.password_problem(password, (email, full_name))
         if problem:
             raise AuthError(problem, "password")
     return await repository.insert_user(
@@ -217,7 +243,7 @@ async def create_admin(raw_email: str, full_name: str, password: str) -> uuid.UU
     email = normalise_email(raw_email)
     if email is None:
         raise AuthError("Adresse e-mail invalide.", "email")
-    problem = security.password_problem(password)
+    problem = security.password_problem(password, (email, full_name))
     if problem:
         raise AuthError(problem, "password")
     async with transaction():

@@ -2,8 +2,10 @@
 
 from piccolo.columns import (
     UUID,
+    BigInt,
     Boolean,
     ForeignKey,
+    Integer,
     Timestamptz,
     Varchar,
 )
@@ -20,6 +22,11 @@ class User(Table, tablename="auth_user"):
     is_platform_admin = Boolean(default=False)
     is_active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
+    # Second factor (see second_factor.py): the TOTP secret, encrypted under the secret key;
+    # confirmed once the person typed a first code; the last time step accepted (no replay).
+    totp_secret = Varchar(length=255, null=True, default=None)
+    totp_confirmed_at = Timestamptz(null=True, default=None)
+    totp_last_step = Integer(default=0)
 
 
 class AuthSession(Table, tablename="auth_session"):
@@ -28,6 +35,8 @@ class AuthSession(Table, tablename="auth_session"):
     user = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
     created_at = Timestamptz(default=TimestamptzNow())
     expires_at = Timestamptz()
+    # Password (or OIDC) accepted, second factor still to type: opens no page but /login/code.
+    pending = Boolean(default=False)
 
 
 class LoginAttempt(Table, tablename="auth_login_attempt"):
@@ -55,3 +64,25 @@ class OidcIdentity(Table, tablename="auth_oidc_identity"):
     user = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
     email = Varchar(length=254)
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RecoveryCode(Table, tablename="auth_recovery_code"):
+    """Single-use codes for a lost authenticator; only their hash is kept."""
+
+    id = UUID(primary_key=True)
+    user = ForeignKey(User, null=False, on_delete=OnDelete.restrict)
+    code_hash = Varchar(length=64)
+    used_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class ThrottleCounter(Table, tablename="auth_throttle"):
+    """Requests counted per (bucket, subject) in fixed windows (see `portal.auth.throttle`);
+    used when Redis is not configured. Unique on (bucket, subject, slot): an upsert counts."""
+
+    id = UUID(primary_key=True)
+    bucket = Varchar(length=32)
+    subject = Varchar(length=128)  # a client address, or a pair key built by the caller
+    slot = BigInt()  # epoch seconds // window seconds
+    hits = Integer(default=0)
+    expires = BigInt(index=True)  # epoch seconds after which the row may be deleted

@@ -57,7 +57,13 @@ async def _prepare(
             opened,
             pilot,
             party["id"],
-            {"role": role, "signatory_name": name, "signatory_title": title},
+            {
+                "role": role,
+                "signatory_name": name,
+                "signatory_title": title,
+                # Named référents: the partnership's article on them must not stay a blank.
+                "referent_name": name,
+            },
         )
     return await _opened(slug, pilot, convention_id)
 

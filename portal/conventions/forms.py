@@ -9,9 +9,16 @@ from starlette.datastructures import FormData
 
 from portal.conventions.budget import EXPENSE, RESOURCE
 from portal.conventions.enums import ExpenseCategory, Funder, IndicatorKind, PartyRole
-from portal.core.forms import FieldError, FormResult, checkbox, text
+from portal.core.forms import (
+    FieldError,
+    FormResult,
+    checkbox,
+    date_field,
+    is_digits,
+    long_text,
+    text,
+)
 from portal.core.money import parse_cents
-from portal.deadlines.forms import parse_date_fr
 
 ARTICLE_MAX = 20_000
 
@@ -20,7 +27,7 @@ def _count(result: FormResult, form: FormData, name: str, label: str) -> int | N
     raw = text(form, name, 10).replace(" ", "")
     if not raw:
         return None
-    if not raw.isdigit() or not 0 < int(raw) <= 100_000:
+    if not is_digits(raw) or not 0 < int(raw) <= 100_000:
         result.errors[name] = f"Indiquez {label} par un nombre entier positif."
         return None
     return int(raw)
@@ -35,14 +42,17 @@ def _cents(result: FormResult, form: FormData, name: str, required: bool = False
 
 
 def info_form(form: FormData) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     title = text(form, "title")
     if len(title) < 3:
         result.errors["title"] = "Donnez un titre à la convention (3 caractères au moins)."
-    raw_start = text(form, "starts_on", 20)
-    starts_on = parse_date_fr(raw_start) if raw_start else None
-    if raw_start and starts_on is None:
-        result.errors["starts_on"] = "Indiquez la date de début au format jj/mm/aaaa."
+    starts_on = date_field(
+        result,
+        "starts_on",
+        text(form, "starts_on", 20),
+        "Indiquez la date de début au format jj/mm/aaaa.",
+        required=False,
+    )
     duration = text(form, "duration_months", 4)
     if duration not in {"12", "24"}:
         result.errors["duration_months"] = "La durée est de 12 ou 24 mois."
@@ -51,7 +61,7 @@ def info_form(form: FormData) -> FormResult:
         "project_name": text(form, "project_name"),
         "territory": text(form, "territory"),
         "starts_on": starts_on,
-        "duration_months": int(duration) if duration.isdigit() else 24,
+        "duration_months": int(duration) if is_digits(duration) else 24,
         "households_target": _count(result, form, "households_target", "le nombre de ménages"),
         "homes_target": _count(result, form, "homes_target", "le nombre de logements"),
         "unit_diagnostic_cents": _cents(result, form, "unit_diagnostic_cents"),
@@ -63,7 +73,7 @@ def info_form(form: FormData) -> FormResult:
 
 def revision(form: FormData) -> int:
     raw = text(form, "revision", 10)
-    return int(raw) if raw.isdigit() else 0
+    return int(raw) if is_digits(raw) else 0
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -74,7 +84,7 @@ def _uuid(value: str) -> uuid.UUID | None:
 
 
 def party_form(form: FormData, with_organisation: bool) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     values: dict[str, Any] = {
         "role": text(form, "role", 20),
         "signatory_name": text(form, "signatory_name"),
@@ -96,7 +106,7 @@ def party_form(form: FormData, with_organisation: bool) -> FormResult:
 
 
 def budget_line_form(form: FormData) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     side = text(form, "side", 10)
     category = text(form, "category", 30)
     label = text(form, "label")
@@ -135,7 +145,7 @@ def budget_line_form(form: FormData) -> FormResult:
 
 
 def indicator_form(form: FormData) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     kind = text(form, "kind", 20)
     if kind not in set(IndicatorKind):
         result.errors["kind"] = "Choisissez le type d'indicateur."
@@ -145,7 +155,7 @@ def indicator_form(form: FormData) -> FormResult:
     raw_target = text(form, "target", 10).replace(" ", "")
     target = None
     if raw_target:
-        if raw_target.isdigit():
+        if is_digits(raw_target):
             target = int(raw_target)
         else:
             result.errors["target"] = (
@@ -162,10 +172,9 @@ def indicator_form(form: FormData) -> FormResult:
 
 
 def article_form(form: FormData) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     title = text(form, "title")
-    body = form.get("body", "")
-    body = body.replace("\r\n", "\n").strip() if isinstance(body, str) else ""
+    body = long_text(form, "body")
     if not title:
         result.errors["title"] = "Donnez un titre à l'article."
     if len(body) > ARTICLE_MAX:

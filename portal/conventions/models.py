@@ -8,6 +8,8 @@ names, amounts and dates are never typed twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from portal.conventions.enums import ConventionKind, IndicatorKind
 
 VARIABLES: dict[str, str] = {
@@ -18,6 +20,7 @@ VARIABLES: dict[str, str] = {
     "bailleur_porteur": "bailleur porteur du projet",
     "bailleurs": "tous les bailleurs parties",
     "associations": "associations parties",
+    "partenaires": "bailleurs et associations parties",
     "service_etat": "service de l'État signataire",
     "cofinanceurs": "cofinanceurs parties",
     "referents": "référents nommés de chaque organisation",
@@ -34,6 +37,63 @@ VARIABLES: dict[str, str] = {
     "cout_accompagnement": "coût de l'accompagnement par ménage et par an",
     "cout_gla": "coût de la gestion locative adaptée par logement et par an",
 }
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A variable without a value for this convention: the placeholder a draft shows in its
+    place, the data to fill in (named by the freeze blocker) and the anchor of the field on the
+    convention's page that fills it."""
+
+    placeholder: str
+    data: str
+    field: str
+
+    @property
+    def text(self) -> str:
+        return f"[{self.placeholder}]"
+
+
+# The only source of placeholders (`service.variables` goes through `placeholder`): a frozen
+# version may carry none, so each one here is a reason not to freeze.
+MISSING: dict[str, Missing] = {
+    "nom_projet": Missing("projet à nommer", "la désignation du projet", "f-project_name"),
+    "territoire": Missing("territoire à préciser", "le territoire", "f-territory"),
+    "bailleur_porteur": Missing(
+        "bailleur porteur à désigner", "le bailleur porteur du projet parmi les parties", "parties"
+    ),
+    "bailleurs": Missing("bailleurs à désigner", "les bailleurs parties", "parties"),
+    "associations": Missing("associations à désigner", "les associations parties", "parties"),
+    "partenaires": Missing(
+        "partenaires à désigner", "les bailleurs et associations parties", "parties"
+    ),
+    "service_etat": Missing(
+        "service de l'État à désigner", "le service de l'État parmi les parties", "parties"
+    ),
+    "referents": Missing("référents à désigner", "le référent de chaque partie", "parties"),
+    "date_debut": Missing("date à fixer", "la date de début", "f-starts_on"),
+    "date_fin": Missing("date à fixer", "la date de début (la fin en découle)", "f-starts_on"),
+    "nombre_menages": Missing("nombre à fixer", "le nombre de ménages visé", "f-households_target"),
+    "nombre_logements": Missing("nombre à fixer", "le nombre de logements", "f-homes_target"),
+    "cout_diagnostic": Missing(
+        "montant à renseigner", "le coût d'un diagnostic par ménage", "f-unit_diagnostic_cents"
+    ),
+    "cout_accompagnement": Missing(
+        "montant à renseigner",
+        "le coût de l'accompagnement par ménage et par an",
+        "f-unit_accompaniment_cents",
+    ),
+    "cout_gla": Missing(
+        "montant à renseigner",
+        "le coût de la gestion locative adaptée par logement et par an",
+        "f-unit_gla_cents",
+    ),
+}
+
+
+def placeholder(name: str) -> str:
+    return MISSING[name].text
+
 
 PARTNERSHIP: list[tuple[str, str, str]] = [
     (
@@ -144,7 +204,7 @@ STATE: list[tuple[str, str, str]] = [
     (
         "projet",
         "Désignation et caractéristiques du projet",
-        """Le projet « {{ nom_projet }} » est mis en œuvre sur le territoire suivant : {{ territoire }}. Il associe {{ bailleurs }} et {{ associations }}, et porte sur {{ nombre_logements }} logements.""",
+        """Le projet « {{ nom_projet }} » est mis en œuvre sur le territoire suivant : {{ territoire }}, par {{ partenaires }}. Il porte sur {{ nombre_logements }} logements.""",
     ),
     (
         "plan",

@@ -8,6 +8,7 @@ from typing import Any
 
 from piccolo.table import Table
 
+from portal.conventions.access import PartySight
 from portal.conventions.tables import (
     Annex,
     Article,
@@ -21,6 +22,7 @@ from portal.conventions.tables import (
     Version,
 )
 from portal.core.tenancy import TenantScope
+from portal.core.visibility import EVERYTHING, Reach, within
 
 Row = dict[str, Any]
 
@@ -46,11 +48,12 @@ async def insert_convention(scope: TenantScope, values: dict[str, Any]) -> uuid.
     return await _insert(Convention, scope, values)
 
 
-async def conventions(scope: TenantScope) -> list[Row]:
+async def conventions(scope: TenantScope, reach: Reach = EVERYTHING) -> list[Row]:
+    where = _mine(Convention, scope)
+    if (seen := within(reach, Convention.id)) is not None:
+        where &= seen
     rows: list[Row] = (
-        await Convention.select()
-        .where(_mine(Convention, scope))
-        .order_by(Convention.created_at, ascending=False)
+        await Convention.select().where(where).order_by(Convention.created_at, ascending=False)
     )
     return rows
 
@@ -121,12 +124,12 @@ async def parties(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
     return rows
 
 
-async def party_organisations(scope: TenantScope) -> dict[uuid.UUID, set[uuid.UUID]]:
-    """Convention id → the organisations party to it, for the whole consortium at once."""
-    found: dict[uuid.UUID, set[uuid.UUID]] = {}
-    for row in await Party.select(Party.convention, Party.organisation).where(_mine(Party, scope)):
-        found.setdefault(row["convention"], set()).add(row["organisation"])
-    return found
+async def reached(scope: TenantScope, sight: PartySight) -> frozenset[uuid.UUID]:
+    """The conventions `sight` reaches when it does not reach all (see `access.party_sight`)."""
+    where = _mine(Party, scope) & (Party.organisation == sight.organisation)
+    if sight.kinds is not None:
+        where &= Party.convention.kind.is_in(sorted(sight.kinds))
+    return frozenset(r["convention"] for r in await Party.select(Party.convention).where(where))
 
 
 async def insert_party(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from portal.conventions import annexes, collaboration, forms, service, versions
 from portal.conventions.collaboration import EditConflict
 from portal.conventions.service import Opened
-from portal.core.forms import FieldError, text
+from portal.core.forms import FieldError, checked_form, is_digits, long_text, read_form, text
 from portal.core.money import cents_input
 from portal.core.outage import Unavailable
 from portal.core.permissions import Endpoint, Permission, allows, requires
@@ -93,7 +93,7 @@ async def convention_list(request: Request) -> Response:
 
 @requires(Permission.CONVENTIONS_EDIT)
 async def convention_create(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     kind, title = text(form, "kind", 20), text(form, "title")
     try:
         convention_id = await service.create(
@@ -147,7 +147,7 @@ def _back(request: Request, anchor: str = "") -> str:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def info_update(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     result = forms.info_form(form)
     opened = _opened(request)
     values = result.values
@@ -168,7 +168,7 @@ async def info_update(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def party_add(request: Request) -> Response:
-    result = forms.party_form(await request.form(), with_organisation=True)
+    result = forms.party_form(await read_form(request), with_organisation=True)
     opened = _opened(request)
     if result.ok:
         try:
@@ -182,7 +182,7 @@ async def party_add(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def party_update(request: Request) -> Response:
-    result = forms.party_form(await request.form(), with_organisation=False)
+    result = forms.party_form(await read_form(request), with_organisation=False)
     party_id = path_uuid(request, "party_id")
     if result.ok:
         try:
@@ -209,7 +209,7 @@ async def party_remove(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def indicator_add(request: Request) -> Response:
-    result = forms.indicator_form(await request.form())
+    result = forms.indicator_form(await read_form(request))
     if result.ok:
         try:
             await service.add_indicator(
@@ -235,7 +235,7 @@ async def indicator_remove(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def status_change(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     try:
         message = await versions.change_status(
             request, _opened(request), request.state.user, text(form, "status", 20)
@@ -258,10 +258,10 @@ async def amendment_start(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def renewal_start(request: Request) -> Response:
-    raw = text(await request.form(), "duration_months", 4)
+    raw = text(await read_form(request), "duration_months", 4)
     try:
         new_id = await versions.start_renewal(
-            request, _opened(request), request.state.user, int(raw) if raw.isdigit() else 0
+            request, _opened(request), request.state.user, int(raw) if is_digits(raw) else 0
         )
     except FieldError as exc:
         return await _show(request, {"renewal": exc.message}, status_code=409)
@@ -294,7 +294,7 @@ async def budget_show(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def budget_line_add(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     result = forms.budget_line_form(form)
     side = result.values["side"]
     if result.ok:
@@ -304,6 +304,8 @@ async def budget_line_add(request: Request) -> Response:
             )
         except FieldError as exc:
             result.errors[exc.field or "label"] = exc.message
+    if "side" in result.errors:  # a hidden field tampered with: no form to show it in
+        raise HTTPException(400, result.errors["side"])
     if not result.ok:
         raw = {k: text(form, k) for k in form.keys() if k != "csrf_token"}
         return await _budget(
@@ -357,7 +359,7 @@ async def article_show(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def article_add(request: Request) -> Response:
-    result = forms.article_form(await request.form())
+    result = forms.article_form(await read_form(request))
     if result.ok:
         try:
             article_id = await collaboration.add_article(
@@ -372,7 +374,7 @@ async def article_add(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def article_save(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     result = forms.article_form(form)
     opened = _opened(request)
     article_id = path_uuid(request, "article_id")
@@ -403,7 +405,7 @@ async def article_save(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def article_move(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     try:
         await collaboration.move_article(
             request,
@@ -432,8 +434,8 @@ async def article_remove(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_COMMENT)
 async def comment_add(request: Request) -> Response:
-    form = await request.form()
-    body = text(form, "body", 4000)
+    form = await read_form(request)
+    body = long_text(form, "body", 4000)
     raw_thread = text(form, "thread", 40)
     try:
         thread = uuid.UUID(raw_thread) if raw_thread else None
@@ -467,11 +469,14 @@ async def thread_resolve(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_COMMENT)
 async def suggestion_add(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     result = forms.article_form(form)
     article_id = path_uuid(request, "article_id")
     explanation = text(form, "explanation", 2000)
     try:
+        refused = form.refusal("suggestion_body")
+        if refused:
+            raise refused
         await collaboration.suggest(
             request,
             _opened(request),
@@ -495,7 +500,7 @@ async def suggestion_add(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def suggestion_decide(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     decision = text(form, "decision", 10)
     if decision not in {"accept", "reject"}:
         return await _article(request, {"decision": "Choisissez d'accepter ou de rejeter."})
@@ -509,7 +514,8 @@ async def suggestion_decide(request: Request) -> Response:
             text(form, "note", 2000),
         )
     except FieldError as exc:
-        return await _article(request, {exc.field or "decision": exc.message}, status_code=409)
+        # Shown above the proposals: the page has no other place for this form's errors.
+        return await _article(request, {"decision": exc.message}, status_code=409)
     verdict = "acceptée : l'article est modifié" if decision == "accept" else "rejetée"
     return flash(
         see_other(f"{_opened(request).base}/articles/{path_uuid(request, 'article_id')}"),
@@ -525,6 +531,12 @@ async def annex_upload(request: Request) -> Response:
     settings = get_settings()
     try:
         received = await upload.receive(request, "file", settings.upload_max_bytes)
+        try:
+            title = text(checked_form(received.fields.items()), "title")
+        except FieldError as exc:
+            if received.file:
+                received.file.discard()
+            raise UploadRefused(exc.message, "title") from exc
         if received.file is None or received.file.size == 0:
             if received.file:
                 received.file.discard()
@@ -533,7 +545,7 @@ async def annex_upload(request: Request) -> Response:
             request,
             _opened(request),
             request.state.user,
-            received.fields.get("title", "").strip()[:200],
+            title,
             received.file,
         )
     except UploadRefused as exc:
@@ -581,7 +593,7 @@ async def draft_pdf(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_VIEW)
 async def version_pdf(request: Request) -> Response:
     raw = request.path_params["number"]
-    if not raw.isdigit():
+    if not is_digits(raw):
         raise HTTPException(404)
     return _pdf_response(*await versions.version_pdf(_opened(request), int(raw)))
 

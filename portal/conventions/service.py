@@ -37,9 +37,11 @@ from portal.conventions.enums import (
     SuggestionStatus,
 )
 from portal.core.db import transaction
-from portal.core.forms import FieldError
+from portal.core.forms import FieldError, check_date
 from portal.core.templating import PARIS, date_fr, euros
 from portal.core.tenancy import TenantContext, TenantScope
+from portal.core.visibility import EVERYTHING, Reach
+from portal.signing import service as signing
 from portal.tenants import service as tenants
 from portal.tenants.enums import OrganisationKind
 
@@ -100,15 +102,28 @@ class Opened:
         return f"/c/{self.ctx.slug}/conventions/{self.id}"
 
 
+async def reach_of(scope: TenantScope, role: str, organisation_id: uuid.UUID) -> Reach:
+    """The conventions a member (of `role`, for `organisation_id`) sees: what every domain
+    shows of a convention follows it (see `portal.core.visibility`)."""
+    sight = access.party_sight(role, organisation_id)
+    if sight.everything:
+        return EVERYTHING
+    return Reach(everything=False, conventions=await repository.reached(scope, sight))
+
+
+async def reach(ctx: TenantContext) -> Reach:
+    return await reach_of(ctx, ctx.role, ctx.organisation_id)
+
+
 async def open_convention(ctx: TenantContext, convention_id: uuid.UUID) -> Opened | None:
     """The one visibility check: None (the caller answers 404) when it does not exist in this
     consortium or this member may not see it."""
+    if not (await reach(ctx)).covers(convention_id):
+        return None
     row = await repository.convention(ctx, convention_id)
     if row is None:
         return None
     parties = frozenset(p["organisation"] for p in await repository.parties(ctx, convention_id))
-    if not access.may_view(ctx.role, ctx.organisation_id, row["kind"], parties):
-        return None
     return Opened(ctx, row, parties)
 
 
@@ -156,20 +171,15 @@ async def record(
 
 
 async def visible_conventions(ctx: TenantContext) -> list[Row]:
-    parties = await repository.party_organisations(ctx)
-    result = []
-    for row in await repository.conventions(ctx):
-        orgs = parties.get(row["id"], set())
-        if access.may_view(ctx.role, ctx.organisation_id, row["kind"], orgs):
-            result.append(
-                {
-                    **row,
-                    "kind_label": ConventionKind(row["kind"]).label,
-                    "display": display_status(row),
-                    "ends_on": lifecycle.ends_on(row),
-                }
-            )
-    return result
+    return [
+        {
+            **row,
+            "kind_label": ConventionKind(row["kind"]).label,
+            "display": display_status(row),
+            "ends_on": lifecycle.ends_on(row),
+        }
+        for row in await repository.conventions(ctx, await reach(ctx))
+    ]
 
 
 async def _new_reference(scope: TenantScope, kind: ConventionKind) -> str:
@@ -322,12 +332,25 @@ def _join(names: list[str]) -> str:
 
 def variables(
     row: Mapping[str, Any], parties: list[Row], summary: budget.Summary
-) -> dict[str, str]:
+) -> tuple[dict[str, str], frozenset[str]]:
+    """The values of the article variables, and the names of those this convention has no
+    value for yet: they show a placeholder (always from `models.MISSING`) and block freezing."""
+    missing: set[str] = set()
+
+    def need(name: str, value: str) -> str:
+        if value:
+            return value
+        missing.add(name)
+        return models.placeholder(name)
+
     def named(*roles: PartyRole) -> str:
         return _join([p["organisation_name"] for p in parties if p["role"] in roles])
 
     def money(cents: int | None) -> str:
-        return euros(cents) if cents is not None else "[montant à renseigner]"
+        return euros(cents) if cents is not None else ""
+
+    def count(value: int | None) -> str:
+        return str(value) if value else ""
 
     referents = [
         f"{p['referent_name']} pour {p['organisation_name']}"
@@ -336,30 +359,35 @@ def variables(
         if p["referent_name"]
     ]
     start, end = row.get("starts_on"), lifecycle.ends_on(row)
-    return {
+    lessors = (PartyRole.LEAD_LESSOR, PartyRole.LESSOR)
+    values = {
         "titre": row["title"],
         "reference": row["reference"],
-        "nom_projet": row["project_name"] or "[projet à nommer]",
-        "territoire": row["territory"] or "[territoire à préciser]",
-        "bailleur_porteur": named(PartyRole.LEAD_LESSOR) or "[bailleur porteur à désigner]",
-        "bailleurs": named(PartyRole.LEAD_LESSOR, PartyRole.LESSOR) or "[bailleurs à désigner]",
-        "associations": named(PartyRole.ASSOCIATION) or "[associations à désigner]",
-        "service_etat": named(PartyRole.STATE) or "[service de l'État à désigner]",
+        "nom_projet": need("nom_projet", row["project_name"]),
+        "territoire": need("territoire", row["territory"]),
+        "bailleur_porteur": need("bailleur_porteur", named(PartyRole.LEAD_LESSOR)),
+        "bailleurs": need("bailleurs", named(*lessors)),
+        "associations": need("associations", named(PartyRole.ASSOCIATION)),
+        "partenaires": need("partenaires", named(*lessors, PartyRole.ASSOCIATION)),
+        "service_etat": need("service_etat", named(PartyRole.STATE)),
         "cofinanceurs": named(PartyRole.COFUNDER) or "aucun cofinanceur partie",
-        "referents": "; ".join(referents) or "[référents à désigner]",
-        "date_debut": date_fr(start) if start else "[date à fixer]",
-        "date_fin": date_fr(end) if end else "[date à fixer]",
+        "referents": need("referents", "; ".join(referents)),
+        "date_debut": need("date_debut", date_fr(start) if start else ""),
+        "date_fin": need("date_fin", date_fr(end) if end else ""),
         "duree_mois": str(row["duration_months"]),
-        "nombre_menages": str(row["households_target"] or "[nombre à fixer]"),
-        "nombre_logements": str(row["homes_target"] or "[nombre à fixer]"),
+        "nombre_menages": need("nombre_menages", count(row["households_target"])),
+        "nombre_logements": need("nombre_logements", count(row["homes_target"])),
         "total_depenses": euros(summary.expenses_cents),
         "total_depenses_eligibles": euros(summary.eligible_cents),
         "total_ressources": euros(summary.resources_cents),
         "montant_subvention": euros(summary.state_fund_cents),
-        "cout_diagnostic": money(row.get("unit_diagnostic_cents")),
-        "cout_accompagnement": money(row.get("unit_accompaniment_cents")),
-        "cout_gla": money(row.get("unit_gla_cents")),
+        "cout_diagnostic": need("cout_diagnostic", money(row.get("unit_diagnostic_cents"))),
+        "cout_accompagnement": need(
+            "cout_accompagnement", money(row.get("unit_accompaniment_cents"))
+        ),
+        "cout_gla": need("cout_gla", money(row.get("unit_gla_cents"))),
     }
+    return values, frozenset(missing)
 
 
 @dataclass
@@ -372,6 +400,7 @@ class Content:
     annexes: list[Row]
     summary: budget.Summary
     variables: dict[str, str]
+    missing: frozenset[str] = frozenset()  # variables without a value: placeholders
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -380,6 +409,7 @@ async def content(scope: TenantScope, row: Row) -> Content:
     parties = await repository.parties(scope, convention_id)
     lines = await repository.budget_lines(scope, convention_id)
     summary = budget.summarise(lines, row)
+    values, missing = variables(row, parties, summary)
     return Content(
         row=row,
         parties=parties,
@@ -388,43 +418,129 @@ async def content(scope: TenantScope, row: Row) -> Content:
         indicators=await repository.indicators(scope, convention_id),
         annexes=await repository.annexes(scope, convention_id),
         summary=summary,
-        variables=variables(row, parties, summary),
+        variables=values,
+        missing=missing,
     )
 
 
-def blockers(c: Content) -> list[str]:
-    """Why this convention cannot be frozen for signature yet (empty: it can)."""
+@dataclass(frozen=True)
+class Blocker:
+    """A reason not to freeze yet, with where to fix it: an anchor or a path under the
+    convention's page ("#f-territory", "/budget")."""
+
+    message: str
+    link: str = ""
+    link_label: str = "Compléter"
+
+
+def _article_blockers(c: Content, number: int, article: Row) -> list[Blocker]:
+    """The data an article still waits for: each variable it uses without a value, and any
+    placeholder typed or pasted into its text."""
+    where = f"Article {number} « {article['title']} »"
+    edit = f"/articles/{article['id']}"
     found = []
+    used = text.variables_in(article["body"])
+    unknown = used - set(c.variables)
+    if unknown:
+        names = ", ".join(f"{{{{ {n} }}}}" for n in sorted(unknown))
+        found.append(Blocker(f"{where} : variable inconnue {names}.", edit, "Modifier l'article"))
+    fields: dict[str, list[str]] = {}
+    for name in sorted(used & c.missing):
+        if name == "associations" and c.row["kind"] == ConventionKind.STATE:
+            # A State convention binds the carrier and the State: no association need sign it.
+            found.append(
+                Blocker(
+                    f"{where} : aucune association n'est partie à cette convention ; "
+                    "reformulez la phrase, par exemple avec {{ partenaires }} (bailleurs et "
+                    "associations parties), ou ajoutez l'association parmi les parties.",
+                    edit,
+                    "Modifier l'article",
+                )
+            )
+            continue
+        missing = models.MISSING[name]
+        if missing.data not in fields.setdefault(missing.field, []):
+            fields[missing.field].append(missing.data)
+    for anchor, data in fields.items():
+        found.append(Blocker(f"{where} : indiquez {' et '.join(data)}.", f"#{anchor}"))
+    typed = sorted(
+        {m.text for m in models.MISSING.values() if m.text in article["body"] + article["title"]}
+    )
+    if typed:
+        found.append(
+            Blocker(
+                f"{where} : remplacez {', '.join(f'« {t} »' for t in typed)} par le texte voulu.",
+                edit,
+                "Modifier l'article",
+            )
+        )
+    return found
+
+
+def blockers(c: Content) -> list[Blocker]:
+    """Why this convention cannot be frozen for signature yet (empty: it can). A frozen
+    version never carries a placeholder: each variable without a value is a blocker."""
+    found = []
+    parties = "#parties"
     roles = [p["role"] for p in c.parties]
     if roles.count(PartyRole.LEAD_LESSOR) != 1:
-        found.append("Désignez un (et un seul) bailleur porteur du projet parmi les parties.")
+        found.append(
+            Blocker(
+                "Désignez un (et un seul) bailleur porteur du projet parmi les parties.", parties
+            )
+        )
     if c.row["kind"] == ConventionKind.PARTNERSHIP and PartyRole.ASSOCIATION not in roles:
-        found.append("Ajoutez au moins une association partie à la convention.")
+        found.append(Blocker("Ajoutez au moins une association partie à la convention.", parties))
     if c.row["kind"] == ConventionKind.STATE and PartyRole.STATE not in roles:
-        found.append("Ajoutez le service de l'État signataire parmi les parties.")
+        found.append(Blocker("Ajoutez le service de l'État signataire parmi les parties.", parties))
     for p in c.parties:
         if not p["signatory_name"]:
-            found.append(f"Indiquez le signataire de {p['organisation_name']}.")
+            found.append(Blocker(f"Indiquez le signataire de {p['organisation_name']}.", parties))
     if c.row["starts_on"] is None:
-        found.append("Indiquez la date de début de la convention.")
+        found.append(Blocker("Indiquez la date de début de la convention.", "#f-starts_on"))
     if not c.row["households_target"]:
-        found.append("Indiquez le nombre de ménages visé.")
+        found.append(Blocker("Indiquez le nombre de ménages visé.", "#f-households_target"))
+    for other in c.extra.get("overlaps", []):
+        found.append(Blocker(lifecycle.overlap_message(c.row, other), "#f-starts_on"))
     if not c.articles:
-        found.append("La convention n'a aucun article.")
+        found.append(Blocker("La convention n'a aucun article.", "#articles"))
     for number, article in enumerate(c.articles, 1):
-        unknown = text.variables_in(article["body"]) - set(c.variables)
-        if unknown:
-            names = ", ".join(f"{{{{ {n} }}}}" for n in sorted(unknown))
-            found.append(f"Article {number} : variable inconnue {names}.")
+        found += _article_blockers(c, number, article)
     if not c.summary.balanced:
-        found.append(c.summary.balance_message)
+        found.append(Blocker(c.summary.balance_message, "/budget", "Voir le budget"))
     pending = c.extra.get("pending_suggestions", 0)
     if pending:
         found.append(
-            f"{pending} proposition{'s' if pending > 1 else ''} de modification en attente : "
-            "acceptez-les ou rejetez-les."
+            Blocker(
+                f"{pending} proposition{'s' if pending > 1 else ''} de modification en attente : "
+                "acceptez-les ou rejetez-les.",
+                "#articles",
+                "Voir les articles",
+            )
         )
     return found
+
+
+async def chain_overlaps(scope: TenantScope, row: Row) -> list[Mapping[str, Any]]:
+    """The conventions of other periods of this one's chain that its dates overlap."""
+    return lifecycle.overlapping(row, await repository.conventions(scope))
+
+
+async def hold_frozen(scope: TenantScope, convention_id: uuid.UUID) -> None:
+    """In the caller's transaction, holds the convention's row while it stays frozen for
+    signature: reopening review (which updates that row, then looks for a request) waits, and
+    sees the request once it is committed. `FieldError` when it is no longer frozen."""
+    if not await repository.update_convention(
+        scope,
+        convention_id,
+        {"status": ConventionStatus.READY},
+        status_in=[ConventionStatus.READY],
+    ):
+        raise FieldError(
+            "La relecture de cette convention vient d'être rouverte : elle n'est plus figée "
+            "pour signature. Rechargez la page.",
+            "request",
+        )
 
 
 async def detail(opened: Opened) -> dict[str, Any]:
@@ -434,6 +550,8 @@ async def detail(opened: Opened) -> dict[str, Any]:
     suggestions = await repository.suggestions(ctx, opened.id)
     pending = [s for s in suggestions if s["status"] == SuggestionStatus.PENDING]
     c.extra["pending_suggestions"] = len(pending)
+    chained = await repository.conventions(ctx)
+    c.extra["overlaps"] = lifecycle.overlapping(row, chained)
     open_threads: dict[uuid.UUID, int] = {}
     for comment in comments:
         if comment["thread"] is None and comment["resolved_at"] is None:
@@ -443,6 +561,10 @@ async def detail(opened: Opened) -> dict[str, Any]:
         pending_by_article[s["article"]] = pending_by_article.get(s["article"], 0) + 1
     parent = await repository.convention(ctx, row["parent"]) if row["parent"] is not None else None
     status = ConventionStatus(row["status"])
+    # While signers are invited, review cannot be reopened: the page offers the cancellation.
+    signing_in_progress = (
+        await signing.active_request(ctx, opened.id) if status == ConventionStatus.READY else None
+    )
     return {
         "convention": row,
         "kind_label": ConventionKind(row["kind"]).label,
@@ -467,8 +589,11 @@ async def detail(opened: Opened) -> dict[str, Any]:
         "transitions": [
             (target, label)
             for (source, target), label in lifecycle.TRANSITIONS.items()
-            if source == status and target != ConventionStatus.SIGNED
+            if source == status
+            and target != ConventionStatus.SIGNED
+            and not (signing_in_progress and target == ConventionStatus.REVIEW)
         ],
+        "signing_in_progress": signing_in_progress,
         "parent": parent,
         "organisations": await tenants.organisations(ctx),
         "party_roles": list(PartyRole),
@@ -479,7 +604,20 @@ async def detail(opened: Opened) -> dict[str, Any]:
         in {DisplayStatus.SIGNED, DisplayStatus.IN_FORCE, DisplayStatus.EXPIRED}
         and access.may_edit(ctx.role),
         "months_left": lifecycle.MAX_TOTAL_MONTHS - row["months_before"] - row["duration_months"],
+        "renewed_by": lifecycle.renewal_of(row, chained),
+        "renewal_refusal": _renewal_refusal(row, chained),
     }
+
+
+def _renewal_refusal(row: Row, chained: list[Row]) -> str:
+    """Why this signed convention offers no renewal (empty: it does)."""
+    if row["status"] != ConventionStatus.SIGNED:
+        return ""
+    try:
+        lifecycle.check_renewable(row, chained)
+    except FieldError as exc:
+        return exc.message
+    return ""
 
 
 async def budget_page(opened: Opened) -> dict[str, Any]:
@@ -515,6 +653,7 @@ async def update_info(
     revision: int,
 ) -> None:
     require_edit(opened)
+    check_date(values.get("starts_on"), "starts_on")
     lifecycle.check_duration(
         values["duration_months"],
         opened.row["months_before"],
@@ -523,6 +662,12 @@ async def update_info(
     changed = {k: v for k, v in values.items() if opened.row.get(k) != v}
     if not changed:
         return
+    if changed.keys() & {"starts_on", "duration_months"}:
+        overlaps = await chain_overlaps(opened.ctx, {**opened.row, **values})
+        if overlaps:
+            raise FieldError(
+                lifecycle.overlap_message({**opened.row, **values}, overlaps[0]), "starts_on"
+            )
     async with transaction():
         if not await repository.update_convention(
             opened.ctx,

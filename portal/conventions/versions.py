@@ -28,6 +28,7 @@ from portal.conventions.service import (
     Opened,
     Row,
     blockers,
+    chain_overlaps,
     content,
     insert_article,
     now,
@@ -37,11 +38,12 @@ from portal.conventions.service import (
 )
 from portal.core import spool
 from portal.core.db import transaction
-from portal.core.forms import FieldError
+from portal.core.forms import FieldError, is_digits
 from portal.core.storage import get_storage
 from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
 from portal.objects import service as objects
+from portal.signing import service as signing
 from portal.tenants import service as tenants
 
 OWNER = "conventions"  # in the ledger of objects
@@ -54,7 +56,10 @@ async def _consortium_name(scope: TenantScope) -> str:
     return str(found[1]["name"]) if found else ""
 
 
-async def current_snapshot(scope: TenantScope, row: Row) -> snapshot.Snapshot:
+async def current_snapshot(
+    scope: TenantScope, row: Row, *, frozen: bool = False
+) -> snapshot.Snapshot:
+    """A frozen version keeps only the variables that have a value: no placeholder in it."""
     c = await content(scope, row)
     return snapshot.build(
         consortium_name=await _consortium_name(scope),
@@ -64,7 +69,7 @@ async def current_snapshot(scope: TenantScope, row: Row) -> snapshot.Snapshot:
         budget=c.lines,
         indicators=c.indicators,
         annexes=c.annexes,
-        variables=c.variables,
+        variables={k: v for k, v in c.variables.items() if not (frozen and k in c.missing)},
     )
 
 
@@ -132,6 +137,19 @@ async def change_status(
             status_in=[opened.row["status"]],
         ):
             raise FieldError("Le statut vient de changer : rechargez la page.", "status")
+        # Looked for after the update, which holds the row a new request also holds
+        # (`service.hold_frozen`): a request sent at the same moment is seen, or refused.
+        if opened.status == ConventionStatus.READY and await signing.active_request(
+            opened.ctx, opened.id
+        ):
+            # The text would become editable while signers are still invited to sign the
+            # frozen PDF: the pilot cancels the request first, seeing who has already signed.
+            raise FieldError(
+                "Une demande de signature est en cours pour cette version figée : les "
+                "signataires sont invités à signer ce texte. Annulez d'abord la demande depuis "
+                "le suivi des signatures (un motif est demandé), puis rouvrez la relecture.",
+                "status",
+            )
         message = f"Convention passée « {DisplayStatus(goal.value).label.lower()} »"
         if goal == ConventionStatus.REVIEW and opened.status == ConventionStatus.DRAFT:
             snap = await current_snapshot(opened.ctx, {**opened.row, "status": goal})
@@ -157,12 +175,15 @@ async def freeze(request: Request | None, opened: Opened, user: CurrentUser) -> 
         for s in await repository.suggestions(opened.ctx, opened.id)
         if s["status"] == SuggestionStatus.PENDING
     )
+    c.extra["overlaps"] = await chain_overlaps(opened.ctx, opened.row)
     problems = blockers(c)
     if problems:
         raise FieldError(
-            "La convention ne peut pas encore être figée : " + " ".join(problems), "status"
+            "La convention ne peut pas encore être figée : "
+            + " ".join(p.message for p in problems),
+            "status",
         )
-    snap = await current_snapshot(opened.ctx, opened.row)
+    snap = await current_snapshot(opened.ctx, opened.row, frozen=True)
     number = await repository.next_version_number(opened.ctx, opened.id)
     label = f"version {number} figée le {date_fr(today())}"
     document = await render_pdf(snap, version_label=label, frozen=True)
@@ -199,7 +220,7 @@ async def _record_frozen(
         ):
             raise FieldError("Le statut vient de changer : rechargez la page.", "status")
         # Anything saved while the PDF was rendering would be missing from it.
-        again = await current_snapshot(opened.ctx, opened.row)
+        again = await current_snapshot(opened.ctx, opened.row, frozen=True)
         if snapshot.digest(again) != snapshot.digest(snap):
             raise FieldError(
                 "La convention a été modifiée pendant qu'elle était figée : rien n'a été "
@@ -279,7 +300,10 @@ async def _derive(
             "Seule une convention signée peut faire l'objet d'un avenant ou d'un renouvellement.",
             "origin",
         )
-    for other in await repository.conventions(opened.ctx):
+    others = await repository.conventions(opened.ctx)
+    if origin == Origin.RENEWAL:
+        lifecycle.check_renewable(row, others)
+    for other in others:
         if other["parent"] == opened.id and other["status"] != ConventionStatus.SIGNED:
             raise FieldError(
                 f"{other['title']} ({other['reference']}) est déjà en préparation : "
@@ -431,7 +455,7 @@ async def comparison(
             if found is None:
                 return None
             return found["snapshot"], "version signée d'origine"
-        if which.isdigit():
+        if is_digits(which):
             found = await repository.version(opened.ctx, opened.id, int(which))
             if found is None:
                 return None

@@ -1,8 +1,12 @@
 """CSRF protection for every state-changing request: a signed double-submit token.
 
-A random value lives in an HttpOnly cookie; forms carry `csrf_token`, its HMAC under the secret
-key. Rotated at login and logout. The body of a form request is read here and replayed to the
-application unchanged.
+A random value lives in an HttpOnly cookie; forms carry `csrf_token`, the HMAC under the secret
+key of that value and of the session cookie. Bound to the session, a token is worthless in any
+other session even when an attacker manages to plant their own CSRF cookie in the victim's
+browser (cookie tossing from a sibling subdomain). Rotated at login and logout. The body of a
+form request is read here and replayed to the application unchanged.
+
+Runs inside `SessionMiddleware`, which puts the session cookie in `state.session_token`.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.core import security
+from portal.core.responses import cookie_name
+from portal.settings import get_settings
 
-COOKIE = "portal_csrf"
+COOKIE = "portal_csrf"  # the plain name: `cookie_name` adds `__Host-` behind HTTPS
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -29,22 +35,21 @@ class CsrfRejected(Exception):
     pass
 
 
-def token_for(secret: str, cookie_value: str) -> str:
-    return security.sign(secret, "csrf:" + cookie_value)
+def token_for(secret: str, cookie_value: str, session_token: str | None) -> str:
+    # The session enters as its hash: the raw value never needs to be kept beside the token.
+    session = security.token_hash(session_token) if session_token else ""
+    return security.sign(secret, f"csrf:{cookie_value}:{session}")
 
 
 def cookie_header(value: str, secure: bool) -> str:
     flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
-    return f"{COOKIE}={value}{flags}"
+    return f"{cookie_name(COOKIE)}={value}{flags}"
 
 
 class CsrfMiddleware:
-    def __init__(
-        self, app: ASGIApp, secret: str, secure: bool, exempt_prefixes: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, app: ASGIApp, secret: str, exempt_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self.secret = secret
-        self.secure = secure
         # Only for endpoints authenticated by a signed token in their URL, which a forged
         # cross-site request cannot know (e.g. RFC 8058 one-click unsubscribe).
         self.exempt_prefixes = exempt_prefixes
@@ -55,13 +60,13 @@ class CsrfMiddleware:
             return
         request = Request(scope)
         state = scope.setdefault("state", {})
-        cookie = request.cookies.get(COOKIE, "")
+        cookie = request.cookies.get(cookie_name(COOKIE), "")
         fresh = ""
         if len(cookie) < 32:
             cookie = fresh = security.new_token()
-        # Routes that log in or out set `rotate_csrf`; the new value is issued with the response.
+        # Routes that log in or out call `rotate`; the new value is issued with the response.
         state["csrf_cookie"] = cookie
-        state["csrf_token"] = token_for(self.secret, cookie)
+        state["csrf_token"] = token_for(self.secret, cookie, state.get("session_token"))
 
         if scope["method"] not in SAFE_METHODS and not scope["path"].startswith(
             self.exempt_prefixes
@@ -78,7 +83,7 @@ class CsrfMiddleware:
                 new = state.get("rotated_csrf_cookie") or fresh
                 if new:
                     MutableHeaders(scope=message).append(
-                        "set-cookie", cookie_header(new, self.secure)
+                        "set-cookie", cookie_header(new, get_settings().https)
                     )
             await send(message)
 
@@ -120,18 +125,13 @@ class CsrfMiddleware:
         return replay, token
 
 
-def rotate(request: Request) -> None:
-    """Issue a new CSRF cookie with this response (at login and logout)."""
+def rotate(request: Request, session_token: str | None) -> None:
+    """Issue a new CSRF cookie with this response (at login and logout), bound to the session
+    the response opens (`None` when it closes one)."""
     value = security.new_token()
     request.state.rotated_csrf_cookie = value
     request.state.csrf_cookie = value
-    request.state.csrf_token = token_for(_secret(), value)
-
-
-def _secret() -> str:
-    from portal.settings import get_settings
-
-    return get_settings().secret_key
+    request.state.csrf_token = token_for(get_settings().secret_key, value, session_token)
 
 
 def _replay(body: bytes, rest: Receive | None) -> Receive:

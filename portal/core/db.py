@@ -61,6 +61,20 @@ def unavailable(exc: BaseException | None) -> bool:
     return False
 
 
+def unique_violation(exc: BaseException | None) -> bool:
+    """True when `exc` (or what caused it) is a unique constraint refusing a duplicate: two
+    requests raced past the same "is it taken?" check."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, asyncpg.UniqueViolationError):
+            return True
+        if isinstance(exc, sqlite3.IntegrityError) and "unique" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
 async def migrate() -> None:
     """Apply pending migrations of every app, in dependency order. On PostgreSQL an advisory
     lock makes processes started together (web replicas, workers) apply them one at a time."""

@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portal.core import db
+from portal.core.forms import FieldError
 from portal.core.outage import DatabaseUnavailable, Unavailable
 from portal.core.storage import ObjectMissing
 from portal.core.templating import env
@@ -65,6 +66,13 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+async def field_error(request: Request, exc: Exception) -> Response:
+    """A refused field that its route did not show beside the field (see `core.forms.Form`):
+    a 400 with the French message, never a 500, and the route stopped before writing."""
+    assert isinstance(exc, FieldError)
+    return error_page(request, 400, exc.message)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

@@ -57,6 +57,10 @@ def message_id(key: str, recipient: str, base_url: str) -> str:
     return f"<{digest}@{domain}>"
 
 
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
 def build_message(
     settings: Settings, to: str, subject: str, template: str, context: dict[str, object]
 ) -> EmailMessage:
@@ -65,6 +69,9 @@ def build_message(
 
     message = EmailMessage()
     message["From"] = settings.mail_from
+    # Names and titles typed by people reach the subject: a line break there would start a
+    # new header (or make the library refuse the message), so headers are one line, always.
+    to, subject = _one_line(to), _one_line(subject)
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))

@@ -11,7 +11,8 @@ from decimal import Decimal, InvalidOperation
 from portal.core.forms import FieldError
 
 _SPACES = re.compile(r"[\s\u00a0\u202f]")
-_SHAPE = re.compile(r"^-?\d+(?:[.,]\d{1,2})?$")
+# ASCII digits only: `\d` and `Decimal` would also read « １２３ » as 123.
+_SHAPE = re.compile(r"^-?[0-9]+(?:[.,][0-9]{1,2})?$")
 
 
 def parse_cents(raw: str, field: str, *, required: bool = True) -> int | None:

@@ -32,19 +32,21 @@ class Permission(StrEnum):
     MEMBERS_MANAGE = "members.manage"
     ORGANISATIONS_MANAGE = "organisations.manage"
     AUDIT_VIEW = "audit.view"
+    SETTINGS_MANAGE = "settings.manage"  # the consortium's settings
     DEADLINES_VIEW = "deadlines.view"
     DEADLINES_MANAGE = "deadlines.manage"  # create deadlines, set the reminder offsets
     DEADLINES_COMPLETE = "deadlines.complete"  # for one's own organisation's deadlines
     DOCUMENTS_VIEW = "documents.view"  # association staff: their organisation's only
     DOCUMENTS_REQUEST = "documents.request"
     DOCUMENTS_UPLOAD = "documents.upload"  # for one's own organisation (the pilot: for any)
-    DOCUMENTS_REVIEW = "documents.review"
+    DOCUMENTS_REVIEW = "documents.review"  # which ones: see `REVIEW_RULE` below
     CONVENTIONS_VIEW = "conventions.view"  # which ones: see portal/conventions/access.py
     CONVENTIONS_EDIT = "conventions.edit"
     CONVENTIONS_COMMENT = "conventions.comment"  # comment and propose changes, as a party
     PAYMENTS_VIEW = "payments.view"  # which ones: see portal/payments/access.py
     PAYMENTS_MANAGE = "payments.manage"
     PAYMENTS_DECLARE = "payments.declare"  # results and justified expenses, for one's own
+    PAYMENTS_SHARE_MODELS = "payments.share_models"  # export models seen by every member
 
 
 _EVERYONE = frozenset(Role)
@@ -56,20 +58,33 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.MEMBERS_MANAGE: frozenset({Role.PILOT}),
     Permission.ORGANISATIONS_MANAGE: frozenset({Role.PILOT}),
     Permission.AUDIT_VIEW: frozenset({Role.PILOT}),
+    Permission.SETTINGS_MANAGE: frozenset({Role.PILOT}),
     Permission.DEADLINES_VIEW: _EVERYONE,
     Permission.DEADLINES_MANAGE: frozenset({Role.PILOT}),
     Permission.DEADLINES_COMPLETE: _EVERYONE - {Role.READ_ONLY},
     Permission.DOCUMENTS_VIEW: _EVERYONE,
     Permission.DOCUMENTS_REQUEST: frozenset({Role.PILOT}),
     Permission.DOCUMENTS_UPLOAD: _EVERYONE - {Role.READ_ONLY},
-    Permission.DOCUMENTS_REVIEW: frozenset({Role.PILOT, Role.LESSOR_STAFF, Role.STATE_AGENT}),
+    Permission.DOCUMENTS_REVIEW: frozenset({Role.PILOT, Role.STATE_AGENT}),
     Permission.CONVENTIONS_VIEW: _EVERYONE,
     Permission.CONVENTIONS_EDIT: frozenset({Role.PILOT}),
     Permission.CONVENTIONS_COMMENT: _EVERYONE - {Role.READ_ONLY},
     Permission.PAYMENTS_VIEW: _EVERYONE,
     Permission.PAYMENTS_MANAGE: frozenset({Role.PILOT, Role.FINANCE}),
     Permission.PAYMENTS_DECLARE: frozenset({Role.PILOT, Role.FINANCE, Role.ASSOCIATION_STAFF}),
+    Permission.PAYMENTS_SHARE_MODELS: frozenset({Role.PILOT}),
 }
+
+
+# Shown under the matrix; enforced by `portal.documents.service.review`. A validation may
+# release payments, so it follows the document's place in the project.
+REVIEW_RULE = (
+    "Valider une pièce ou la faire compléter : le pilote, pour toute pièce ; un agent de l'État, "
+    "pour les pièces demandées au titre d'une convention dont son service est partie, ou "
+    "demandées par son service. Personne, pilote compris, ne valide une pièce déposée par sa "
+    "propre organisation, sauf si les réglages du consortium le permettent : la validation est "
+    "alors signalée comme telle sur la pièce et dans le journal."
+)
 
 
 def allows(role: str, permission: Permission) -> bool:

@@ -6,7 +6,7 @@ import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 
 from portal.settings import get_settings
 
@@ -22,9 +22,30 @@ def safe_next(raw: str | None, default: str = "/") -> str:
     return default
 
 
-def set_private_cookie(response: RedirectResponse, name: str, value: str, max_age: int) -> None:
+def cookie_name(name: str) -> str:
+    """Behind HTTPS, `__Host-`: browsers then keep the cookie only if Secure, Path=/ and without
+    Domain, so a sibling subdomain cannot plant or overwrite it. Plain HTTP (the embedded
+    development default) cannot carry Secure cookies, so the name stays plain there."""
+    return f"__Host-{name}" if get_settings().https else name
+
+
+def set_private_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+    """`name` is the plain name; the prefix is added here."""
     response.set_cookie(
-        name, value, max_age=max_age, httponly=True, samesite="lax", secure=get_settings().https
+        cookie_name(name),
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().https,
+    )
+
+
+def delete_private_cookie(response: Response, name: str) -> None:
+    # A `__Host-` cookie is only replaced by a Set-Cookie that is itself Secure with Path=/.
+    response.delete_cookie(
+        cookie_name(name), path="/", httponly=True, samesite="lax", secure=get_settings().https
     )
 
 

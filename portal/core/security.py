@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
+from collections.abc import Iterable
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 # argon2id with the library's RFC 9106 "low memory" profile: ~50 ms per hash on these machines.
 _hasher = PasswordHasher()
@@ -56,9 +60,40 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def password_problem(password: str) -> str | None:
+def password_problem(password: str, user_inputs: Iterable[str] = ()) -> str | None:
+    """Why `password` is refused, or None. `user_inputs`: the person's e-mail and name, which an
+    attacker who targets them tries first."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"Le mot de passe doit contenir au moins {MIN_PASSWORD_LENGTH} caractères."
     if len(password) > 256:
         return "Le mot de passe ne doit pas dépasser 256 caractères."
+    if not strong_enough(password, user_inputs):
+        return WEAK_PASSWORD_MESSAGE
     return None
+
+
+WEAK_PASSWORD_MESSAGE = (
+    "Ce mot de passe est trop courant ou trop facile à deviner (mot du dictionnaire, suite "
+    "de touches, nom, adresse e-mail ou année). Choisissez plutôt une phrase de quatre mots "
+    "sans lien entre eux."
+)
+
+# zxcvbn's dictionaries are English; it also tries these words (French favourites, the
+# portal's own vocabulary) with their usual disguises (capitals, digits, years, l33t).
+_COMMON_WORDS = tuple(
+    (Path(__file__).parent / "common_passwords.txt").read_text(encoding="utf-8").split()
+)
+# zxcvbn's own ceiling: its matching is quadratic, so it only looks at the start.
+_ESTIMATED_LENGTH = 72
+
+
+def strong_enough(password: str, user_inputs: Iterable[str] = ()) -> bool:
+    """zxcvbn score 3 or more ("safely unguessable": about 10^8 guesses or more)."""
+    values = [value.lower() for value in user_inputs]
+    inputs = values + [part for value in values for part in re.split(r"[\s@._+-]+", value)]
+    result = zxcvbn(
+        password[:_ESTIMATED_LENGTH],
+        user_inputs=[*(p for p in inputs if len(p) > 2), *_COMMON_WORDS],
+        max_length=_ESTIMATED_LENGTH,
+    )
+    return int(result["score"]) >= 3

@@ -38,6 +38,8 @@ class TenantContext(TenantScope):
     organisation_id: uuid.UUID
     role: str
     may_sign: bool
+    # This member may enter only with a second factor (a consortium setting, for its pilots).
+    second_factor_required: bool = False
 
 
 class TenantMiddleware:
@@ -60,5 +62,12 @@ class TenantMiddleware:
         tenant = await resolve_tenant(slug, user.id)
         if tenant is None:
             raise HTTPException(404)
+        if tenant.second_factor_required and not user.has_second_factor:
+            # Enrol first, then come back; the enrolment page lives outside the space.
+            response = RedirectResponse(
+                f"/compte/securite?next={quote(scope['path'])}", status_code=303
+            )
+            await response(scope, receive, send)
+            return
         scope["state"]["tenant"] = tenant
         await self.app(scope, receive, send)

@@ -1,30 +1,17 @@
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 
 from starlette.datastructures import FormData
 
-from portal.core.forms import FormResult, checkbox, text
+from portal.core.forms import FormResult, checkbox, date_field, is_digits, text
 from portal.reminders.schedule import Policy
 
 
-def parse_date_fr(raw: str) -> dt.date | None:
-    """`22/11/2026` (as people type it) or `2026-11-22` (as a date field sends it)."""
-    raw = raw.strip()
-    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return dt.datetime.strptime(raw, pattern).date()
-        except ValueError:
-            continue
-    return None
-
-
 def deadline_form(form: FormData) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     title = text(form, "title")
-    due_on = parse_date_fr(text(form, "due_on", 20))
     raw_org = text(form, "organisation", 40)
     organisation = None
     if raw_org:
@@ -34,10 +21,12 @@ def deadline_form(form: FormData) -> FormResult:
             result.errors["organisation"] = "Choisissez une organisation dans la liste."
     if len(title) < 3:
         result.errors["title"] = "Indiquez ce qui est attendu (3 caractères au moins)."
-    if due_on is None:
-        result.errors["due_on"] = (
-            "Indiquez la date d'échéance au format jj/mm/aaaa, par exemple 31/03/2027."
-        )
+    due_on = date_field(
+        result,
+        "due_on",
+        text(form, "due_on", 20),
+        "Indiquez la date d'échéance au format jj/mm/aaaa, par exemple 31/03/2027.",
+    )
     result.values = {
         "title": title,
         "description": text(form, "description", 2000),
@@ -50,13 +39,13 @@ def deadline_form(form: FormData) -> FormResult:
 
 def _days(raw: str) -> list[int] | None:
     parts = [p for p in re.split(r"[,;\s]+", raw) if p]
-    if not all(p.isdigit() for p in parts):
+    if not all(is_digits(p) for p in parts):
         return None
     return sorted({int(p) for p in parts}, reverse=True)
 
 
 def policy_form(form: FormData) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     before = _days(text(form, "before_days", 100))
     numbers = {}
     for name, low, high in (
@@ -65,7 +54,7 @@ def policy_form(form: FormData) -> FormResult:
         ("overdue_max", 0, 10),
     ):
         raw = text(form, name, 10)
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not is_digits(raw) or not low <= int(raw) <= high:
             result.errors[name] = f"Saisissez un nombre entier entre {low} et {high}."
         else:
             numbers[name] = int(raw)

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core.forms import submit
+from portal.core.forms import read_form, submit
 from portal.core.permissions import Permission, allows, requires
 from portal.core.responses import path_uuid, see_other
 from portal.core.templating import PARIS, flash, render
@@ -49,7 +49,7 @@ async def deadline_list(request: Request) -> Response:
 
 @requires(Permission.DEADLINES_MANAGE)
 async def deadline_create(request: Request) -> Response:
-    result = forms.deadline_form(await request.form())
+    result = forms.deadline_form(await read_form(request))
     ctx = request.state.tenant
     values = {k: result.values[k] for k in ("title", "description", "due_on", "organisation")}
     if await submit(result, lambda: service.create(ctx, values), "organisation") is None:
@@ -76,7 +76,7 @@ async def reminder_settings(request: Request) -> Response:
     errors: dict[str, str] = {}
     values: dict[str, object] = {}
     if request.method == "POST":
-        result = forms.policy_form(await request.form())
+        result = forms.policy_form(await read_form(request))
         if result.ok:
             await reminders.save_policy(ctx, result.values["policy"])
             return flash(see_other(f"{_base(request)}/rappels"), "Rappels enregistrés.")

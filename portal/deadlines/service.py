@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from portal.core.db import transaction
-from portal.core.forms import FieldError
+from portal.core.forms import FieldError, check_date
 from portal.core.permissions import Role
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.deadlines import repository
@@ -21,6 +21,7 @@ def subject(deadline_id: uuid.UUID) -> str:
 
 
 async def create(ctx: TenantContext, values: dict[str, Any]) -> uuid.UUID:
+    check_date(values["due_on"], "due_on")
     if values["organisation"] is not None and not await tenants.organisation_in(
         ctx, values["organisation"]
     ):

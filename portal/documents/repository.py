@@ -4,15 +4,41 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from piccolo.query.mixins import OnConflictAction
 
 from portal.core.db import locked
 from portal.core.tenancy import TenantScope
+from portal.core.visibility import NOTHING, Reach, within
 from portal.documents.tables import DocumentItem, DocumentRequest, DocumentVersion
 
 Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sight:
+    """The items a member sees: all, or those its organisation must provide, those its
+    organisation asked for and those asked for under a convention it reaches."""
+
+    everything: bool
+    organisation: uuid.UUID | None = None
+    conventions: Reach = NOTHING
+
+
+ALL = Sight(everything=True)
+
+
+def _seen(view: Sight) -> Any:
+    if view.everything:
+        return None
+    clause: Any = (DocumentItem.organisation == view.organisation) | (
+        DocumentItem.request.requested_by_organisation == view.organisation
+    )
+    if view.conventions.everything or view.conventions.conventions:
+        clause = clause | within(view.conventions, DocumentItem.request.convention)
+    return clause
 
 
 async def insert_request(
@@ -45,14 +71,20 @@ _ITEM_COLUMNS = (
     DocumentItem.request.title.as_alias("title"),
     DocumentItem.request.description.as_alias("description"),
     DocumentItem.request.recurrence.as_alias("recurrence"),
+    DocumentItem.request.convention.as_alias("convention"),
+    DocumentItem.request.requested_by_organisation.as_alias("requested_by_organisation"),
     DocumentItem.organisation.name.as_alias("organisation_name"),
 )
 
 
-async def items(scope: TenantScope, organisation_id: uuid.UUID | None = None) -> list[Row]:
+async def items(
+    scope: TenantScope, organisation_id: uuid.UUID | None = None, view: Sight = ALL
+) -> list[Row]:
     condition: Any = DocumentItem.consortium == scope.consortium_id
     if organisation_id is not None:
         condition &= DocumentItem.organisation == organisation_id
+    if (seen := _seen(view)) is not None:
+        condition &= seen
     rows: list[Row] = (
         await DocumentItem.select(*_ITEM_COLUMNS)
         .where(condition)
@@ -62,13 +94,28 @@ async def items(scope: TenantScope, organisation_id: uuid.UUID | None = None) ->
     return rows
 
 
-async def item(scope: TenantScope, item_id: uuid.UUID) -> Row | None:
-    row: Row | None = (
-        await DocumentItem.select(*_ITEM_COLUMNS)
+async def item(scope: TenantScope, item_id: uuid.UUID, view: Sight = ALL) -> Row | None:
+    condition: Any = (DocumentItem.consortium == scope.consortium_id) & (DocumentItem.id == item_id)
+    if (seen := _seen(view)) is not None:
+        condition &= seen
+    row: Row | None = await DocumentItem.select(*_ITEM_COLUMNS).where(condition).first()
+    return row
+
+
+async def tie_request(scope: TenantScope, item_id: uuid.UUID, convention_id: uuid.UUID) -> None:
+    """The item's request is asked for under `convention_id`, unless it names one already."""
+    row = (
+        await DocumentItem.select(DocumentItem.request)
         .where((DocumentItem.consortium == scope.consortium_id) & (DocumentItem.id == item_id))
         .first()
     )
-    return row
+    if row is None:
+        return
+    await DocumentRequest.update({DocumentRequest.convention: convention_id}).where(
+        (DocumentRequest.consortium == scope.consortium_id)
+        & (DocumentRequest.id == row["request"])
+        & DocumentRequest.convention.is_null()
+    )
 
 
 async def update_item(scope: TenantScope, item_id: uuid.UUID, **values: Any) -> None:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from portal.core.forms import FieldError, submit, text
+from portal.core.forms import FieldError, read_form, submit, text
 from portal.core.permissions import Permission, allows, requires
 from portal.core.responses import path_uuid, see_other
 from portal.core.spool import SpoolUnavailable
@@ -46,6 +46,7 @@ async def _checklist(
         {
             "items": await service.checklist(ctx, chosen["id"] if chosen else None),
             "organisations": organisations,
+            "conventions": await service.conventions_to_name(ctx),
             "chosen": chosen,
             "today": dt.datetime.now(PARIS).date(),
             "recurrences": list(Recurrence),
@@ -64,7 +65,7 @@ async def checklist(request: Request) -> Response:
 
 @requires(Permission.DOCUMENTS_REQUEST)
 async def request_create(request: Request) -> Response:
-    result = forms.request_form(await request.form())
+    result = forms.request_form(await read_form(request))
     ctx = request.state.tenant
     values = {k: v for k, v in result.values.items() if k != "raw"}
     today = dt.datetime.now(PARIS).date()
@@ -166,13 +167,15 @@ async def version_delete(request: Request) -> Response:
         raise HTTPException(404) from exc
     except PermissionError as exc:
         raise HTTPException(403) from exc
+    except FieldError as exc:
+        return await _item_page(request, {exc.field or "versions": exc.message}, 409)
     return flash(see_other(f"{_base(request)}/{item_id}"), "Version supprimée.")
 
 
 @requires(Permission.DOCUMENTS_REVIEW)
 async def item_review(request: Request) -> Response:
     item_id = path_uuid(request, "item_id")
-    form = await request.form()
+    form = await read_form(request)
     ctx, user = request.state.tenant, request.state.user
     try:
         await service.review(
@@ -180,6 +183,8 @@ async def item_review(request: Request) -> Response:
         )
     except LookupError as exc:
         raise HTTPException(404) from exc
+    except PermissionError as exc:
+        raise HTTPException(403) from exc
     except FieldError as exc:
         return await _item_page(request, {exc.field or "decision": exc.message}, 400)
     return flash(see_other(f"{_base(request)}/{item_id}"), "Revue enregistrée.")

@@ -5,9 +5,10 @@ Item lifecycle:
 |-----------------------|-------------|-----------------------------|------------------|
 | -                     | expected    | pilot; scheduler (periods)  | `create_request` |
 | expected, to_complete | submitted   | the organisation, the pilot | `upload`         |
-| submitted             | validated   | reviewer                    | `review`         |
+| submitted             | validated   | reviewer (`REVIEW_RULE`)    | `review`         |
 | submitted             | to_complete | reviewer, with a comment    | `review`         |
 | submitted             | expected    | last version deleted        | `delete_version` |
+| validated             | -           | final: no deletion, no new version (a new request instead) |
 
 Storing comes before the database row, through the ledger of objects (`portal.objects`):
 storage down → nothing in the database; the row's transaction failed → the object is removed;
@@ -31,9 +32,11 @@ from starlette.requests import Request
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
+from portal.conventions import service as conventions
 from portal.core import antivirus, db
+from portal.core import periodic as units
 from portal.core.db import transaction
-from portal.core.forms import FieldError
+from portal.core.forms import FieldError, check_date, plausible_date
 from portal.core.outage import DatabaseUnavailable, Unavailable
 from portal.core.permissions import Role
 from portal.core.storage import ObjectMissing, StorageError, get_storage
@@ -52,10 +55,10 @@ from portal.tenants import service as tenants
 log = logging.getLogger("portal.documents")
 OWNER = "documents"  # in the ledger of objects (`objects_lost` receives its lost keys)
 PRESIGNED_FOR = dt.timedelta(minutes=5)
-# Roles that see every organisation's documents; others see their own organisation's only.
-SEES_ALL = frozenset(
-    {Role.PILOT, Role.LESSOR_STAFF, Role.STATE_AGENT, Role.FINANCE, Role.READ_ONLY}
-)
+# Roles that see every organisation's documents. State agents see those of the conventions
+# they see (the conventions' rule, `portal.core.visibility`) and those their service asked for;
+# others see their own organisation's only.
+SEES_ALL = frozenset({Role.PILOT, Role.LESSOR_STAFF, Role.FINANCE, Role.READ_ONLY})
 
 
 def now() -> dt.datetime:
@@ -66,20 +69,75 @@ def subject(item_id: uuid.UUID) -> str:
     return f"document:{item_id}"
 
 
-def _visible(ctx: TenantContext, row: dict[str, Any]) -> bool:
-    return ctx.role in SEES_ALL or row["organisation"] == ctx.organisation_id
+async def sight(ctx: TenantContext) -> repository.Sight:
+    """What the repository filters this member's items by: hidden items are never loaded."""
+    if ctx.role in SEES_ALL:
+        return repository.ALL
+    if ctx.role == Role.STATE_AGENT:
+        return repository.Sight(False, ctx.organisation_id, await conventions.reach(ctx))
+    return repository.Sight(False, ctx.organisation_id)
+
+
+async def _item(ctx: TenantContext, item_id: uuid.UUID) -> dict[str, Any] | None:
+    return await repository.item(ctx, item_id, await sight(ctx))
+
+
+@dataclass(frozen=True)
+class ReviewRight:
+    """See `portal.core.permissions.REVIEW_RULE`."""
+
+    may_review: bool
+    own: bool  # deposited by the reviewer's organisation (or the pilot on its behalf)
+    may_validate: bool
+
+
+async def review_right(
+    ctx: TenantContext, row: dict[str, Any], versions: list[dict[str, Any]]
+) -> ReviewRight:
+    may = ctx.role == Role.PILOT
+    if ctx.role == Role.STATE_AGENT:
+        may = row["requested_by_organisation"] == ctx.organisation_id or (
+            row["convention"] is not None
+            and (await conventions.reach(ctx)).covers(row["convention"])
+        )
+    own = row["organisation"] == ctx.organisation_id or (
+        bool(versions)
+        and versions[0]["uploaded_by"] in await tenants.active_members_of(ctx, ctx.organisation_id)
+    )
+    return ReviewRight(
+        may_review=may,
+        own=own,
+        may_validate=may and (not own or await tenants.self_review_allowed(ctx)),
+    )
 
 
 def _may_upload(ctx: TenantContext, row: dict[str, Any]) -> bool:
+    if row["status"] == ItemStatus.VALIDATED:
+        return False  # see `VALIDATED_STAYS`
     return ctx.role == Role.PILOT or row["organisation"] == ctx.organisation_id
+
+
+# A validation may have released payments: its file stays as it was validated, for everyone.
+VALIDATED_STAYS = (
+    "Cette pièce a été validée : ses versions ne peuvent plus être supprimées ni remplacées. "
+    "Pour la rouvrir, le pilote demande une nouvelle pièce."
+)
 
 
 # Requests and items -----------------------------------------------------------------------
 
 
 async def create_request(ctx: TenantContext, values: dict[str, Any], today: dt.date) -> uuid.UUID:
+    check_date(values.get("due_on"), "due_on")
+    check_date(values.get("starts_on"), "starts_on")
     if not await tenants.organisation_in(ctx, values["organisation"]):
         raise FieldError("Choisissez une organisation du consortium.", "organisation")
+    if values.get("convention") and not await conventions.open_convention(
+        ctx, values["convention"]
+    ):
+        raise FieldError("Choisissez une convention du consortium.", "convention")
+    # Who asked, and under which convention: what a State agent sees and may review follows.
+    values = {**values, "requested_by_organisation": ctx.organisation_id}
     async with transaction():
         request_id = await repository.insert_request(ctx, values, ctx.user_id)
         if values["recurrence"] == Recurrence.ONCE:
@@ -98,9 +156,16 @@ async def create_request(ctx: TenantContext, values: dict[str, Any], today: dt.d
     return request_id
 
 
+async def conventions_to_name(ctx: TenantContext) -> list[dict[str, Any]]:
+    """The conventions a request may be asked under (those the member sees)."""
+    return await conventions.visible_conventions(ctx)
+
+
 async def _generate(scope: TenantScope, request: dict[str, Any], today: dt.date) -> int:
     created = 0
     recurrence = Recurrence(request["recurrence"])
+    if not plausible_date(request["starts_on"]):
+        return 0  # stored before dates were bounded: from year 1026, 4,004 quarters
     for period in periods_until(request["starts_on"], today, recurrence):
         created += await repository.insert_item(
             scope,
@@ -121,15 +186,16 @@ async def generate_items(at: dt.datetime) -> int:
     created = 0
     for consortium in await tenants.active_consortia():
         scope = TenantScope(consortium_id=consortium["id"])
-        for request in await repository.recurring_requests(scope):
-            created += await _generate(scope, request, at.date())
+        async with units.unit("pièces périodiques", consortium=scope.consortium_id):
+            for request in await repository.recurring_requests(scope):
+                created += await _generate(scope, request, at.date())
     return created
 
 
 async def checklist(
     ctx: TenantContext, organisation_id: uuid.UUID | None = None
 ) -> list[dict[str, Any]]:
-    return [row for row in await repository.items(ctx, organisation_id) if _visible(ctx, row)]
+    return await repository.items(ctx, organisation_id, await sight(ctx))
 
 
 @dataclass(frozen=True)
@@ -137,13 +203,15 @@ class ItemDetail:
     item: dict[str, Any]
     versions: list[dict[str, Any]]
     may_upload: bool
+    review: ReviewRight
 
 
 async def item_detail(ctx: TenantContext, item_id: uuid.UUID) -> ItemDetail | None:
-    row = await repository.item(ctx, item_id)
-    if row is None or not _visible(ctx, row):
+    row = await _item(ctx, item_id)
+    if row is None:
         return None
-    return ItemDetail(row, await repository.versions(ctx, item_id), _may_upload(ctx, row))
+    versions = await repository.versions(ctx, item_id)
+    return ItemDetail(row, versions, _may_upload(ctx, row), await review_right(ctx, row, versions))
 
 
 # Upload -----------------------------------------------------------------------------------
@@ -159,9 +227,11 @@ async def upload(
     """Stores a new version; returns its number. Raises `UploadRefused` with a French message;
     whatever is refused leaves nothing stored."""
     try:
-        row = await repository.item(ctx, item_id)
-        if row is None or not _visible(ctx, row):
+        row = await _item(ctx, item_id)
+        if row is None:
             raise LookupError(item_id)
+        if row["status"] == ItemStatus.VALIDATED:
+            raise UploadRefused(VALIDATED_STAYS, "versions", status_code=409)
         if not _may_upload(ctx, row):
             raise PermissionError(item_id)
         # pypdf and zipfile read the file: off the event loop.
@@ -257,19 +327,33 @@ async def review(
     decision: str,
     comment: str,
 ) -> None:
-    row = await repository.item(ctx, item_id)
-    if row is None or not _visible(ctx, row):
+    if await _item(ctx, item_id) is None:
         raise LookupError(item_id)
     if decision not in (ItemStatus.VALIDATED, ItemStatus.TO_COMPLETE):
         raise FieldError("Choisissez de valider la pièce ou de la faire compléter.", "decision")
-    if row["status"] != ItemStatus.SUBMITTED:
-        raise FieldError("Il n'y a pas de dépôt en attente de revue pour cette pièce.", "decision")
     if decision == ItemStatus.TO_COMPLETE and len(comment.strip()) < 3:
         raise FieldError(
             "Expliquez ce qu'il faut compléter : le commentaire est envoyé au déposant.", "comment"
         )
     status = ItemStatus.VALIDATED if decision == ItemStatus.VALIDATED else ItemStatus.TO_COMPLETE
-    async with transaction():
+    # Under the item's row lock: a deposit or a deletion cannot change what is being reviewed.
+    async with repository.locked_item(ctx, item_id):
+        row = await repository.item(ctx, item_id)
+        if row is None or row["status"] != ItemStatus.SUBMITTED:
+            raise FieldError(
+                "Il n'y a pas de dépôt en attente de revue pour cette pièce.", "decision"
+            )
+        right = await review_right(ctx, row, await repository.versions(ctx, item_id))
+        if not right.may_review:
+            raise PermissionError(item_id)
+        if status == ItemStatus.VALIDATED and not right.may_validate:
+            raise FieldError(
+                "Cette pièce a été déposée par votre organisation : elle doit être validée par "
+                "une autre organisation (les réglages du consortium ne permettent pas de valider "
+                "ses propres pièces). Vous pouvez la faire compléter.",
+                "decision",
+            )
+        self_reviewed = status == ItemStatus.VALIDATED and right.own
         await repository.update_item(
             ctx,
             item_id,
@@ -277,6 +361,7 @@ async def review(
             reviewer_comment=comment.strip(),
             reviewed_by=user.id,
             reviewed_at=now(),
+            self_reviewed=self_reviewed,
         )
         await audit.record_action(
             AuditTag.DOCUMENT_REVIEWED,
@@ -285,6 +370,7 @@ async def review(
             ctx,
             subject=str(item_id),
             decision=status.value,
+            **({"self_review": True} if self_reviewed else {}),
         )
 
 
@@ -304,8 +390,7 @@ async def download(
     item_id: uuid.UUID,
     version_id: uuid.UUID,
 ) -> Download:
-    row = await repository.item(ctx, item_id)
-    if row is None or not _visible(ctx, row):
+    if await _item(ctx, item_id) is None:
         raise LookupError(item_id)
     version = await repository.version(ctx, item_id, version_id)
     if version is None:
@@ -342,14 +427,18 @@ async def delete_version(
     version_id: uuid.UUID,
 ) -> None:
     """Soft delete: hidden at once, purged from storage after the retention period."""
-    row = await repository.item(ctx, item_id)
+    row = await _item(ctx, item_id)
     version = await repository.version(ctx, item_id, version_id)
-    if row is None or version is None or not _visible(ctx, row):
+    if row is None or version is None:
         raise LookupError(version_id)
     if ctx.role != Role.PILOT and version["uploaded_by"] != user.id:
         raise PermissionError(version_id)
     retention = dt.timedelta(days=get_settings().retention_days)
-    async with transaction():
+    # Under the item's row lock, as reviews are: a validation cannot slip in between.
+    async with repository.locked_item(ctx, item_id):
+        current = await repository.item(ctx, item_id)
+        if current is None or current["status"] == ItemStatus.VALIDATED:
+            raise FieldError(VALIDATED_STAYS, "versions")
         await repository.soft_delete(ctx, version_id, now(), now() + retention)
         if not await repository.versions(ctx, item_id):
             await repository.update_item(ctx, item_id, status=ItemStatus.EXPECTED)
@@ -367,11 +456,13 @@ async def delete_version(
 
 
 async def purge_deleted(at: dt.datetime) -> int:
-    rows = await repository.due_for_purge(at)
-    for row in rows:
-        await objects.remove(row["storage_key"])
-        await repository.mark_purged(row["id"], at)
-    return len(rows)
+    purged = 0
+    for row in await repository.due_for_purge(at):
+        async with units.unit("purge des pièces supprimées", version=row["id"]):
+            await objects.remove(row["storage_key"])
+            await repository.mark_purged(row["id"], at)
+            purged += 1
+    return purged
 
 
 async def objects_lost(keys: list[str], at: dt.datetime) -> int:
@@ -380,53 +471,60 @@ async def objects_lost(keys: list[str], at: dt.datetime) -> int:
     deposited it is told to deposit it again. Returns how many versions were concerned."""
     lost = await repository.versions_with_keys(keys)
     for version in lost:
-        scope = TenantScope(consortium_id=version["consortium"])
-        item = await repository.item(scope, version["item"])
-        if item is None:
-            continue
-        current = await repository.versions(scope, version["item"])
-        latest = bool(current) and current[0]["id"] == version["id"]
-        comment = (
-            f"Le fichier « {version['filename']} » (version {version['number']}, déposé le "
-            f"{date_fr(version['uploaded_at'])}) n'a pas été conservé par le stockage du "
-            "portail : déposez-le à nouveau."
-        )
-        found = await tenants.platform_scope(scope.consortium_id)
-        slug = found[1]["slug"] if found else ""
-        async with transaction():
-            await repository.soft_delete(scope, version["id"], at, at)
-            if latest:
-                await repository.update_item(
-                    scope,
-                    version["item"],
-                    status=ItemStatus.TO_COMPLETE,
-                    reviewer_comment=comment,
-                    reviewed_by=None,
-                    reviewed_at=at,
-                )
-            await audit.record(
-                AuditTag.DOCUMENT_LOST,
-                consortium_id=scope.consortium_id,
-                subject=str(version["item"]),
-                version=version["number"],
-                storage_key=version["storage_key"],
-            )
-            await notifications.notify(
-                [version["uploaded_by"]],
-                kind="document",
-                title=f"Fichier à déposer à nouveau : {item['title']}",
-                body=comment,
-                link=f"/c/{slug}/pieces/{version['item']}",
-                subject=subject(version["item"]),
-                consortium_id=scope.consortium_id,
-                at=at,
-            )
-        log.error(
-            "Version %s de la pièce %s : fichier perdu par le stockage, pièce à compléter",
-            version["number"],
-            version["item"],
-        )
+        async with units.unit(
+            "versions perdues", consortium=version["consortium"], version=version["id"]
+        ):
+            await _object_lost(version, at)
     return len(lost)
+
+
+async def _object_lost(version: dict[str, Any], at: dt.datetime) -> None:
+    scope = TenantScope(consortium_id=version["consortium"])
+    item = await repository.item(scope, version["item"])
+    if item is None:
+        return
+    current = await repository.versions(scope, version["item"])
+    latest = bool(current) and current[0]["id"] == version["id"]
+    comment = (
+        f"Le fichier « {version['filename']} » (version {version['number']}, déposé le "
+        f"{date_fr(version['uploaded_at'])}) n'a pas été conservé par le stockage du "
+        "portail : déposez-le à nouveau."
+    )
+    found = await tenants.platform_scope(scope.consortium_id)
+    slug = found[1]["slug"] if found else ""
+    async with transaction():
+        await repository.soft_delete(scope, version["id"], at, at)
+        if latest:
+            await repository.update_item(
+                scope,
+                version["item"],
+                status=ItemStatus.TO_COMPLETE,
+                reviewer_comment=comment,
+                reviewed_by=None,
+                reviewed_at=at,
+            )
+        await audit.record(
+            AuditTag.DOCUMENT_LOST,
+            consortium_id=scope.consortium_id,
+            subject=str(version["item"]),
+            version=version["number"],
+            storage_key=version["storage_key"],
+        )
+        await notifications.notify(
+            [version["uploaded_by"]],
+            kind="document",
+            title=f"Fichier à déposer à nouveau : {item['title']}",
+            body=comment,
+            link=f"/c/{slug}/pieces/{version['item']}",
+            subject=subject(version["item"]),
+            consortium_id=scope.consortium_id,
+            at=at,
+        )
+    log.error(
+        "Version %s de la pièce %s : fichier perdu par le stockage, pièce à compléter",
+        version["number"],
+        version["item"],
+    )
 
 
 async def due_items(scope: TenantScope) -> list[DueItem]:
@@ -464,6 +562,15 @@ async def items_of(scope: TenantScope) -> list[dict[str, Any]]:
 
 async def item_of(scope: TenantScope, item_id: uuid.UUID) -> dict[str, Any] | None:
     return await repository.item(scope, item_id)
+
+
+async def tie_to_convention(
+    scope: TenantScope, item_id: uuid.UUID, convention_id: uuid.UUID
+) -> None:
+    """A payment under `convention_id` waits for this document: it is then asked for under that
+    convention (unless its request names one), so the convention's State agents see it and may
+    review it."""
+    await repository.tie_request(scope, item_id, convention_id)
 
 
 def is_validated(item: dict[str, Any]) -> bool:

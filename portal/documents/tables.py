@@ -3,6 +3,7 @@
 from piccolo.columns import (
     UUID,
     BigInt,
+    Boolean,
     Date,
     ForeignKey,
     Integer,
@@ -27,6 +28,9 @@ class DocumentRequest(Table, tablename="documents_request"):
     due_on = Date(null=True, default=None)  # one-off requests
     days_after_period = Integer(default=30)  # recurring: due N days after the period ends
     starts_on = Date(null=True, default=None)  # recurring: first period covered
+    # The convention it is asked for, if any: who sees the convention sees the document.
+    convention = UUID(null=True, default=None)
+    requested_by_organisation = UUID(null=True, default=None)
     created_by = UUID(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
@@ -45,6 +49,8 @@ class DocumentItem(Table, tablename="documents_item"):
     reviewer_comment = Text(default="")
     reviewed_by = UUID(null=True, default=None)
     reviewed_at = Timestamptz(null=True, default=None)
+    # Validated by the organisation that deposited it, as the consortium's settings allow.
+    self_reviewed = Boolean(default=False)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

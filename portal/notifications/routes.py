@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.core.forms import checkbox, text
+from portal.core.forms import checkbox, read_form, text
 from portal.core.permissions import login_required
 from portal.core.responses import path_uuid, safe_next, see_other
 from portal.core.templating import flash, render
@@ -43,7 +43,7 @@ async def preferences(request: Request) -> Response:
     user_id = request.state.user.id
     errors: dict[str, str] = {}
     if request.method == "POST":
-        form = await request.form()
+        form = await read_form(request)
         mode = text(form, "email_mode")
         if mode not in set(EmailMode):
             errors["email_mode"] = "Choisissez quand recevoir les e-mails."

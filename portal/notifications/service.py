@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.core import mail
+from portal.core import periodic as units
 from portal.jobs import service as job_service
 from portal.jobs.enums import Delivery
 from portal.notifications import jobs, repository
@@ -181,10 +182,12 @@ async def schedule_digests(at: dt.datetime) -> int:
     start = dt.time(hours[1] // 60, hours[1] % 60) if hours else DIGEST_FROM
     if local.time() < start:
         return 0
-    users = await repository.users_awaiting_digest()
-    for user_id in users:
-        await jobs.enqueue_digest(user_id, local.date())
-    return len(users)
+    scheduled = 0
+    for user_id in await repository.users_awaiting_digest():
+        async with units.unit("résumés quotidiens", user=user_id):
+            await jobs.enqueue_digest(user_id, local.date())
+            scheduled += 1
+    return scheduled
 
 
 async def send_digest(user_id: uuid.UUID, day: dt.date) -> None:

@@ -4,7 +4,9 @@
 |--------------------|------------------------------------------|--------------------------|
 | pilot, finance     | every schedule of the consortium         | creates schedules, records|
 |                    |                                          | requests and payments    |
-| state agent        | the State fund's subsidies; schedules    | -                        |
+| state agent        | the schedules of the conventions its     | -                        |
+|                    | service is party to (the conventions'    |                          |
+|                    | rule, `portal.core.visibility`); those   |                          |
 |                    | its organisation pays or receives        |                          |
 | association staff  | the schedules paying its own association | declares its results and |
 |                    |                                          | justified expenses       |
@@ -22,9 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from portal.conventions import service as conventions
 from portal.core.permissions import Role
-from portal.core.tenancy import TenantContext
-from portal.payments.enums import ScheduleKind
+from portal.core.tenancy import TenantContext, TenantScope
+from portal.core.visibility import NOTHING, Reach
 
 MANAGERS = frozenset({Role.PILOT, Role.FINANCE})
 STATE_FUND = "state_fund"
@@ -33,41 +36,42 @@ STATE_FUND = "state_fund"
 @dataclass(frozen=True)
 class Sight:
     """What a member sees: everything, or the schedules of one organisation (as payer or
-    beneficiary), plus the State fund's subsidies for the State's agents."""
+    beneficiary), plus, for the State's agents, those of the conventions they see."""
 
     everything: bool
     organisation: uuid.UUID | None = None
     beneficiary_only: bool = False  # associations see what they are owed, not what they owe
-    state_subsidies: bool = False
+    conventions: Reach = NOTHING
 
 
-def sight(role: str, organisation_id: uuid.UUID) -> Sight:
+async def sight(scope: TenantScope, role: str, organisation_id: uuid.UUID) -> Sight:
     if role in MANAGERS:
         return Sight(everything=True)
     if role == Role.ASSOCIATION_STAFF:
         return Sight(everything=False, organisation=organisation_id, beneficiary_only=True)
-    return Sight(
-        everything=False,
-        organisation=organisation_id,
-        state_subsidies=role == Role.STATE_AGENT,
-    )
+    if role == Role.STATE_AGENT:
+        reach = await conventions.reach_of(scope, role, organisation_id)
+        return Sight(everything=False, organisation=organisation_id, conventions=reach)
+    return Sight(everything=False, organisation=organisation_id)
 
 
-def sight_of(ctx: TenantContext) -> Sight:
-    return sight(ctx.role, ctx.organisation_id)
+async def sight_of(ctx: TenantContext) -> Sight:
+    return await sight(ctx, ctx.role, ctx.organisation_id)
 
 
 def sees(view: Sight, schedule: Mapping[str, Any]) -> bool:
-    """The same rule as the repository's filter, for one schedule already loaded."""
-    if view.everything:
-        return True
-    if view.state_subsidies and (
-        schedule["kind"] == ScheduleKind.SUBSIDY and schedule["funder"] == STATE_FUND
-    ):
+    """The same rule as the repository's filter, for one schedule (or line) already loaded."""
+    if view.everything or view.conventions.covers(schedule["convention"]):
         return True
     if schedule["beneficiary"] == view.organisation:
         return True
     return not view.beneficiary_only and schedule["payer_organisation"] == view.organisation
+
+
+def may_open_statement(view: Sight, organisation_id: uuid.UUID) -> bool:
+    """A statement lists everything owed to one organisation: for its members and the
+    managers only. Pages link to a statement only when this holds."""
+    return view.everything or view.organisation == organisation_id
 
 
 def may_manage(role: str) -> bool:

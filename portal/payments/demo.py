@@ -28,11 +28,22 @@ EVERYTHING = access.Sight(everything=True)
 
 
 async def _report(
-    ctx: TenantContext, organisation: uuid.UUID, title: str, due: dt.date, validated: bool
+    ctx: TenantContext,
+    organisation: uuid.UUID,
+    title: str,
+    due: dt.date,
+    validated: bool,
+    convention: uuid.UUID | None = None,  # asked for under it: its State agents see it
 ) -> uuid.UUID:
     request_id = await documents.insert_request(
         ctx,
-        {"organisation": organisation, "title": title, "recurrence": "once", "due_on": due},
+        {
+            "organisation": organisation,
+            "title": title,
+            "recurrence": "once",
+            "due_on": due,
+            "convention": convention,
+        },
         ctx.user_id,
     )
     await documents.insert_item(
@@ -72,8 +83,8 @@ async def load(slug: str, finance: CurrentUser) -> None:
     year = start.year
     subsidy = await schedules.proposal(ctx, state["id"], ScheduleKind.SUBSIDY, None)
     carrier = subsidy.beneficiary
-    interim = await _report(ctx, carrier, "Bilan intermédiaire du projet", on(6), True)
-    final = await _report(ctx, carrier, "Bilan final du projet", on(27), False)
+    interim = await _report(ctx, carrier, "Bilan intermédiaire du projet", on(6), True, state["id"])
+    final = await _report(ctx, carrier, "Bilan final du projet", on(27), False, state["id"])
     horizon = orgs["Association Horizon Insertion"]
     report = await _report(ctx, horizon, "Rapport d'activité du premier semestre", on(6), True)
 

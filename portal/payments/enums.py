@@ -87,6 +87,7 @@ class PaymentWarning(StrEnum):
     OVERPAYMENT = "overpayment"  # more than what remains due on the line
     NOT_DUE = "not_due"  # its condition is not met yet
     NOT_RECEIVED = "not_received"  # passes on more than the payer has received
+    BEFORE_SIGNATURE = "before_signature"  # dated before the convention was signed
 
     @property
     def label(self) -> str:
@@ -94,6 +95,7 @@ class PaymentWarning(StrEnum):
             "overpayment": "montant supérieur au reste dû",
             "not_due": "échéance pas encore exigible",
             "not_received": "reversement supérieur à la subvention reçue",
+            "before_signature": "versement antérieur à la signature",
         }[self.value]
 
 

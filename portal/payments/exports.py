@@ -12,7 +12,6 @@ could see when asking.
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import datetime as dt
 import secrets
@@ -24,8 +23,6 @@ from typing import Any, TextIO
 
 import anyio.to_thread
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from starlette.requests import Request
 
@@ -33,10 +30,13 @@ from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions.enums import Funder
+from portal.core import periodic as units
 from portal.core import spool
-from portal.core.db import stream, transaction
+from portal.core.db import stream, transaction, unique_violation
 from portal.core.forms import FieldError
 from portal.core.outage import Unavailable
+from portal.core.permissions import Permission, allows
+from portal.core.spreadsheets import CsvSheet, XlsxSheet
 from portal.core.storage import get_storage
 from portal.core.templating import PARIS
 from portal.core.tenancy import TenantContext, TenantScope
@@ -237,55 +237,47 @@ def check_choice(chosen: Sequence[Chosen]) -> list[Chosen]:
 # Cell values ---------------------------------------------------------------------------------
 
 
-def csv_text(kind: str, value: Any) -> str:
-    """As French Excel reads it: `1234,56` (decimal comma, no grouping), `22/11/2026`."""
+def typed(kind: str, value: Any) -> Any:
+    """A column's value as the spreadsheet should hold it: amounts as Decimal euros (never
+    float money), dates as dates, text as text (which `core.spreadsheets` keeps from being
+    read as a formula)."""
     if value is None:
-        return ""
+        return None
     if kind == "amount":
-        cents = int(value)
-        sign = "-" if cents < 0 else ""
-        return f"{sign}{abs(cents) // 100},{abs(cents) % 100:02d}"
-    if kind == "date":
-        return f"{value:%d/%m/%Y}"
+        return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+    if kind in ("date", "number"):
+        return value
     return str(value)
 
 
 class _CsvWriter:
     def __init__(self, handle: TextIO, chosen: Sequence[Chosen]) -> None:
-        self.writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        self.sheet = CsvSheet(handle)
         self.chosen = chosen
-        self.writer.writerow([c.label for c in chosen])
+        self.sheet.append([c.label for c in chosen])
 
     def rows(self, rows: Sequence[Row], day: dt.date) -> None:
         for row in rows:
-            self.writer.writerow(
-                [csv_text(BY_KEY[c.key].kind, BY_KEY[c.key].value(row, day)) for c in self.chosen]
+            self.sheet.append(
+                [typed(BY_KEY[c.key].kind, BY_KEY[c.key].value(row, day)) for c in self.chosen]
             )
 
 
 class _XlsxWriter:
     def __init__(self, sheet: WriteOnlyWorksheet, chosen: Sequence[Chosen]) -> None:
-        self.sheet = sheet
+        self.sheet = XlsxSheet(sheet)
         self.chosen = chosen
-        header = []
-        for c in chosen:
-            cell = WriteOnlyCell(sheet, value=c.label)
-            cell.font = Font(bold=True)
-            header.append(cell)
-        sheet.append(header)
+        self.sheet.append([self.sheet.cell(c.label, bold=True) for c in chosen])
 
     def _cell(self, kind: str, value: Any) -> Any:
+        value = typed(kind, value)
         if value is None:
             return None
+        # openpyxl writes a Decimal as a number (its stubs only say float).
         if kind == "amount":
-            # openpyxl writes a Decimal as a number (its stubs only say float): no float money.
-            cell = WriteOnlyCell(self.sheet, value=Decimal(int(value)) / 100)  # type: ignore[arg-type]
-            cell.number_format = AMOUNT_FORMAT
-            return cell
+            return self.sheet.cell(value, number_format=AMOUNT_FORMAT)
         if kind == "date":
-            cell = WriteOnlyCell(self.sheet, value=value)
-            cell.number_format = DATE_FORMAT
-            return cell
+            return self.sheet.cell(value, number_format=DATE_FORMAT)
         return value
 
     def rows(self, rows: Sequence[Row], day: dt.date) -> None:
@@ -401,7 +393,7 @@ async def _build(scope: TenantScope, row: Row) -> None:
     export_id = row["id"]
     fmt = ExportFormat(row["format"])
     chosen = [Chosen(c["key"], c["label"]) for c in row["columns"]]
-    view = access.sight(row["role"], row["organisation"])
+    view = await access.sight(scope, row["role"], row["organisation"])
     found = _filter_of(row["filters"] or {})
     total = await repository.count_lines(scope, view, found)
     await repository.update_export(
@@ -560,19 +552,31 @@ async def remove_old(at: dt.datetime) -> int:
     financial data and are rebuilt in seconds. Idempotent."""
     removed = 0
     for row in await repository.exports_to_remove(at - KEPT_FOR):
-        await objects.remove(row["storage_key"])
-        await repository.update_export(
-            TenantScope(consortium_id=row["consortium"]), row["id"], {"storage_key": None}
-        )
-        removed += 1
+        scope = TenantScope(consortium_id=row["consortium"])
+        async with units.unit("exports anciens", consortium=scope.consortium_id, export=row["id"]):
+            await objects.remove(row["storage_key"])
+            await repository.update_export(scope, row["id"], {"storage_key": None})
+            removed += 1
     return removed
 
 
 # Export models -------------------------------------------------------------------------------
+# A model is its owner's: only they replace or delete it. Until a pilot shares it with the
+# consortium, only they and the pilots (who decide what is shared) see it. Names are unique in
+# the consortium, so saving under a taken name asks for another one.
+
+
+class OwnModelNamed(FieldError):
+    """The saver already has a model of that name: replacing it needs their confirmation."""
+
+
+def _sees_all(ctx: TenantContext) -> bool:
+    """Who decides what is shared sees every model, so as to share it."""
+    return allows(ctx.role, Permission.PAYMENTS_SHARE_MODELS)
 
 
 async def models(ctx: TenantContext) -> list[Row]:
-    return await repository.export_models(ctx)
+    return await repository.export_models(ctx, ctx.user_id, _sees_all(ctx))
 
 
 async def save_model(
@@ -582,50 +586,120 @@ async def save_model(
     name: str,
     chosen: Sequence[Chosen],
     fmt: ExportFormat,
+    *,
+    replace: bool = False,
 ) -> uuid.UUID:
-    name = name.strip()
+    """Creates the model, or replaces the saver's own model of that name when `replace`."""
+    name = name.strip()[:100]
     if len(name) < 2:
         raise FieldError("Donnez un nom au modèle (2 caractères au moins).", "model_name")
     chosen = check_choice(chosen)
+    values = {"columns": [dataclasses.asdict(c) for c in chosen], "format": fmt.value}
+    try:
+        return await _save_model(request, ctx, user, name, values, replace)
+    except Exception as exc:
+        if not unique_violation(exc):
+            raise
+        # Someone saved the same name between our check and our insert.
+        raise FieldError(_NAME_TAKEN.format(name=name), "model_name") from exc
+
+
+_NAME_TAKEN = "Le nom « {name} » est déjà pris par un autre modèle : choisissez-en un autre."
+
+
+async def _save_model(
+    request: Request | None,
+    ctx: TenantContext,
+    user: CurrentUser,
+    name: str,
+    values: dict[str, Any],
+    replace: bool,
+) -> uuid.UUID:
     async with transaction():
-        model_id = await repository.save_export_model(
-            ctx,
-            {
-                "name": name[:100],
-                "columns": [dataclasses.asdict(c) for c in chosen],
-                "format": fmt.value,
-                "created_by": user.id,
-                "created_by_name": user.full_name,
-            },
-        )
+        found = await repository.export_model_named(ctx, name)
+        if found is not None and found["created_by"] != user.id:
+            raise FieldError(_NAME_TAKEN.format(name=name), "model_name")
+        if found is not None and found["shared"] and not _sees_all(ctx):
+            # What the consortium sees is published by a pilot: a change is too.
+            raise FieldError(
+                f"Votre modèle « {name} » est partagé avec le consortium : seul un pilote peut "
+                "le modifier. Choisissez un autre nom.",
+                "model_name",
+            )
+        if found is not None and not replace:
+            raise OwnModelNamed(
+                f"Vous avez déjà un modèle « {name} ». Cochez « Remplacer mon modèle » pour le "
+                "remplacer par ces colonnes, ou choisissez un autre nom.",
+                "model_name",
+            )
+        if found is None:
+            model_id = await repository.insert_export_model(
+                ctx,
+                {
+                    "name": name,
+                    **values,
+                    "created_by": user.id,
+                    "created_by_name": user.full_name,
+                },
+            )
+        else:
+            model_id = uuid.UUID(str(found["id"]))
+            await repository.replace_export_model(ctx, model_id, user.id, values)
         await audit.record_action(
             AuditTag.PAYMENT_EXPORT_MODEL_SAVED,
             request,
             user,
             ctx,
             subject=f"payments-export-model:{model_id}",
-            name=name[:100],
-            columns=[dataclasses.asdict(c) for c in chosen],
+            name=name,
+            columns=values["columns"],
+            replaced=found is not None,
         )
     return model_id
 
 
 async def model(ctx: TenantContext, model_id: uuid.UUID) -> Row:
-    row = await repository.export_model(ctx, model_id)
+    row = await repository.export_model(ctx, model_id, ctx.user_id, _sees_all(ctx))
     if row is None:
         raise LookupError(model_id)
     return row
 
 
+async def share_model(
+    request: Request | None,
+    ctx: TenantContext,
+    user: CurrentUser,
+    model_id: uuid.UUID,
+    shared: bool,
+) -> str:
+    """A pilot shares a model with the whole consortium, or stops sharing it; its name."""
+    if not _sees_all(ctx):
+        raise PermissionError(model_id)
+    found = await model(ctx, model_id)
+    async with transaction():
+        await repository.share_export_model(ctx, model_id, shared)
+        await audit.record_action(
+            AuditTag.PAYMENT_EXPORT_MODEL_SHARED
+            if shared
+            else AuditTag.PAYMENT_EXPORT_MODEL_UNSHARED,
+            request,
+            user,
+            ctx,
+            subject=f"payments-export-model:{model_id}",
+            name=found["name"],
+        )
+    return str(found["name"])
+
+
 async def delete_model(
     request: Request | None, ctx: TenantContext, user: CurrentUser, model_id: uuid.UUID
 ) -> str:
-    """By whoever saved it, or a pilot; returns its name."""
+    """By whoever saved it only; returns its name."""
     found = await model(ctx, model_id)
-    if found["created_by"] != user.id and ctx.role != "pilot":
+    if found["created_by"] != user.id:
         raise PermissionError(model_id)
     async with transaction():
-        await repository.delete_export_model(ctx, model_id)
+        await repository.delete_export_model(ctx, model_id, user.id)
         await audit.record_action(
             AuditTag.PAYMENT_EXPORT_MODEL_DELETED,
             request,

@@ -9,9 +9,17 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from portal.conventions.enums import Funder
-from portal.core.forms import FieldError, FormResult, checkbox, text
+from portal.core.forms import (
+    FieldError,
+    FormResult,
+    checkbox,
+    date_field,
+    is_digits,
+    long_text,
+    parse_date,
+    text,
+)
 from portal.core.money import parse_cents
-from portal.deadlines.forms import parse_date_fr
 from portal.payments.enums import Basis, ExportFormat, LineStatus, ScheduleKind, Trigger
 from portal.payments.exports import BY_KEY, COLUMNS, Chosen
 from portal.payments.repository import LineFilter
@@ -37,7 +45,7 @@ def _amount(form: FormData, name: str, result: FormResult, *, required: bool) ->
 
 
 def schedule_form(form: FormData, kind: ScheduleKind, convention: uuid.UUID) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     raw: dict[str, Any] = {
         key: text(form, key, 300) for key in form if isinstance(form.get(key), str)
     }
@@ -66,12 +74,12 @@ def schedule_form(form: FormData, kind: ScheduleKind, convention: uuid.UUID) -> 
     total = _amount(form, "total", result, required=basis is Basis.FIXED)
     unit_cost = _amount(form, "unit_cost", result, required=basis is Basis.RESULTS)
     rate_raw = text(form, "rate", 5) or "100"
-    rate = int(rate_raw) if rate_raw.isdigit() else 0
+    rate = int(rate_raw) if is_digits(rate_raw) else 0
     if basis is Basis.EXPENSES and not 1 <= rate <= 100:
         result.errors["rate"] = "Le taux est un nombre entier de 1 à 100."
     lines: list[LineDraft] = []
     count = text(form, "rows", 3)
-    for n in range(min(int(count) if count.isdigit() else 0, MAX_LINES)):
+    for n in range(min(int(count) if is_digits(count) else 0, MAX_LINES)):
         line = _line(form, n, basis, result)
         if line is not None:
             lines.append(line)
@@ -112,9 +120,7 @@ def _line(form: FormData, n: int, basis: Basis, result: FormResult) -> LineDraft
     amount = None
     if basis is Basis.FIXED:
         amount = _amount(form, prefix + "amount", result, required=True)
-    day = parse_date_fr(day_raw)
-    if day is None:
-        result.errors[prefix + "expected_on"] = DATE_HINT
+    day = date_field(result, prefix + "expected_on", day_raw, DATE_HINT)
     try:
         trigger = Trigger(get("trigger", 16))
     except ValueError:
@@ -134,28 +140,26 @@ def _line(form: FormData, n: int, basis: Basis, result: FormResult) -> LineDraft
 
 
 def payment_form(form: FormData) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     result.values = {
         "amount": text(form, "amount", 40),
         "paid_on": text(form, "paid_on", 20),
         "reference": text(form, "reference", 120),
-        "reason": text(form, "reason", 2000),
+        "reason": long_text(form, "reason", 2000),
         "confirm": checkbox(form, "confirm"),
     }
     result.values["amount_cents"] = _amount(form, "amount", result, required=True)
-    day = parse_date_fr(result.values["paid_on"])
-    if day is None:
-        result.errors["paid_on"] = DATE_HINT
+    day = date_field(result, "paid_on", result.values["paid_on"], DATE_HINT)
     result.values["day"] = day
     return result
 
 
 def declaration_form(form: FormData, basis: Basis) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     result.values = {"quantity": text(form, "quantity", 10), "justified": text(form, "justified")}
     if basis is Basis.RESULTS:
         raw = result.values["quantity"]
-        if not raw.isdigit() or int(raw) > 100_000:
+        if not is_digits(raw) or int(raw) > 100_000:
             result.errors["quantity"] = "Indiquez un nombre entier positif, par exemple 42."
         else:
             result.values["count"] = int(raw)
@@ -172,7 +176,7 @@ def export_choice(form: FormData) -> tuple[list[Chosen], dict[str, str]]:
         if not checkbox(form, f"col-{column.key}"):
             continue
         raw = text(form, f"pos-{column.key}", 4)
-        if raw and not raw.isdigit():
+        if raw and not is_digits(raw):
             errors[f"pos-{column.key}"] = "La position est un nombre entier, par exemple 3."
             continue
         position = int(raw) if raw else 1000 + index
@@ -202,8 +206,8 @@ def line_filter(params: Any) -> tuple[LineFilter, dict[str, str]]:
             kind=kind,
             statuses=statuses,
             organisation=parse_uuid(values["organisation"]),
-            expected_from=parse_date_fr(values["from"]) if values["from"] else None,
-            expected_to=parse_date_fr(values["to"]) if values["to"] else None,
+            expected_from=parse_date(values["from"]) if values["from"] else None,
+            expected_to=parse_date(values["to"]) if values["to"] else None,
         ),
         values,
     )

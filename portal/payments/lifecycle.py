@@ -20,8 +20,10 @@ always follows from the line's facts (condition met, request, payments), so it c
 
 (functions of `portal.payments.service`)
 
-Paying a line that is not due yet, paying more than remains, or passing on more than was
-received are warnings, not errors: the person confirms with a reason, which is kept.
+Payments are dated from the convention's signature, which usually comes before its start
+(the advance is paid at signature). Dating one before the signature, paying a line that is not
+due yet, paying more than remains, or passing on more than was received are warnings, not
+errors: the person confirms with a reason, which is kept.
 """
 
 from __future__ import annotations

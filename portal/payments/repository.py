@@ -16,8 +16,9 @@ from piccolo.table import Table
 
 from portal.core import db
 from portal.core.tenancy import TenantScope
-from portal.payments.access import STATE_FUND, Sight
-from portal.payments.enums import LineStatus, ScheduleKind
+from portal.core.visibility import within
+from portal.payments.access import Sight
+from portal.payments.enums import LineStatus
 from portal.payments.tables import Export, ExportModel, Line, Payment, Schedule
 
 Row = dict[str, Any]
@@ -33,15 +34,15 @@ async def _insert(table: type[Table], scope: TenantScope, values: dict[str, Any]
     return row.id  # type: ignore[attr-defined,no-any-return]
 
 
-def _seen(view: Sight, kind: Any, funder: Any, beneficiary: Any, payer: Any) -> Any:
+def _seen(view: Sight, convention: Any, beneficiary: Any, payer: Any) -> Any:
     """The `Sight` as a WHERE clause on the schedule's columns (None: everything)."""
     if view.everything:
         return None
     clause = beneficiary == view.organisation
     if not view.beneficiary_only:
         clause = clause | (payer == view.organisation)
-    if view.state_subsidies:
-        clause = clause | ((kind == ScheduleKind.SUBSIDY) & (funder == STATE_FUND))
+    if view.conventions.everything or view.conventions.conventions:
+        clause = clause | within(view.conventions, convention)
     return clause
 
 
@@ -76,9 +77,7 @@ async def schedules(
     scope: TenantScope, view: Sight, convention_id: uuid.UUID | None = None
 ) -> list[Row]:
     where = _mine(Schedule, scope)
-    seen = _seen(
-        view, Schedule.kind, Schedule.funder, Schedule.beneficiary, Schedule.payer_organisation
-    )
+    seen = _seen(view, Schedule.convention, Schedule.beneficiary, Schedule.payer_organisation)
     if seen is not None:
         where &= seen
     if convention_id is not None:
@@ -159,11 +158,7 @@ class LineFilter:
 def _line_where(scope: TenantScope, view: Sight, found: LineFilter) -> Any:
     where = _mine(Line, scope)
     seen = _seen(
-        view,
-        Line.schedule.kind,
-        Line.schedule.funder,
-        Line.schedule.beneficiary,
-        Line.schedule.payer_organisation,
+        view, Line.schedule.convention, Line.schedule.beneficiary, Line.schedule.payer_organisation
     )
     if seen is not None:
         where &= seen
@@ -335,20 +330,31 @@ async def schedules_passing_on(scope: TenantScope, source_id: uuid.UUID) -> list
 # Export models and exports -----------------------------------------------------------------
 
 
-async def export_models(scope: TenantScope) -> list[Row]:
+def _models_seen(scope: TenantScope, user_id: uuid.UUID, everything: bool) -> Any:
+    """The models a member may see: shared ones and their own; `everything` (the pilots, who
+    decide what is shared) sees them all."""
+    where = _mine(ExportModel, scope)
+    if everything:
+        return where
+    return where & ((ExportModel.shared == True) | (ExportModel.created_by == user_id))  # noqa: E712
+
+
+async def export_models(scope: TenantScope, user_id: uuid.UUID, everything: bool) -> list[Row]:
     rows: list[Row] = (
         await ExportModel.select()
-        .where(_mine(ExportModel, scope))
+        .where(_models_seen(scope, user_id, everything))
         .order_by(ExportModel.name)
         .output(load_json=True)
     )
     return rows
 
 
-async def export_model(scope: TenantScope, model_id: uuid.UUID) -> Row | None:
+async def export_model(
+    scope: TenantScope, model_id: uuid.UUID, user_id: uuid.UUID, everything: bool
+) -> Row | None:
     row: Row | None = (
         await ExportModel.select()
-        .where(_mine(ExportModel, scope) & (ExportModel.id == model_id))
+        .where(_models_seen(scope, user_id, everything) & (ExportModel.id == model_id))
         .output(load_json=True)
         .first()
     )
@@ -356,6 +362,7 @@ async def export_model(scope: TenantScope, model_id: uuid.UUID) -> Row | None:
 
 
 async def export_model_named(scope: TenantScope, name: str) -> Row | None:
+    """Whoever it belongs to: names are unique in the consortium."""
     row: Row | None = (
         await ExportModel.select()
         .where(_mine(ExportModel, scope) & (ExportModel.name == name))
@@ -365,19 +372,35 @@ async def export_model_named(scope: TenantScope, name: str) -> Row | None:
     return row
 
 
-async def save_export_model(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    """Creates the model, or replaces the columns of the model of that name."""
-    found = await export_model_named(scope, values["name"])
-    if found is None:
-        return await _insert(ExportModel, scope, values)
+async def insert_export_model(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
+    return await _insert(ExportModel, scope, values)
+
+
+async def replace_export_model(
+    scope: TenantScope, model_id: uuid.UUID, owner: uuid.UUID, values: dict[str, Any]
+) -> None:
+    """Its owner's only: the owner is part of the WHERE, not checked beforehand."""
     await ExportModel.update(
         {ExportModel.columns: values["columns"], ExportModel.format: values["format"]}
-    ).where(_mine(ExportModel, scope) & (ExportModel.id == found["id"]))
-    return uuid.UUID(str(found["id"]))
+    ).where(
+        _mine(ExportModel, scope)
+        & (ExportModel.id == model_id)
+        & (ExportModel.created_by == owner)
+    )
 
 
-async def delete_export_model(scope: TenantScope, model_id: uuid.UUID) -> None:
-    await ExportModel.delete().where(_mine(ExportModel, scope) & (ExportModel.id == model_id))
+async def share_export_model(scope: TenantScope, model_id: uuid.UUID, shared: bool) -> None:
+    await ExportModel.update({ExportModel.shared: shared}).where(
+        _mine(ExportModel, scope) & (ExportModel.id == model_id)
+    )
+
+
+async def delete_export_model(scope: TenantScope, model_id: uuid.UUID, owner: uuid.UUID) -> None:
+    await ExportModel.delete().where(
+        _mine(ExportModel, scope)
+        & (ExportModel.id == model_id)
+        & (ExportModel.created_by == owner)
+    )
 
 
 async def insert_export(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:

@@ -14,12 +14,20 @@ from starlette.routing import Route
 
 from portal.conventions import service as conventions
 from portal.conventions.enums import Funder
-from portal.core.forms import FieldError, submit, text
+from portal.core.forms import (
+    FieldError,
+    checkbox,
+    is_digits,
+    read_date,
+    read_form,
+    redisplay,
+    submit,
+    text,
+)
 from portal.core.permissions import Permission, allows, requires
 from portal.core.responses import path_uuid, see_other
 from portal.core.storage import quote_filename
 from portal.core.templating import flash, render
-from portal.deadlines.forms import parse_date_fr
 from portal.documents import service as documents
 from portal.payments import (
     access,
@@ -60,12 +68,12 @@ async def payment_list(request: Request) -> Response:
     ctx = request.state.tenant
     found, values = forms.line_filter(request.query_params)
     lines = await service.visible_lines(ctx, found)
-    seen = await repository.schedules(ctx, access.sight_of(ctx))
+    view = await access.sight_of(ctx)
+    seen = await repository.schedules(ctx, view)
     statements = {
         s["beneficiary"]: s["beneficiary_name"]
         for s in seen
-        if s["kind"] == ScheduleKind.REPAYMENT
-        and (access.may_manage(ctx.role) or s["beneficiary"] == ctx.organisation_id)
+        if s["kind"] == ScheduleKind.REPAYMENT and access.may_open_statement(view, s["beneficiary"])
     }
     return await render(
         request,
@@ -176,7 +184,7 @@ async def schedule_new(request: Request) -> Response:
 @requires(Permission.PAYMENTS_MANAGE)
 async def schedule_create(request: Request) -> Response:
     ctx, user = request.state.tenant, request.state.user
-    form = await request.form()
+    form = await read_form(request)
     convention_id = forms.parse_uuid(text(form, "convention", 40))
     try:
         kind = ScheduleKind(text(form, "kind", 16))
@@ -238,7 +246,7 @@ async def schedule_edit(request: Request) -> Response:
             schedule={**schedule, "lines": lines},
             convention=convention,
         )
-    form = await request.form()
+    form = await read_form(request)
     result = forms.schedule_form(form, ScheduleKind(schedule["kind"]), schedule["convention"])
     revision = text(form, "revision", 10)
     await submit(
@@ -249,7 +257,7 @@ async def schedule_edit(request: Request) -> Response:
             request.state.user,
             schedule["id"],
             result.values["draft"],
-            int(revision) if revision.isdigit() else 0,
+            int(revision) if is_digits(revision) else 0,
         ),
         "lines",
     )
@@ -306,7 +314,7 @@ def _line_url(request: Request) -> str:
 @requires(Permission.PAYMENTS_MANAGE)
 async def payment_record(request: Request) -> Response:
     ctx, user = request.state.tenant, request.state.user
-    result = forms.payment_form(await request.form())
+    result = forms.payment_form(await read_form(request))
     values = result.values
     try:
         if not result.ok:
@@ -337,11 +345,11 @@ async def payment_record(request: Request) -> Response:
 
 
 async def _line_action(request: Request, action: Any, done: str, field: str) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     try:
         await action(form)
     except FieldError as exc:
-        values = {k: text(form, k, 2000) for k in form}
+        values = redisplay(form)
         return await _line_page(request, {exc.field or field: exc.message}, values, status_code=400)
     except LookupError as exc:
         raise HTTPException(404) from exc
@@ -360,7 +368,7 @@ async def request_record(request: Request) -> Response:
             ctx,
             user,
             path_uuid(request, "line_id"),
-            parse_date_fr(text(form, "requested_on", 20)),
+            read_date(text(form, "requested_on", 20)),
             text(form, "request_reference", 120),
         )
 
@@ -428,12 +436,20 @@ async def payment_cancel(request: Request) -> Response:
 
 @requires(Permission.PAYMENTS_VIEW)
 async def reconciliation_page(request: Request) -> Response:
+    ctx = request.state.tenant
     period = reconciliation.parse_period(request.query_params.get("periode", ""))
-    found = await reconciliation.reconcile(request.state.tenant, period)
+    found = await reconciliation.reconcile(ctx, period)
+    view = await access.sight_of(ctx)
     return await render(
         request,
         "payments/reconciliation.html",
-        {"r": found, "total": reconciliation.totals(found.conventions)},
+        {
+            "r": found,
+            "total": reconciliation.totals(found.conventions),
+            "statement_opens": lambda organisation_id: access.may_open_statement(
+                view, organisation_id
+            ),
+        },
     )
 
 
@@ -465,6 +481,9 @@ async def _exports_page(
     chosen: list[exports.Chosen] | None = None,
     fmt: ExportFormat = ExportFormat.CSV,
     status_code: int = 200,
+    *,
+    model_name: str | None = None,
+    offer_replace: bool = False,
 ) -> Response:
     ctx = request.state.tenant
     models = await exports.models(ctx)
@@ -486,6 +505,9 @@ async def _exports_page(
             "format": fmt.value,
             "models": models,
             "model": model,
+            "model_name": (model["name"] if model else "") if model_name is None else model_name,
+            "offer_replace": offer_replace,
+            "can_share": allows(ctx.role, Permission.PAYMENTS_SHARE_MODELS),
             "recent": await exports.recent(ctx),
             "errors": errors or {},
             "values": values,
@@ -505,20 +527,47 @@ async def exports_page(request: Request) -> Response:
 @requires(Permission.PAYMENTS_VIEW)
 async def export_request(request: Request) -> Response:
     ctx, user = request.state.tenant, request.state.user
-    form = await request.form()
+    form = await read_form(request)
     chosen, errors = forms.export_choice(form)
     fmt = forms.export_format(form)
     if errors:
         return await _exports_page(request, errors, chosen, fmt, 400)
+    name = text(form, "model_name", 100)
     try:
         if text(form, "action", 20) == "model":
-            await exports.save_model(request, ctx, user, text(form, "model_name", 100), chosen, fmt)
+            await exports.save_model(
+                request, ctx, user, name, chosen, fmt, replace=checkbox(form, "replace")
+            )
             return flash(see_other(f"{_base(request)}/exports"), "Modèle d'export enregistré.")
         found, _ = forms.line_filter(form)
         export_id = await exports.request_export(request, ctx, user, chosen, fmt, found)
     except FieldError as exc:
-        return await _exports_page(request, {exc.field or "columns": exc.message}, chosen, fmt, 400)
+        return await _exports_page(
+            request,
+            {exc.field or "columns": exc.message},
+            chosen,
+            fmt,
+            400,
+            model_name=name,
+            offer_replace=isinstance(exc, exports.OwnModelNamed),
+        )
     return see_other(f"{_base(request)}/exports/{export_id}")
+
+
+@requires(Permission.PAYMENTS_SHARE_MODELS)
+async def export_model_share(request: Request) -> Response:
+    ctx, user = request.state.tenant, request.state.user
+    shared = checkbox(await read_form(request), "shared")
+    try:
+        name = await exports.share_model(
+            request, ctx, user, path_uuid(request, "model_id"), shared
+        )
+    except LookupError as exc:
+        raise HTTPException(404) from exc
+    except PermissionError as exc:
+        raise HTTPException(403) from exc
+    done = "est partagé avec le consortium" if shared else "n'est plus partagé"
+    return flash(see_other(f"{_base(request)}/exports"), f"Le modèle « {name} » {done}.")
 
 
 @requires(Permission.PAYMENTS_VIEW)
@@ -636,6 +685,12 @@ routes = [
         export_model_delete,
         methods=["POST"],
         name="payment_export_model_delete",
+    ),
+    Route(
+        "/versements/exports/modeles/{model_id}/partage",
+        export_model_share,
+        methods=["POST"],
+        name="payment_export_model_share",
     ),
     Route("/versements/exports/{export_id}", export_show, methods=["GET"], name="payment_export"),
     Route(

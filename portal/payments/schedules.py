@@ -23,7 +23,7 @@ from portal.conventions import service as conventions
 from portal.conventions.enums import ConventionKind, Funder, PartyRole
 from portal.conventions.lifecycle import add_months, ends_on
 from portal.core.db import transaction
-from portal.core.forms import FieldError
+from portal.core.forms import FieldError, check_date
 from portal.core.templating import euros
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.documents import service as documents
@@ -266,6 +266,8 @@ async def _check(
         raise FieldError("Le payeur et le bénéficiaire doivent être différents.", "payer")
     if not draft.lines:
         raise FieldError("Ajoutez au moins une échéance.", "lines")
+    for n, line in enumerate(draft.lines):
+        check_date(line.expected_on, f"l-{n}-expected_on")
     if draft.basis is Basis.RESULTS and not draft.unit_cost_cents:
         raise FieldError("Indiquez le coût unitaire convenu.", "unit_cost")
     if draft.basis is Basis.FIXED:
@@ -388,6 +390,7 @@ async def create(
                     "status_since": now,
                 },
             )
+        await _tie_documents(ctx, draft)
         await audit.record_action(
             AuditTag.PAYMENT_SCHEDULE_CREATED,
             request,
@@ -494,6 +497,7 @@ async def update(
             if status != old["status"]:
                 values |= {"status": status.value, "status_since": now}
             await repository.update_line(ctx, line.id, values)
+        await _tie_documents(ctx, draft)
         await audit.record_action(
             AuditTag.PAYMENT_SCHEDULE_CHANGED,
             request,
@@ -504,6 +508,14 @@ async def update(
             after=snapshot(draft),
         )
         await conditions.refresh(ctx, now)
+
+
+async def _tie_documents(scope: TenantScope, draft: ScheduleDraft) -> None:
+    """The documents the lines wait for belong to the schedule's convention (who reviews
+    them follows: see `portal.core.permissions.REVIEW_RULE`)."""
+    for line in draft.lines:
+        if line.trigger is Trigger.DOCUMENT and line.trigger_document is not None:
+            await documents.tie_to_convention(scope, line.trigger_document, draft.convention)
 
 
 def subject(schedule_id: uuid.UUID) -> str:

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
-from portal.core.forms import FieldError
+from portal.core import periodic as units
+from portal.core.forms import FieldError, check_date
 from portal.core.permissions import Role
 from portal.core.templating import PARIS, date_fr, euros
 from portal.core.tenancy import TenantContext, TenantScope
@@ -108,7 +109,7 @@ async def visible_lines(
     ctx: TenantContext, found: LineFilter | None = None
 ) -> list[dict[str, Any]]:
     await conditions.refresh(ctx, now())
-    rows = await repository.lines(ctx, access.sight_of(ctx), found or LineFilter())
+    rows = await repository.lines(ctx, await access.sight_of(ctx), found or LineFilter())
     texts = await trigger_texts(ctx, rows)
     day = today()
     return [present(row, day, texts.get(row["id"], "")) for row in rows]
@@ -116,7 +117,7 @@ async def visible_lines(
 
 async def _seen_line(ctx: TenantContext, line_id: uuid.UUID) -> Row:
     row = await repository.line(ctx, line_id)
-    if row is None or not access.sees(access.sight_of(ctx), row):
+    if row is None or not access.sees(await access.sight_of(ctx), row):
         raise LookupError(line_id)
     return row
 
@@ -173,7 +174,7 @@ class ScheduleDetail:
 
 async def schedule_detail(ctx: TenantContext, schedule_id: uuid.UUID) -> ScheduleDetail:
     schedule = await repository.schedule(ctx, schedule_id)
-    if schedule is None or not access.sees(access.sight_of(ctx), schedule):
+    if schedule is None or not access.sees(await access.sight_of(ctx), schedule):
         raise LookupError(schedule_id)
     return ScheduleDetail(
         schedule=schedule,
@@ -236,18 +237,25 @@ def _require_manager(ctx: TenantContext) -> None:
         raise PermissionError("payments")
 
 
-def _check_date(day: dt.date | None, field: str, line: Row, what: str) -> dt.date:
+def _check_date(day: dt.date | None, field: str, what: str) -> dt.date:
     if day is None:
         raise FieldError("Indiquez la date au format jj/mm/aaaa, par exemple 15/03/2027.", field)
+    check_date(day, field)
     if day > today():
         raise FieldError(f"La date {what} ne peut pas être dans le futur.", field)
-    starts = line["convention_starts_on"]
-    if starts is not None and day < starts:
-        raise FieldError(
-            f"La date {what} ne peut pas précéder le début de la convention ({date_fr(starts)}).",
-            field,
-        )
     return day
+
+
+def _signed_on(line: Row) -> dt.date | None:
+    """The day (in Paris) the line's convention was signed, which usually comes before its
+    start: the advance is asked for and paid then. The start date stands in when unknown."""
+    signed: dt.datetime | None = line["convention_signed_at"]
+    if signed is None:
+        starts: dt.date | None = line["convention_starts_on"]
+        return starts
+    if signed.tzinfo is None:  # SQLite may hand back a naive UTC time
+        signed = signed.replace(tzinfo=dt.UTC)
+    return signed.astimezone(PARIS).date()
 
 
 async def mark_met(
@@ -296,7 +304,14 @@ async def record_request(
                 "Seule une échéance exigible, ni demandée ni versée, peut être demandée.",
                 "requested_on",
             )
-        day = _check_date(requested_on, "requested_on", line, "de la demande")
+        day = _check_date(requested_on, "requested_on", "de la demande")
+        signed = _signed_on(line)
+        if signed is not None and day < signed:
+            raise FieldError(
+                "La date de la demande ne peut pas précéder la signature de la convention "
+                f"({date_fr(signed)}).",
+                "requested_on",
+            )
         await _save(
             request,
             ctx,
@@ -376,8 +391,20 @@ async def declare(
 # Payments ------------------------------------------------------------------------------------
 
 
-async def _warnings(ctx: TenantContext, line: Row, amount: int) -> list[tuple[PaymentWarning, str]]:
+async def _warnings(
+    ctx: TenantContext, line: Row, amount: int, day: dt.date
+) -> list[tuple[PaymentWarning, str]]:
     found = []
+    signed = _signed_on(line)
+    if signed is not None and day < signed:
+        # Possible (an advance by anticipation), but most often a typing mistake.
+        found.append(
+            (
+                PaymentWarning.BEFORE_SIGNATURE,
+                f"Ce versement est daté du {date_fr(day)}, avant la signature de la convention "
+                f"({date_fr(signed)}).",
+            )
+        )
     if line["status"] == LineStatus.PLANNED:
         found.append(
             (
@@ -437,8 +464,9 @@ async def record_payment(
     confirmed: bool = False,
     reason: str = "",
 ) -> list[PaymentWarning]:
-    """Records a payment (partial or whole). Warnings (not due yet, more than remains, more
-    passed on than received) raise `NeedsConfirmation` until confirmed with a reason."""
+    """Records a payment (partial or whole), dated from the convention's signature. Warnings
+    (dated before the signature, not due yet, more than remains, more passed on than received)
+    raise `NeedsConfirmation` until confirmed with a reason."""
     _require_manager(ctx)
     if not amount_cents:
         raise FieldError("Le montant versé doit être supérieur à zéro.", "amount")
@@ -451,8 +479,8 @@ async def record_payment(
     async with repository.locked_line(ctx, line_id) as line:
         if line is None:
             raise LookupError(line_id)
-        day = _check_date(paid_on, "paid_on", line, "de versement")
-        found = await _warnings(ctx, line, amount_cents)
+        day = _check_date(paid_on, "paid_on", "de versement")
+        found = await _warnings(ctx, line, amount_cents, day)
         warnings = [code for code, _ in found]
         if found and not confirmed:
             raise NeedsConfirmation(warnings, [text for _, text in found])
@@ -540,7 +568,9 @@ async def refresh_all(at: dt.datetime) -> int:
     """Conditions met since the last scan, in every active consortium (idempotent)."""
     changed = 0
     for consortium in await tenants.active_consortia():
-        changed += await conditions.refresh(TenantScope(consortium_id=consortium["id"]), at)
+        scope = TenantScope(consortium_id=consortium["id"])
+        async with units.unit("versements", consortium=scope.consortium_id):
+            changed += await conditions.refresh(scope, at)
     return changed
 
 
@@ -561,11 +591,22 @@ async def due_items(scope: TenantScope) -> list[DueItem]:
     found = await tenants.platform_scope(scope.consortium_id)
     slug = found[1]["slug"] if found else ""
     members = await tenants.members(scope)
-    state_agents = tuple(
-        uuid.UUID(str(m["user_id"]))
-        for m in members
-        if m["is_active"] and m["role"] == Role.STATE_AGENT
-    )
+    state_agents = [m for m in members if m["is_active"] and m["role"] == Role.STATE_AGENT]
+    sights: dict[uuid.UUID, access.Sight] = {}
+    for m in state_agents:
+        if m["organisation_id"] not in sights:
+            sights[m["organisation_id"]] = await access.sight(
+                scope, Role.STATE_AGENT, m["organisation_id"]
+            )
+
+    def deciding(line: Row) -> tuple[uuid.UUID, ...]:
+        """The State agents who see the line (their service is party to its convention)."""
+        return tuple(
+            uuid.UUID(str(m["user_id"]))
+            for m in state_agents
+            if access.sees(sights[m["organisation_id"]], line)
+        )
+
     items = []
     for line in await repository.open_lines(scope):
         who = lifecycle.actor(line, line)
@@ -576,7 +617,7 @@ async def due_items(scope: TenantScope) -> list[DueItem]:
         elif line["payer_organisation"] is not None:
             recipients = _people(members, line["payer_organisation"])
         else:  # paid from outside the consortium (the CGLLS): the State service decides
-            recipients = state_agents if line["funder"] == access.STATE_FUND else ()
+            recipients = deciding(line) if line["funder"] == access.STATE_FUND else ()
         amount = euros(line["amount_cents"]) if line["amount_cents"] is not None else ""
         items.append(
             DueItem(

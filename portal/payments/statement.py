@@ -40,8 +40,8 @@ async def statement(ctx: TenantContext, organisation_id: uuid.UUID) -> Statement
     organisation = next(
         (o for o in await tenants.organisations(ctx) if o["id"] == organisation_id), None
     )
-    view = access.sight_of(ctx)
-    if organisation is None or not (view.everything or view.organisation == organisation_id):
+    view = await access.sight_of(ctx)
+    if organisation is None or not access.may_open_statement(view, organisation_id):
         raise LookupError(organisation_id)
     lines = [
         line

@@ -7,6 +7,7 @@ from piccolo.columns import (
     JSON,
     UUID,
     BigInt,
+    Boolean,
     Date,
     ForeignKey,
     Integer,
@@ -98,7 +99,8 @@ class Payment(Table, tablename="payments_payment"):
 
 class ExportModel(Table, tablename="payments_export_model"):
     """A named choice of columns (order and headings), so spreadsheets built on an export keep
-    working. Unique by (consortium, name)."""
+    working. Unique by (consortium, name). It belongs to whoever saved it (`created_by`: only
+    they replace or delete it); a pilot may share it with the whole consortium."""
 
     id = UUID(primary_key=True)
     consortium = ForeignKey(Consortium, null=False, on_delete=OnDelete.restrict)
@@ -106,6 +108,7 @@ class ExportModel(Table, tablename="payments_export_model"):
     columns = JSON()  # [{"key": …, "label": …}, …] in order
     format = Varchar(length=8)  # ExportFormat
     created_by = UUID(null=True, default=None)
+    shared = Boolean(default=False)  # seen by every member, not only its owner and the pilots
     created_by_name = Varchar(length=200, default="")
     created_at = Timestamptz(default=TimestamptzNow())
 

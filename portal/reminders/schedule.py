@@ -31,28 +31,34 @@ class Step:
     overdue: bool = False
 
 
+def _shifted(due: dt.date, days: int) -> dt.date | None:
+    """None past the calendar's ends: a due date stored before dates were bounded (year 9999)
+    has no step there, rather than stopping the scan."""
+    try:
+        return due + dt.timedelta(days=days)
+    except OverflowError:
+        return None
+
+
 def steps(due: dt.date, policy: Policy) -> list[Step]:
-    before = [
-        Step(f"before-{d}", due - dt.timedelta(days=d))
-        for d in sorted(set(policy.before_days), reverse=True)
+    planned = [
+        (f"before-{d}", -d, False, False) for d in sorted(set(policy.before_days), reverse=True)
     ]
-    overdue = [
-        Step(
-            f"overdue-{k}",
-            due + dt.timedelta(days=policy.overdue_first + (k - 1) * policy.overdue_every),
-            overdue=True,
-        )
+    planned += [
+        (f"overdue-{k}", policy.overdue_first + (k - 1) * policy.overdue_every, False, True)
         for k in range(1, policy.overdue_max + 1)
     ]
-    escalation = []
     if policy.escalate:
         after = policy.overdue_first + policy.overdue_max * policy.overdue_every
         if policy.overdue_max == 0:
             after = policy.overdue_first
-        escalation = [
-            Step("escalation", due + dt.timedelta(days=after), escalation=True, overdue=True)
-        ]
-    return sorted([*before, *overdue, *escalation], key=lambda s: s.on)
+        planned.append(("escalation", after, True, True))
+    found = []
+    for name, offset, escalation, overdue in planned:
+        on = _shifted(due, offset)
+        if on is not None:
+            found.append(Step(name, on, escalation=escalation, overdue=overdue))
+    return sorted(found, key=lambda s: s.on)
 
 
 def current_step(due: dt.date, created_on: dt.date, today: dt.date, policy: Policy) -> Step | None:

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from portal.core import periodic as units
 from portal.core.db import transaction
 from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
@@ -60,42 +61,49 @@ def _title(item: DueItem, step: Step) -> str:
 
 
 async def scan(now: dt.datetime) -> int:
-    """Sends the reminders due at `now`; returns how many notifications it created."""
+    """Sends the reminders due at `now`; returns how many notifications it created. Each
+    consortium apart: one whose rows make its scan fail is retried at the next run, and the
+    others are reminded meanwhile."""
     today = now.astimezone(PARIS).date()
     sent = 0
     for consortium in await tenants.active_consortia():
         scope = TenantScope(consortium_id=consortium["id"])
-        policy = await policy_for(scope)
-        pilots: list[uuid.UUID] | None = None
-        items = [
-            *await deadlines.due_items(scope),
-            *await documents.due_items(scope),
-            *await payments.due_items(scope),
-        ]
-        for item in items:
-            step = current_step(item.due_on, item.created_on, today, policy)
-            if step is None:
-                continue
-            recipients: list[Any] = list(item.recipients)
-            if step.escalation or not recipients:
-                pilots = pilots if pilots is not None else await tenants.active_pilots(scope)
-                recipients = pilots
-            for recipient in recipients:
-                async with transaction():
-                    if not await repository.record_sent(
-                        scope, item.subject, recipient, step.name, now
-                    ):
-                        continue
-                    await notifications.notify(
-                        [recipient],
-                        kind="reminder",
-                        title=_title(item, step),
-                        link=item.link,
-                        subject=item.subject,
-                        consortium_id=scope.consortium_id,
-                        at=now,
-                    )
-                    sent += 1
+        async with units.unit("rappels", consortium=scope.consortium_id):
+            sent += await _scan_consortium(scope, today, now)
+    return sent
+
+
+async def _scan_consortium(scope: TenantScope, today: dt.date, now: dt.datetime) -> int:
+    sent = 0
+    policy = await policy_for(scope)
+    pilots: list[uuid.UUID] | None = None
+    items = [
+        *await deadlines.due_items(scope),
+        *await documents.due_items(scope),
+        *await payments.due_items(scope),
+    ]
+    for item in items:
+        step = current_step(item.due_on, item.created_on, today, policy)
+        if step is None:
+            continue
+        recipients: list[Any] = list(item.recipients)
+        if step.escalation or not recipients:
+            pilots = pilots if pilots is not None else await tenants.active_pilots(scope)
+            recipients = pilots
+        for recipient in recipients:
+            async with transaction():
+                if not await repository.record_sent(scope, item.subject, recipient, step.name, now):
+                    continue
+                await notifications.notify(
+                    [recipient],
+                    kind="reminder",
+                    title=_title(item, step),
+                    link=item.link,
+                    subject=item.subject,
+                    consortium_id=scope.consortium_id,
+                    at=now,
+                )
+                sent += 1
     return sent
 
 

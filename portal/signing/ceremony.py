@@ -20,6 +20,7 @@ from typing import Any
 
 from portal.core import mail, security
 from portal.core.forms import FieldError
+from portal.core.templating import datetime_fr
 from portal.core.tenancy import TenantScope
 from portal.settings import get_settings
 from portal.signing import chain, files, keys, pades, repository, requests, workflow
@@ -37,10 +38,17 @@ from portal.tenants import service as tenants
 CODE_LIFETIME = dt.timedelta(minutes=10)
 CODE_TRIES = 5
 CODE_INTERVAL = dt.timedelta(seconds=30)  # between two codes, against mail flooding
+# Codes one link may ask for, counted from the audit trail (so every web process agrees):
+# (window, at most). Past them the link waits, and the pilot hears of it once per lock-out.
+CODE_CAPS = ((dt.timedelta(hours=1), 5), (dt.timedelta(days=1), 10))
 MARK_MAX_BYTES = 200_000
 
 
 class NotYourTurn(FieldError):
+    pass
+
+
+class TooManyCodes(FieldError):
     pass
 
 
@@ -89,7 +97,10 @@ class Ceremony:
 
 
 async def load(token: str) -> Ceremony | None:
-    """None for an unknown or replaced link (the page answers 404)."""
+    """None for a link that leads to no signature (every page and action answers 404): an
+    unknown token, a replaced or delegated participant, a cancelled or expired request (past
+    its date even before the scan closes it). A completed or declined request's links stay
+    readable: the parties download the signed document through them."""
     if not token or len(token) > 200:
         return None
     participant = await repository.participant_by_token_hash(security.token_hash(token))
@@ -97,6 +108,8 @@ async def load(token: str) -> Ceremony | None:
         return None
     scope = TenantScope(consortium_id=participant["consortium"])
     req = await repository.request(scope, participant["request"])
+    if req is None or not workflow.link_alive(participant, req, workflow.now()):
+        return None
     found = await tenants.platform_scope(scope.consortium_id)
     from portal.conventions import repository as conventions
 
@@ -160,6 +173,61 @@ def _require_turn(c: Ceremony) -> None:
         )
 
 
+def code_retry_at(sent: list[dt.datetime], at: dt.datetime) -> dt.datetime | None:
+    """When a link that was sent codes at `sent` (oldest first) may ask again; None: now."""
+    waits = []
+    for window, most in CODE_CAPS:
+        inside = [t for t in sent if t > at - window]
+        if len(inside) >= most:
+            # The wait ends when enough of the codes in the window have left it.
+            waits.append(inside[len(inside) - most] + window)
+    return max(waits) if waits else None
+
+
+def _too_many(retry: dt.datetime) -> TooManyCodes:
+    return TooManyCodes(
+        "Vous avez demandé trop de codes : au plus 5 par heure et 10 par jour. Vous pourrez "
+        f"en demander un nouveau le {datetime_fr(retry)}. Le pilote de la demande est "
+        "prévenu.",
+        "code",
+    )
+
+
+async def codes_blocked_until(c: Ceremony) -> dt.datetime | None:
+    at = workflow.now().astimezone(dt.UTC)
+    window = max(w for w, _ in CODE_CAPS)
+    recent = await repository.code_events(c.scope, c.participant["id"], at - window)
+    return code_retry_at([e["at"] for e in recent if e["kind"] == EventKind.CODE_SENT], at)
+
+
+async def _lock_out(c: Ceremony, recent: list[Row], retry: dt.datetime, audit: Audit) -> None:
+    """Inside `repository.locked`: one audit event and one word to the pilot per lock-out,
+    however many times the link asks meanwhile."""
+    last_sent = max(e["at"] for e in recent if e["kind"] == EventKind.CODE_SENT)
+    if any(e["kind"] == EventKind.CODE_CAPPED and e["at"] >= last_sent for e in recent):
+        return
+    await chain.append(
+        c.scope,
+        c.request["id"],
+        EventKind.CODE_CAPPED,
+        audit=audit,
+        participant=c.participant["id"],
+        document_sha256=c.latest["sha256"],
+        details={"retry_at": retry.isoformat()},
+        at=workflow.now().astimezone(dt.UTC),
+    )
+    name = c.participant["name"]
+    await workflow.tell_pilots(
+        c.scope,
+        c.request,
+        f"{name} a demandé trop de codes de signature",
+        f"Convention « {c.convention['title']} » : le lien de {name} "
+        f"({c.participant['email']}) ne peut plus recevoir de code avant le "
+        f"{datetime_fr(retry)}. Si ce n'est pas cette personne qui les demande, remplacez le "
+        "signataire : son lien ne fonctionnera plus.",
+    )
+
+
 async def send_code(c: Ceremony, audit: Audit) -> None:
     _require_turn(c)
     if c.external:
@@ -174,6 +242,18 @@ async def send_code(c: Ceremony, audit: Audit) -> None:
             "code",
         )
     code = f"{secrets.randbelow(10**6):06d}"
+    # In UTC: SQLite compares the stored times as text.
+    at = workflow.now().astimezone(dt.UTC)
+    window = max(w for w, _ in CODE_CAPS)
+    async with repository.locked(c.scope, c.request["id"]):
+        # Counted under the request's lock: two processes cannot both send the fifth code.
+        recent = await repository.code_events(c.scope, c.participant["id"], at - window)
+        retry = code_retry_at([e["at"] for e in recent if e["kind"] == EventKind.CODE_SENT], at)
+        if retry is not None:
+            await _lock_out(c, recent, retry, audit)
+    if retry is not None:
+        # Raised after the transaction so the lock-out stays recorded.
+        raise _too_many(retry)
     async with repository.locked(c.scope, c.request["id"]):
         await repository.update_participant(
             c.scope,
@@ -192,6 +272,7 @@ async def send_code(c: Ceremony, audit: Audit) -> None:
             participant=c.participant["id"],
             document_sha256=c.latest["sha256"],
             details={"to": c.participant["email"]},
+            at=at,  # the cap counts these: one clock with the check above
         )
     settings = get_settings()
     message = mail.build_message(

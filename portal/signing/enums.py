@@ -99,6 +99,7 @@ class EventKind(StrEnum):
     CODE_SENT = "code_sent"
     CODE_CHECKED = "code_checked"
     CODE_FAILED = "code_failed"
+    CODE_CAPPED = "code_capped"
     SIGNED = "signed"
     APPROVED = "approved"
     EXTERNAL_SIGNED = "external_signed"
@@ -122,6 +123,7 @@ class EventKind(StrEnum):
             "code_sent": "Code envoyé par e-mail",
             "code_checked": "Code vérifié",
             "code_failed": "Code erroné",
+            "code_capped": "Trop de codes demandés : lien bloqué un moment",
             "signed": "Signature apposée",
             "approved": "Approbation",
             "external_signed": "Signature externe acceptée",

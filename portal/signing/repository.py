@@ -14,7 +14,7 @@ from piccolo.table import Table
 
 from portal.core import db
 from portal.core.tenancy import TenantScope
-from portal.signing.enums import ParticipantStatus, RequestStatus
+from portal.signing.enums import EventKind, ParticipantStatus, RequestStatus
 from portal.signing.tables import Anchor, Event, Participant, Reminder, Revision, SignatureRequest
 
 Row = dict[str, Any]
@@ -200,6 +200,23 @@ async def last_event(scope: TenantScope, request_id: uuid.UUID) -> Row | None:
         .first()
     )
     return row
+
+
+async def code_events(
+    scope: TenantScope, participant_id: uuid.UUID, since: dt.datetime
+) -> list[Row]:
+    """A link's codes sent and lock-outs since `since`, oldest first (for the code cap)."""
+    rows: list[Row] = (
+        await Event.select(Event.kind, Event.at)
+        .where(
+            _mine(Event, scope)
+            & (Event.participant == participant_id)
+            & Event.kind.is_in([EventKind.CODE_SENT, EventKind.CODE_CAPPED])
+            & (Event.at > since)
+        )
+        .order_by(Event.at)
+    )
+    return rows
 
 
 async def insert_event(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:

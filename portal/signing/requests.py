@@ -6,22 +6,26 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import secrets
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from starlette.requests import Request
 
 from portal.audit import service as audit_log
+from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions import access as convention_access
 from portal.conventions import repository as conventions
+from portal.conventions import service as convention_service
 from portal.conventions.enums import ConventionStatus, PartyRole
 from portal.conventions.service import Opened
 from portal.core import security
 from portal.core.db import transaction
-from portal.core.forms import FieldError
+from portal.core.forms import FieldError, check_date, is_digits, read_date, text
 from portal.core.tenancy import TenantScope
 from portal.signing import chain, files, keys, pades, repository, workflow
 from portal.signing.authority import SealError
@@ -37,6 +41,7 @@ from portal.signing.repository import Row
 from portal.tenants import service as tenants
 
 DEFAULT_EXPIRY = dt.timedelta(days=30)
+REASON_MAX = 2000  # a cancellation's reason (the form layer refuses longer)
 STEP_OF_ROLE = {
     PartyRole.LEAD_LESSOR: 1,
     PartyRole.LESSOR: 1,
@@ -127,15 +132,15 @@ async def _frozen_version(opened: Opened) -> Row:
     return version
 
 
-def parse_lines(form: dict[str, Any], parties: int) -> tuple[list[Line], dict[str, str]]:
+def parse_lines(form: Mapping[str, Any], parties: int) -> tuple[list[Line], dict[str, str]]:
     """Rows `p-<n>-<field>` of the form; a row without name and e-mail is ignored."""
     lines, errors = [], {}
     raw = str(form.get("rows", ""))
-    count = int(raw) if raw.isdigit() else 0
+    count = int(raw) if is_digits(raw) else 0
     for n in range(min(count, 60)):
 
         def get(field: str, n: int = n) -> str:
-            return str(form.get(f"p-{n}-{field}", "")).strip()
+            return text(form, f"p-{n}-{field}", 254)
 
         name, email = get("name"), get("email")
         if not name and not email:
@@ -146,10 +151,10 @@ def parse_lines(form: dict[str, Any], parties: int) -> tuple[list[Line], dict[st
             errors[f"p-{n}-role"] = "Choisissez un rôle."
             continue
         step_raw, party_raw = get("step"), get("party")
-        if not step_raw.isdigit() or not 1 <= int(step_raw) <= 9:
+        if not is_digits(step_raw) or not 1 <= int(step_raw) <= 9:
             errors[f"p-{n}-step"] = "L'étape est un nombre de 1 à 9."
             continue
-        if not party_raw.isdigit() or not 1 <= int(party_raw) <= parties:
+        if not is_digits(party_raw) or not 1 <= int(party_raw) <= parties:
             errors[f"p-{n}-party"] = "Choisissez l'organisation partie à la convention."
             continue
         if not name:
@@ -170,7 +175,10 @@ def parse_lines(form: dict[str, Any], parties: int) -> tuple[list[Line], dict[st
 
 def parse_reminders(raw: str) -> list[int]:
     try:
-        days = sorted({int(part) for part in raw.replace(";", ",").split(",") if part.strip()})
+        parts = [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
+        if not all(is_digits(part) for part in parts):
+            raise ValueError(raw)
+        days = sorted({int(part) for part in parts})
     except ValueError as exc:
         raise FieldError(
             "Indiquez des nombres de jours séparés par des virgules, par exemple « 3, 7 ».",
@@ -184,12 +192,10 @@ def parse_reminders(raw: str) -> list[int]:
 
 
 def parse_expiry(raw: str) -> dt.date:
-    try:
-        value = dt.datetime.strptime(raw.strip(), "%d/%m/%Y").date()
-    except ValueError as exc:
-        raise FieldError(
-            "Date au format jj/mm/aaaa, par exemple 31/12/2026.", "expires_on"
-        ) from exc
+    value = read_date(raw)
+    if value is None:
+        raise FieldError("Date au format jj/mm/aaaa, par exemple 31/12/2026.", "expires_on")
+    check_date(value, "expires_on")
     if value <= today():
         raise FieldError("La date d'expiration doit être postérieure à aujourd'hui.", "expires_on")
     return value
@@ -207,14 +213,10 @@ async def create(
 ) -> uuid.UUID:
     if not convention_access.may_edit(opened.ctx.role):
         raise PermissionError(opened.id)
+    check_date(expires_on, "expires_on")
     scope = opened.ctx
     version = await _frozen_version(opened)
-    if any(
-        r["status"] == RequestStatus.ACTIVE for r in await repository.requests_of(scope, opened.id)
-    ):
-        raise FieldError(
-            "Une demande de signature est déjà en cours pour cette convention.", "request"
-        )
+    await _check_none_active(scope, opened.id)
     try:
         seal = await keys.seal(scope)
     except SealError as exc:
@@ -314,6 +316,16 @@ async def create(
     return request_id
 
 
+async def _check_none_active(scope: TenantScope, convention_id: uuid.UUID) -> None:
+    if any(
+        r["status"] == RequestStatus.ACTIVE
+        for r in await repository.requests_of(scope, convention_id)
+    ):
+        raise FieldError(
+            "Une demande de signature est déjà en cours pour cette convention.", "request"
+        )
+
+
 async def _insert(
     scope: TenantScope,
     request_row: dict[str, Any],
@@ -323,6 +335,10 @@ async def _insert(
     audit: Audit,
 ) -> None:
     request_id = request_row["id"]
+    # Checked again holding the convention's row: a reopened review or a second request sent
+    # at the same moment is refused, never a request on a text that is editable again.
+    await convention_service.hold_frozen(scope, request_row["convention"])
+    await _check_none_active(scope, request_row["convention"])
     await repository.insert_request(scope, request_row)
     async with repository.locked(scope, request_id) as locked:
         assert locked is not None
@@ -410,15 +426,59 @@ async def _owned(opened: Opened, request_id: uuid.UUID) -> None:
         raise LookupError(request_id)
 
 
-async def cancel(
-    request: Request | None, opened: Opened, user: CurrentUser, request_id: uuid.UUID, reason: str
-) -> None:
+def _already_signed(people: list[Row]) -> list[Row]:
+    """Who has signed or approved (a signature being applied counts: it was consented)."""
+    done = {ParticipantStatus.SIGNED, ParticipantStatus.APPROVED, ParticipantStatus.SUBMITTED}
+    return [p for p in workflow.acting(people) if p["status"] in done]
+
+
+def _fingerprint(signed: list[Row]) -> str:
+    """What the confirmation page showed: a signature made since then changes it."""
+    return hashlib.sha256(",".join(sorted(p["id"].hex for p in signed)).encode()).hexdigest()[:32]
+
+
+async def cancellation(opened: Opened, request_id: uuid.UUID) -> dict[str, Any]:
+    """The confirmation page: who has already signed, before the pilot cancels."""
     await _owned(opened, request_id)
+    req = await repository.request(opened.ctx, request_id)
+    assert req is not None
+    signed = _already_signed(await repository.participants(opened.ctx, request_id))
+    return {
+        "req": req,
+        "active": req["status"] == RequestStatus.ACTIVE,
+        "signed": signed,
+        "fingerprint": _fingerprint(signed),
+    }
+
+
+async def cancel(
+    request: Request | None,
+    opened: Opened,
+    user: CurrentUser,
+    request_id: uuid.UUID,
+    reason: str,
+    seen: str | None,
+) -> None:
+    """Only from the confirmation page: `seen` is its fingerprint of who had signed, so a
+    pilot never cancels signatures they were not shown."""
+    await _owned(opened, request_id)
+    if seen is None:
+        raise FieldError(
+            "Confirmez l'annulation sur cette page : elle indique qui a déjà signé.", "signed"
+        )
     if not reason:
         raise FieldError("Indiquez le motif de l'annulation.", "reason")
     scope = opened.ctx
     async with repository.locked(scope, request_id) as req:
         await _locked_active(scope, request_id, req)
+        signed = _already_signed(await repository.participants(scope, request_id))
+        if not security.same(seen, _fingerprint(signed)):
+            raise FieldError(
+                "Quelqu'un a signé depuis l'affichage de cette page : vérifiez la liste "
+                "ci-dessous avant de confirmer l'annulation.",
+                "signed",
+            )
+        names = [f"{p['name']} ({p['organisation_name']})" for p in signed]
         await workflow.close(
             scope,
             request_id,
@@ -426,6 +486,17 @@ async def cancel(
             EventKind.CANCELLED,
             audit_of(request, user.full_name),
             reason,
+        )
+        await convention_service.record(
+            request,
+            opened,
+            user,
+            f"Demande de signature annulée. Motif : {reason}. Déjà signé : "
+            f"{', '.join(names) or 'personne'}.",
+            AuditTag.SIGNATURE_REQUEST_CANCELLED,
+            request_id=str(request_id),
+            reason=reason,
+            signed=names,
         )
         for p in workflow.acting(await repository.participants(scope, request_id)):
             if p["status"] in (
@@ -443,6 +514,7 @@ async def set_expiry(
     request_id: uuid.UUID,
     expires_on: dt.date,
 ) -> None:
+    check_date(expires_on, "expires_on")
     await _owned(opened, request_id)
     scope = opened.ctx
     async with repository.locked(scope, request_id) as req:

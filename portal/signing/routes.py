@@ -4,9 +4,11 @@ public verification page, and downloads."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import uuid
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -14,8 +16,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal.auth import throttle
 from portal.conventions.routes import _opened, _pdf_response, on_convention
-from portal.core.forms import FieldError
+from portal.core import body
+from portal.core.forms import (
+    FieldError,
+    FormResult,
+    is_digits,
+    long_text,
+    read_form,
+    redisplay,
+    text,
+)
 from portal.core.outage import Unavailable
 from portal.core.permissions import Permission, requires
 from portal.core.responses import see_other
@@ -24,6 +36,14 @@ from portal.signing import ceremony, files, pades, repository, requests, verific
 from portal.signing.enums import ParticipantRole, ParticipantStatus, RequestStatus
 
 UPLOAD_LIMIT = 60 * 1024 * 1024
+# Per client address (the per-link cap on codes lives in `ceremony`).
+CODES_PER_ADDRESS = (20, dt.timedelta(hours=1))
+VERIFICATIONS_PER_ADDRESS = (20, dt.timedelta(minutes=10))
+VERIFY_MAX_BYTES = 20 * 1024 * 1024
+VERIFY_TOO_LARGE = (
+    "Ce fichier dépasse 20 Mo, la taille maximale acceptée par la vérification. "
+    "Un PDF signé du portail est bien plus petit : vérifiez que c'est le bon fichier."
+)
 
 
 def _uuid(request: Request, name: str) -> uuid.UUID:
@@ -39,7 +59,7 @@ def _uuid(request: Request, name: str) -> uuid.UUID:
 async def _manage(
     request: Request,
     errors: dict[str, str] | None = None,
-    values: dict[str, Any] | None = None,
+    values: Mapping[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     opened = _opened(request)
@@ -71,7 +91,8 @@ async def manage(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def create(request: Request) -> Response:
     opened = _opened(request)
-    form = dict(await request.form())
+    form = await read_form(request)
+    refused = FormResult.of(form).errors  # what the form layer refused, beside its field
     draft = await requests.draft(opened)
     lines, errors = requests.parse_lines(form, len(draft["parties"]))
     try:
@@ -79,12 +100,13 @@ async def create(request: Request) -> Response:
         reminder_days = requests.parse_reminders(str(form.get("reminder_days", "")))
     except FieldError as exc:
         errors[exc.field or "request"] = exc.message
+    errors = {**errors, **refused}  # the form layer's reason wins on its field
     if errors:
         return await _manage(request, errors, form, 422)
     external = {
         int(key.removeprefix("external-"))
         for key in form
-        if key.startswith("external-") and key.removeprefix("external-").isdigit()
+        if key.startswith("external-") and is_digits(key.removeprefix("external-"))
     }
     try:
         await requests.create(
@@ -109,21 +131,54 @@ async def create(request: Request) -> Response:
 async def _pilot_action(request: Request, action: Any, done: str) -> Response:
     opened = _opened(request)
     try:
-        await action(opened, dict(await request.form()))
+        await action(opened, dict(await read_form(request)))
     except FieldError as exc:
         return await _manage(request, {exc.field or "request": exc.message}, None, 422)
     return flash(see_other(f"{opened.base}/signature"), done)
 
 
+async def _cancel_page(
+    request: Request,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    opened = _opened(request)
+    found = await requests.cancellation(opened, _uuid(request, "request_id"))
+    return await render(
+        request,
+        "signing/cancel.html",
+        {"c": opened, "errors": errors or {}, "values": values or {}, **found},
+        status_code=status_code,
+    )
+
+
+@on_convention(Permission.CONVENTIONS_EDIT)
+async def cancel_confirm(request: Request) -> Response:
+    return await _cancel_page(request)
+
+
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def cancel(request: Request) -> Response:
-    request_id = _uuid(request, "request_id")
-    return await _pilot_action(
-        request,
-        lambda o, f: requests.cancel(
-            request, o, request.state.user, request_id, str(f.get("reason", "")).strip()
-        ),
-        "Demande de signature annulée ; les personnes concernées sont prévenues.",
+    opened = _opened(request)
+    form = await read_form(request)
+    try:
+        seen = form.get("signed")
+        await requests.cancel(
+            request,
+            opened,
+            request.state.user,
+            _uuid(request, "request_id"),
+            text(form, "reason", requests.REASON_MAX),
+            None if seen is None else str(seen),
+        )
+    except FieldError as exc:
+        errors = {exc.field or "request": exc.message}
+        return await _cancel_page(request, errors, redisplay(form), 422)
+    return flash(
+        see_other(f"{opened.base}/signature"),
+        "Demande de signature annulée ; les personnes concernées sont prévenues. Vous pouvez "
+        "rouvrir la relecture.",
     )
 
 
@@ -284,6 +339,7 @@ async def _ceremony_page(
             "status_label": ParticipantStatus(c.participant["status"]).label,
             "request_label": RequestStatus(c.request["status"]).label,
             "signer": c.participant["role"] == ParticipantRole.SIGNER,
+            "codes_blocked_until": await ceremony.codes_blocked_until(c) if c.my_turn else None,
         },
         status_code=status_code,
     )
@@ -296,16 +352,22 @@ async def ceremony_show(request: Request) -> Response:
 
 
 async def ceremony_code(request: Request) -> Response:
+    # Counted before the link is looked up: guessing links costs the same budget.
+    address = throttle.client_address(request)
+    budget = await throttle.hit("signing_code", address, *CODES_PER_ADDRESS)
     c = await _ceremony(request)
+    if budget.over:
+        page = await _ceremony_page(request, c, {"code": budget.message}, 429)
+        return throttle.retry_after(page, budget)
     try:
         await ceremony.send_code(c, _audit(request, c))
     except FieldError as exc:
-        return await _ceremony_page(
-            request,
-            c,
-            {exc.field or "code": exc.message},
-            409 if isinstance(exc, ceremony.NotYourTurn) else 422,
-        )
+        status = 422
+        if isinstance(exc, ceremony.NotYourTurn):
+            status = 409
+        elif isinstance(exc, ceremony.TooManyCodes):
+            status = 429
+        return await _ceremony_page(request, c, {exc.field or "code": exc.message}, status)
     return flash(
         see_other(f"/signature/{request.path_params['token']}#confirmer"),
         f"Code envoyé à {c.participant['email']} : il est valable 10 minutes.",
@@ -314,7 +376,8 @@ async def ceremony_code(request: Request) -> Response:
 
 async def ceremony_sign(request: Request) -> Response:
     c = await _ceremony(request)
-    form = await request.form()
+    # A drawn mark is a PNG data URL, up to MARK_MAX_BYTES once decoded.
+    form = await read_form(request, longer={"mark_image": ceremony.MARK_MAX_BYTES * 4 // 3 + 64})
     values = {k: str(v) for k, v in form.items() if k in ("code", "mark_kind", "mark_text")}
     try:
         mark = None
@@ -330,10 +393,12 @@ async def ceremony_sign(request: Request) -> Response:
         )
     except FieldError as exc:
         refreshed = await ceremony.load(request.path_params["token"]) or c
+        # The mark's three fields are one fieldset on the page, with one place for its error.
+        field = "mark" if (exc.field or "").startswith("mark") else exc.field or "code"
         return await _ceremony_page(
             request,
             refreshed,
-            {exc.field or "code": exc.message},
+            {field: exc.message},
             409 if isinstance(exc, ceremony.NotYourTurn) else 422,
             values,
         )
@@ -347,9 +412,9 @@ async def ceremony_sign(request: Request) -> Response:
 
 async def ceremony_decline(request: Request) -> Response:
     c = await _ceremony(request)
-    form = await request.form()
+    form = await read_form(request)
     try:
-        await ceremony.decline(c, str(form.get("reason", "")), _audit(request, c))
+        await ceremony.decline(c, long_text(form, "reason", 2000), _audit(request, c))
     except FieldError as exc:
         return await _ceremony_page(request, c, {"reason": exc.message}, 422)
     return flash(
@@ -360,28 +425,31 @@ async def ceremony_decline(request: Request) -> Response:
 
 async def ceremony_delegate(request: Request) -> Response:
     c = await _ceremony(request)
-    form = await request.form()
+    form = await read_form(request)
     try:
         await ceremony.delegate(
             c,
-            str(form.get("name", "")),
-            str(form.get("email", "")),
-            str(form.get("reason", "")),
+            text(form, "name"),
+            text(form, "email", 254),
+            long_text(form, "reason", 2000),
             _audit(request, c),
         )
     except FieldError as exc:
         return await _ceremony_page(
             request, c, {"delegate_" + (exc.field or "email"): exc.message}, 422
         )
-    return flash(
-        see_other(f"/signature/{request.path_params['token']}"),
-        "Délégation enregistrée : votre collègue est invité(e) par e-mail.",
-    )
+    # Shown here rather than after a redirect: this link now answers 404.
+    return await render(request, "signing/delegated.html", {"c": c})
 
 
 async def ceremony_upload(request: Request) -> Response:
     c = await _ceremony(request)
-    form = await request.form(max_part_size=UPLOAD_LIMIT)
+    try:
+        form = await read_form(body.limited(request, UPLOAD_LIMIT), max_files=1)
+    except body.BodyTooLarge:
+        limit_mb = UPLOAD_LIMIT // (1024 * 1024)
+        message = f"Le fichier dépasse {limit_mb} Mo : il ne peut pas être reçu."
+        return await _ceremony_page(request, c, {"file": message}, 413)
     upload = form.get("file")
     data = await upload.read() if upload is not None and hasattr(upload, "read") else b""
     if not data:
@@ -421,7 +489,27 @@ async def ceremony_bundle(request: Request) -> Response:
 async def verify_page(request: Request) -> Response:
     if request.method == "GET":
         return await render(request, "signing/verification.html", {"verdict": None, "errors": {}})
-    form = await request.form(max_part_size=UPLOAD_LIMIT)
+    # A public page that costs CPU: counted per address before the body is even read.
+    budget = await throttle.hit(
+        "verification", throttle.client_address(request), *VERIFICATIONS_PER_ADDRESS
+    )
+    if budget.over:
+        page = await render(
+            request,
+            "signing/verification.html",
+            {"verdict": None, "errors": {"file": budget.message}},
+            status_code=429,
+        )
+        return throttle.retry_after(page, budget)
+    try:
+        form = await read_form(body.limited(request, VERIFY_MAX_BYTES), max_files=1)
+    except body.BodyTooLarge:
+        return await render(
+            request,
+            "signing/verification.html",
+            {"verdict": None, "errors": {"file": VERIFY_TOO_LARGE}},
+            status_code=413,
+        )
     upload = form.get("file")
     data = await upload.read() if upload is not None and hasattr(upload, "read") else b""
     if not data:
@@ -450,6 +538,11 @@ async def verify_page(request: Request) -> Response:
 routes = [
     Route("/conventions/{convention_id}/signature", manage, methods=["GET"]),
     Route("/conventions/{convention_id}/signature", create, methods=["POST"]),
+    Route(
+        "/conventions/{convention_id}/signature/{request_id}/annulation",
+        cancel_confirm,
+        methods=["GET"],
+    ),
     Route(
         "/conventions/{convention_id}/signature/{request_id}/annulation", cancel, methods=["POST"]
     ),

@@ -12,6 +12,7 @@ import json
 from pyhanko.sign.timestamps import TimeStamper
 
 from portal.conventions import repository as conventions
+from portal.core import periodic as units
 from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
 from portal.notifications import service as notifications
@@ -32,49 +33,56 @@ def due_reminder_keys(step: int, days_open: int, reminder_days: list[int]) -> li
 
 
 async def scan(at: dt.datetime) -> None:
+    """Each request apart: one whose rows make its work fail is retried at the next run, and
+    the others are reminded and expired meanwhile."""
     for req in await repository.active_requests():
         scope = TenantScope(consortium_id=req["consortium"])
-        if req["expires_on"] < at.date():
-            await _expire(scope, req)
+        async with units.unit("signatures", consortium=scope.consortium_id, request=req["id"]):
+            await _scan_request(scope, req, at)
+
+
+async def _scan_request(scope: TenantScope, req: Row, at: dt.datetime) -> None:
+    if workflow.past_expiry(req, at):
+        await _expire(scope, req)
+        return
+    people = await repository.participants(scope, req["id"])
+    if req["closing"] == "pending" or any(
+        p["status"] == ParticipantStatus.SUBMITTED for p in people
+    ):
+        # Signatures waiting (for a time-stamping authority, say): try again hourly.
+        await workflow.enqueue_apply(scope, req["id"], at.strftime("%Y%m%d%H"))
+    if req["step_opened_at"] is None:
+        return
+    days_open = (at - req["step_opened_at"]).days
+    due = due_reminder_keys(req["current_step"], days_open, list(req["reminder_days"]))
+    if not due:
+        return
+    for p in people:
+        if p["status"] != ParticipantStatus.PENDING:
             continue
-        people = await repository.participants(scope, req["id"])
-        if req["closing"] == "pending" or any(
-            p["status"] == ParticipantStatus.SUBMITTED for p in people
-        ):
-            # Signatures waiting (for a time-stamping authority, say): try again hourly.
-            await workflow.enqueue_apply(scope, req["id"], at.strftime("%Y%m%d%H"))
-        if req["step_opened_at"] is None:
-            continue
-        days_open = (at - req["step_opened_at"]).days
-        due = due_reminder_keys(req["current_step"], days_open, list(req["reminder_days"]))
-        if not due:
-            continue
-        for p in people:
-            if p["status"] != ParticipantStatus.PENDING:
+        async with repository.locked(scope, req["id"]):
+            owed = [k for k in due if not await repository.reminder_sent(scope, p["id"], k)]
+            if not owed:
                 continue
-            async with repository.locked(scope, req["id"]):
-                owed = [k for k in due if not await repository.reminder_sent(scope, p["id"], k)]
-                if not owed:
-                    continue
-                # A late scan owing several reminders sends one and records them all.
-                for key in owed:
-                    await repository.insert_reminder(scope, p["id"], key)
-                await chain.append(
-                    scope,
-                    req["id"],
-                    EventKind.REMINDED,
-                    audit=SYSTEM,
-                    participant=p["id"],
-                    details={"keys": owed},
-                )
-                # Scheduled, so it waits for the morning like every non-urgent e-mail.
-                await workflow.enqueue_mail(
-                    scope,
-                    p["id"],
-                    "reminder",
-                    owed[-1],
-                    run_after=notifications.next_sending_time(at),
-                )
+            # A late scan owing several reminders sends one and records them all.
+            for key in owed:
+                await repository.insert_reminder(scope, p["id"], key)
+            await chain.append(
+                scope,
+                req["id"],
+                EventKind.REMINDED,
+                audit=SYSTEM,
+                participant=p["id"],
+                details={"keys": owed},
+            )
+            # Scheduled, so it waits for the morning like every non-urgent e-mail.
+            await workflow.enqueue_mail(
+                scope,
+                p["id"],
+                "reminder",
+                owed[-1],
+                run_after=notifications.next_sending_time(at),
+            )
 
 
 async def _expire(scope: TenantScope, req: Row) -> None:

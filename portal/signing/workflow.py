@@ -51,6 +51,23 @@ def link_for(participant: Row) -> str:
     return f"{get_settings().base_url}/signature/{token_for(participant)}"
 
 
+def past_expiry(request: Row, at: dt.datetime) -> bool:
+    """The whole expiry day still counts; the scan closes the request the day after."""
+    return bool(request["expires_on"] < at.date())
+
+
+def link_alive(participant: Row, request: Row, at: dt.datetime) -> bool:
+    """Whether a participant's e-mailed link still leads anywhere. A replaced or delegated
+    person's successor holds the only live link for that place; a cancelled or expired
+    request has nothing left to sign, and its links must not expose the document either."""
+    if ParticipantStatus(participant["status"]).gone:
+        return False
+    status = RequestStatus(request["status"])
+    if status in (RequestStatus.CANCELLED, RequestStatus.EXPIRED):
+        return False
+    return not (status == RequestStatus.ACTIVE and past_expiry(request, at))
+
+
 def acting(participants: Sequence[Row], step: int | None = None) -> list[Row]:
     """Signers and approvers still part of the request (of one step, if given)."""
     return [

@@ -48,7 +48,7 @@ def parse_departements(raw: str) -> tuple[list[str], str | None]:
 
 
 def consortium_form(form: FormData) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     name = text(form, "name")
     slug = text(form, "slug", 64).lower()
     programme = text(form, "programme")
@@ -79,7 +79,7 @@ def consortium_form(form: FormData) -> FormResult:
 
 
 def organisation_form(form: FormData) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     name = text(form, "name")
     siret = re.sub(r"\s", "", text(form, "siret", 40))
     kinds = [k for k in form.getlist("kinds") if isinstance(k, str) and k in set(OrganisationKind)]
@@ -105,7 +105,7 @@ def _uuid(raw: str) -> uuid.UUID | None:
 
 
 def invitation_form(form: FormData) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     raw_email = text(form, "email", 254)
     email = normalise_email(raw_email)
     organisation_id = _uuid(text(form, "organisation"))
@@ -128,9 +128,19 @@ def invitation_form(form: FormData) -> FormResult:
 
 
 def member_form(form: FormData) -> FormResult:
-    result = FormResult()
+    result = FormResult.of(form)
     role = text(form, "role")
     if role not in set(Role):
         result.errors["role"] = "Choisissez un rôle dans la liste."
     result.values = {"role": role, "may_sign": checkbox(form, "may_sign")}
+    return result
+
+
+def settings_form(form: FormData) -> FormResult:
+    """The consortium's settings: checkboxes, so nothing to refuse."""
+    result = FormResult.of(form)
+    result.values = {
+        "self_review_allowed": checkbox(form, "self_review_allowed"),
+        "pilot_second_factor_required": checkbox(form, "pilot_second_factor_required"),
+    }
     return result

@@ -36,6 +36,23 @@ async def consortium_by_id(consortium_id: uuid.UUID) -> Row | None:
     return row
 
 
+# The settings a pilot edits (see `service.SETTINGS`).
+_SETTINGS = (Consortium.self_review_allowed, Consortium.pilot_second_factor_required)
+
+
+async def consortium_settings(scope: TenantScope) -> Row:
+    row: Row | None = (
+        await Consortium.select(*_SETTINGS).where(Consortium.id == scope.consortium_id).first()
+    )
+    return row or {}
+
+
+async def update_consortium_settings(scope: TenantScope, values: dict[str, Any]) -> None:
+    await Consortium.update({getattr(Consortium, k): v for k, v in values.items()}).where(
+        Consortium.id == scope.consortium_id
+    )
+
+
 async def all_consortia() -> list[Row]:
     rows: list[Row] = await Consortium.select().order_by(Consortium.name)
     return rows
@@ -64,6 +81,7 @@ async def active_membership(slug: str, user_id: uuid.UUID) -> Row | None:
             Membership.consortium.id,
             Membership.consortium.slug,
             Membership.consortium.name,
+            Membership.consortium.pilot_second_factor_required,
         )
         .where(
             (Membership.consortium.slug == slug)

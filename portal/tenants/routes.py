@@ -9,8 +9,8 @@ from starlette.routing import Route
 
 from portal.audit import service as audit
 from portal.auth.routes import log_in
-from portal.core.forms import submit, text
-from portal.core.permissions import MATRIX, Permission, Role, allows, requires
+from portal.core.forms import read_form, submit, text
+from portal.core.permissions import MATRIX, REVIEW_RULE, Permission, Role, allows, requires
 from portal.core.responses import path_uuid, see_other
 from portal.core.templating import flash, render
 from portal.tenants import forms, service
@@ -69,7 +69,7 @@ async def member_list(request: Request) -> Response:
 
 @requires(Permission.MEMBERS_INVITE)
 async def invitation_create(request: Request) -> Response:
-    result = forms.invitation_form(await request.form())
+    result = forms.invitation_form(await read_form(request))
     ctx, user = request.state.tenant, request.state.user
     await submit(result, lambda: service.invite(request, ctx, user, result.values), "email")
     if not result.ok:
@@ -100,7 +100,7 @@ async def member_edit(request: Request) -> Response:
         raise HTTPException(404)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        result = forms.member_form(await request.form())
+        result = forms.member_form(await read_form(request))
         errors = result.errors
         if result.ok:
             try:
@@ -169,7 +169,7 @@ async def _organisations_page(
 
 @requires(Permission.ORGANISATIONS_MANAGE)
 async def organisation_create(request: Request) -> Response:
-    result = forms.organisation_form(await request.form())
+    result = forms.organisation_form(await read_form(request))
     ctx, user = request.state.tenant, request.state.user
     await submit(
         result, lambda: service.add_organisation(request, ctx, user, result.values), "siret"
@@ -187,7 +187,31 @@ async def tenant_roles(request: Request) -> Response:
     return await render(
         request,
         "roles.html",
-        {"matrix": MATRIX, "roles": list(Role), "permissions": list(Permission)},
+        {
+            "matrix": MATRIX,
+            "roles": list(Role),
+            "permissions": list(Permission),
+            "review_rule": REVIEW_RULE,
+            "self_review_allowed": await service.self_review_allowed(request.state.tenant),
+        },
+    )
+
+
+@requires(Permission.SETTINGS_MANAGE)
+async def consortium_settings(request: Request) -> Response:
+    ctx, user = request.state.tenant, request.state.user
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        result = forms.settings_form(await read_form(request))
+        if result.ok:
+            await service.update_settings(request, ctx, user, result.values)
+            return flash(see_other(f"{_base(request)}/reglages"), "Réglages enregistrés.")
+        errors = result.errors
+    return await render(
+        request,
+        "tenants/settings.html",
+        {"settings": await service.consortium_settings(ctx), "errors": errors},
+        status_code=400 if errors else 200,
     )
 
 
@@ -214,6 +238,9 @@ routes = [
     Route("/organisations", organisation_create, methods=["POST"], name="organisation_create"),
     Route("/roles", tenant_roles, methods=["GET"], name="tenant_roles"),
     Route("/journal", audit_log, methods=["GET"], name="audit_log"),
+    Route(
+        "/reglages", consortium_settings, methods=["GET", "POST"], name="consortium_settings"
+    ),
 ]
 
 
@@ -230,7 +257,7 @@ async def invitation_accept(request: Request) -> Response:
     problem = invitation.problem
     full_name = ""
     if request.method == "POST" and not problem:
-        form = await request.form()
+        form = await read_form(request)
         try:
             if user:
                 await service.accept_invitation(request, token, user)

@@ -58,6 +58,8 @@ async def resolve_tenant(slug: str, user_id: uuid.UUID) -> TenantContext | None:
         organisation_id=row["organisation"],
         role=row["role"],
         may_sign=row["may_sign"],
+        second_factor_required=row["role"] == Role.PILOT
+        and bool(row["consortium.pilot_second_factor_required"]),
     )
 
 
@@ -467,3 +469,29 @@ async def active_members_of(scope: TenantScope, organisation_id: uuid.UUID) -> l
 
 async def organisation_in(scope: TenantScope, organisation_id: uuid.UUID) -> dict[str, Any] | None:
     return await repository.organisation_in(scope, organisation_id)
+
+
+# Consortium settings (the pilot's) ---------------------------------------------------------
+
+
+async def consortium_settings(scope: TenantScope) -> dict[str, Any]:
+    return await repository.consortium_settings(scope)
+
+
+async def self_review_allowed(scope: TenantScope) -> bool:
+    """May an organisation validate a justificatif it deposited itself (pilot included)?"""
+    return bool((await repository.consortium_settings(scope)).get("self_review_allowed"))
+
+
+async def update_settings(
+    request: Request | None, ctx: TenantContext, user: CurrentUser, values: dict[str, Any]
+) -> None:
+    before = await repository.consortium_settings(ctx)
+    changed = {k: v for k, v in values.items() if before.get(k) != v}
+    if not changed:
+        return
+    async with transaction():
+        await repository.update_consortium_settings(ctx, changed)
+        await audit.record_action(
+            AuditTag.CONSORTIUM_SETTINGS_CHANGED, request, user, ctx, subject="settings", **changed
+        )

@@ -26,6 +26,10 @@ class Consortium(Table, tablename="tenants_consortium"):
     programme = Varchar(length=32)  # Programme
     departements = Array(Varchar(length=3))  # INSEE codes: "75", "2A", "971"
     status = Varchar(length=16)  # ConsortiumStatus
+    # Settings the pilot edits (`/c/{slug}/reglages`):
+    self_review_allowed = Boolean(default=False)  # an organisation validates its own deposits
+    # Pilots must have a second factor (TOTP) to enter the space: see auth/second_factor.py.
+    pilot_second_factor_required = Boolean(default=False)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

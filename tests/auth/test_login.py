@@ -52,7 +52,9 @@ class TestPasswordLogin:
         finally:
             object.__setattr__(settings, "base_url", "http://testserver")
         cookie = next(
-            c for c in response.headers.get_list("set-cookie") if c.startswith("portal_session=")
+            c
+            for c in response.headers.get_list("set-cookie")
+            if c.startswith("__Host-portal_session=")
         )
         assert "Secure" in cookie
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyotp
 import pytest
 
 from portal.auth import oidc
@@ -15,7 +16,7 @@ from portal.core.tenancy import TenantScope
 from portal.tenants import repository as tenants_repository
 from portal.tenants.service import now
 from tests.auth.oidc_harness import complete_provider_login, start_oidc_provider
-from tests.conftest import OIDC_PORT, World, login
+from tests.conftest import OIDC_PORT, World, enrol_second_factor, login, post_form
 
 CALLBACK = "http://testserver/login/oidc/test/callback"
 
@@ -152,3 +153,20 @@ class TestOidcProtocolChecks:
 
     async def test_login_page_offers_the_provider(self, client: httpx.AsyncClient) -> None:
         assert "Se connecter avec Fournisseur de test" in (await client.get("/login")).text
+
+
+class TestOidcAndSecondFactor:
+    async def test_an_enrolled_person_still_types_a_code_after_the_provider(
+        self, provider: object, client: httpx.AsyncClient, world: World
+    ) -> None:
+        """We cannot tell whether a provider asked for a second factor: ours is asked too."""
+        secret = await enrol_second_factor(world.tenant.pilot)
+        space = f"/c/{world.tenant.slug}/"
+        response = await sign_in(client, world.tenant.pilot.email, next_url=space)
+        assert response.status_code == 303
+        step = response.headers["location"]
+        assert step.startswith("/login/code")
+        assert (await client.get(space)).status_code == 303
+        done = await post_form(client, step, {"code": pyotp.TOTP(secret).now()}, from_page=step)
+        assert done.status_code == 303 and done.headers["location"] == space
+        assert (await client.get(space)).status_code == 200

@@ -7,7 +7,7 @@ from email import policy
 
 import httpx
 
-from tests.conftest import World, delivered_mails, login, post_form
+from tests.conftest import World, delivered_mails, login, post_form, sent_mails
 
 
 async def reset_link() -> str:
@@ -79,3 +79,60 @@ class TestPasswordReset:
         response = await post_form(client, "/mot-de-passe/oublie", {"email": "pas-une-adresse"})
         assert response.status_code == 400
         assert "adresse e-mail valide" in html.unescape(response.text)
+
+
+async def expect_dead(client: httpx.AsyncClient, link: str) -> None:
+    page = await client.get(link)
+    assert page.status_code == 400
+    assert "Ce lien n'est plus valable" in html.unescape(page.text)
+    pw = "une phrase toute neuve ici"
+    posted = await post_form(
+        client, link, {"password": pw, "password_confirm": pw}, from_page="/login"
+    )
+    assert posted.status_code == 400
+    assert "Ce lien n'est plus valable" in html.unescape(posted.text)
+
+
+class TestOlderLinksAreRevoked:
+    async def test_a_new_request_revokes_the_previous_link(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        email_address = world.tenant.pilot.email
+        await post_form(client, "/mot-de-passe/oublie", {"email": email_address})
+        first = await reset_link()
+        for path in sent_mails():
+            path.unlink()
+        await post_form(client, "/mot-de-passe/oublie", {"email": email_address})
+        second = await reset_link()
+        assert first != second
+        await expect_dead(client, first)
+        # The latest one still works.
+        assert (await client.get(second)).status_code == 200
+
+    async def test_resetting_revokes_every_other_link(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        import datetime as dt
+        import uuid
+
+        from portal.auth import repository, service
+        from portal.core import security
+
+        # A second link alive beside the e-mailed one (issued before this rule, or in a race).
+        await post_form(client, "/mot-de-passe/oublie", {"email": world.tenant.pilot.email})
+        link = await reset_link()
+        other_id = uuid.uuid4()
+        other = service._reset_token(other_id)
+        await repository.insert_reset_token(
+            other_id,
+            world.tenant.pilot.id,
+            security.token_hash(other),
+            dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+        )
+        assert (await client.get(f"/mot-de-passe/{other}")).status_code == 200
+        pw = "phrase choisie au hasard"
+        done = await post_form(
+            client, link, {"password": pw, "password_confirm": pw}, from_page=link
+        )
+        assert done.status_code == 303
+        await expect_dead(client, f"/mot-de-passe/{other}")

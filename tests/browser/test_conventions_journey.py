@@ -68,13 +68,15 @@ class TestConventionJourney:
         await info.get_by_role("button", name="Enregistrer les informations").click()
         await expect(page.locator(".lead")).to_contain_text("du 01/01/2027 au 31/12/2028")
 
-        # Signatories of every party.
+        # Signatories and référents of every party.
         parties = page.locator("#parties tbody tr")
         for index in range(await parties.count()):
             row = page.locator("#parties tbody tr").nth(index)
             await row.locator("summary").click()
             await row.get_by_label("Signataire (prénom et nom)").fill(f"Signataire {index + 1}")
             await row.get_by_label("Qualité du signataire").fill("Directeur général")
+            # The text names the référents: without one, freezing is refused.
+            await row.get_by_label("Référent", exact=True).fill(f"Référent {index + 1}")
             await row.get_by_role("button", name="Enregistrer").click()
             await page.wait_for_load_state()
         await expect(page.locator("#parties")).not_to_contain_text("à désigner")
@@ -134,6 +136,22 @@ class TestConventionJourney:
         await page.get_by_role("link", name="Notifications").click()
         await expect(page.locator("main")).to_contain_text("vous mentionne")
         await page.goto(convention_url)
+        # What the text still lacks is listed before freezing, each with a link to its field.
+        blockers = page.locator(".alert--error").filter(has_text="Avant de figer")
+        await expect(blockers).to_contain_text(
+            "Article 1 « Objet de la convention » : indiquez le territoire"
+        )
+        await blockers.get_by_role("link", name="Compléter").first.click()
+        await expect(page.get_by_label("Territoire")).to_be_focused()
+        info = page.locator("#informations")
+        await info.get_by_label("Territoire").fill("Métropole de Lyon")
+        await info.get_by_label("Diagnostic, par ménage (€)").fill("450")
+        await info.get_by_label("Accompagnement, par ménage et par an (€)").fill("1 400")
+        await info.get_by_label("Gestion locative adaptée, par logement et par an (€)").fill("900")
+        await info.get_by_role("button", name="Enregistrer les informations").click()
+        await expect(page.locator(".alert--error").filter(has_text="Avant de figer")).to_have_count(
+            0
+        )
         await page.get_by_role("button", name="Figer pour signature").click()
         await expect(page.locator(".lead")).to_contain_text("Prête à signer")
 

@@ -91,13 +91,16 @@ async def article_ids(client: httpx.AsyncClient, url: str) -> list[str]:
     return list(dict.fromkeys(re.findall(r"/articles/([0-9a-f-]{36})\"", page)))
 
 
-async def make_ready_to_freeze(client: httpx.AsyncClient, url: str, cast: Cast) -> None:
-    """Dates, households, a balanced plan and every signatory: what freezing requires."""
+async def make_ready_to_freeze(
+    client: httpx.AsyncClient, url: str, cast: Cast, starts_on: str = "01/01/2027"
+) -> None:
+    """Dates, households, a balanced plan, every signatory and référent: what freezing
+    requires (a renewal passes its own start: periods of a chain never overlap)."""
     info = {
         "title": "Convention de partenariat AVDL Rhône",
         "project_name": "Logement d'abord Rhône",
         "territory": "Métropole de Lyon",
-        "starts_on": "01/01/2027",
+        "starts_on": starts_on,
         "duration_months": "24",
         "households_target": "100",
         "homes_target": "60",
@@ -143,6 +146,7 @@ async def make_ready_to_freeze(client: httpx.AsyncClient, url: str, cast: Cast) 
                 "role": _role_of(page, party_id),
                 "signatory_name": "Claire Martin",
                 "signatory_title": "Directrice",
+                "referent_name": "Julie Bernard",
             },
         )
         assert response.status_code == 303, response.text

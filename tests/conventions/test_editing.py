@@ -310,7 +310,10 @@ class TestTextAndDiffs:
         await set_status(client, url, "review")
         response = await set_status(client, url, "ready")
         assert response.status_code == 409
-        assert "Article 1 : variable inconnue {{ inconnue }}." in response.text
+        assert (
+            "Article 1 « Objet &lt;b&gt;gras&lt;/b&gt; » : variable inconnue {{ inconnue }}."
+            in response.text
+        )
 
     async def test_diff_between_review_versions(
         self, client: httpx.AsyncClient, cast: Cast

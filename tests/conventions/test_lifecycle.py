@@ -314,7 +314,7 @@ class TestSignedConventions:
         renewal = response.headers["location"]
         row = await convention_row(renewal)
         assert row["starts_on"] == dt.date(2029, 1, 1) and row["months_before"] == 24
-        await make_ready_to_freeze(client, renewal, cast)
+        await make_ready_to_freeze(client, renewal, cast, starts_on="01/01/2029")
         # make_ready_to_freeze sets 24 months again: 48 in all, accepted.
         assert (await set_status(client, renewal, "review")).status_code == 303
         assert (await set_status(client, renewal, "ready")).status_code == 303

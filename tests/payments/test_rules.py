@@ -1,6 +1,7 @@
-"""The rules on money: amounts in cents and never negative, payments not dated before the
-convention starts, the schedule adding up to the amount granted, results and expenses that set
-the amount, and the warnings (more than due, before the money is received) that need a reason."""
+"""The rules on money: amounts in cents and never negative, payments dated from the
+convention's signature (before it, only with a reason), the schedule adding up to the amount
+granted, results and expenses that set the amount, and the warnings (more than due, before the
+money is received, before the signature) that need a reason."""
 
 from __future__ import annotations
 
@@ -114,15 +115,12 @@ class TestAmounts:
             assert message in text_of(response.text), amount
         assert (await lines_of(money, schedule))[0]["paid_cents"] == 0
 
-    async def test_payment_dates_within_the_convention_and_not_in_the_future(
+    async def test_payment_dates_not_in_the_future_and_with_a_reference(
         self, client: httpx.AsyncClient, money: Money
     ) -> None:
         await login(client, money.finance.email)
         schedule = await create_schedule(client, money, repayment_form(money))
         [line] = await lines_of(money, schedule)
-        before = await pay(client, money, line["id"], "1 000", paid_on="31/12/2025")
-        assert before.status_code == 400
-        assert "ne peut pas précéder le début de la convention (01/01/2026)" in text_of(before.text)
         future = await pay(client, money, line["id"], "1 000", paid_on="01/01/2099")
         assert future.status_code == 400 and "dans le futur" in text_of(future.text)
         missing = await pay(client, money, line["id"], "1 000", reference="")
@@ -341,3 +339,70 @@ class TestKeptPayments:
             await Payment.update({Payment.amount_cents: 1}, force=True)  # tenant-scope-ok: test
         with pytest.raises(Exception, match="payments_payment rows are kept"):
             await Payment.delete(force=True)  # tenant-scope-ok: test
+
+
+class TestAdvanceAtSignature:
+    """The conventions are signed on 15/12/2025 and start on 01/01/2026: the advance is asked
+    for and paid at signature, before the start."""
+
+    async def test_the_advance_is_requested_and_paid_on_the_signature_day(
+        self, client: httpx.AsyncClient, money: Money
+    ) -> None:
+        from portal.core.tenancy import TenantScope
+        from portal.payments import repository
+
+        await login(client, money.finance.email)
+        advance = (await lines_of(money, await subsidy(client, money)))[0]
+        url = f"{money.base}/lignes/{advance['id']}"
+        early = await post(client, f"{url}/demande", {"requested_on": "14/12/2025"})
+        assert early.status_code == 400
+        assert "ne peut pas précéder la signature de la convention (15/12/2025)" in text_of(
+            early.text
+        )
+        asked = await post(
+            client, f"{url}/demande", {"requested_on": "15/12/2025", "request_reference": "D-1"}
+        )
+        assert asked.status_code == 303, text_of(asked.text)[-2000:]
+        paid = await pay(client, money, advance["id"], "150 000", paid_on="15/12/2025")
+        assert paid.status_code == 303, text_of(paid.text)[-2000:]
+        [payment] = await repository.payments(
+            TenantScope(money.cast.world.tenant.id), [advance["id"]]
+        )
+        assert payment["warnings"] == [] and str(payment["paid_on"]) == "2025-12-15"
+        assert (await lines_of(money, advance["schedule"]))[0]["status"] == "paid"
+
+    async def test_a_payment_before_the_signature_needs_a_reason(
+        self, client: httpx.AsyncClient, money: Money
+    ) -> None:
+        from portal.core.tenancy import TenantScope
+        from portal.payments import repository
+
+        await login(client, money.finance.email)
+        advance = (await lines_of(money, await subsidy(client, money)))[0]
+        warned = await pay(client, money, advance["id"], "150 000", paid_on="10/12/2025")
+        assert warned.status_code == 409
+        assert (
+            "Ce versement est daté du 10/12/2025, avant la signature de la convention "
+            "(15/12/2025)" in text_of(warned.text)
+        )
+        assert 'name="confirm"' in warned.text and 'name="reason"' in warned.text
+        scope = TenantScope(money.cast.world.tenant.id)
+        assert await repository.payments(scope, [advance["id"]]) == []
+        no_reason = await pay(
+            client, money, advance["id"], "150 000", paid_on="10/12/2025", confirm="on"
+        )
+        assert no_reason.status_code == 400 and "Expliquez pourquoi" in text_of(no_reason.text)
+        confirmed = await pay(
+            client,
+            money,
+            advance["id"],
+            "150 000",
+            paid_on="10/12/2025",
+            confirm="on",
+            reason="Avance versée par anticipation sur décision du préfet",
+        )
+        assert confirmed.status_code == 303
+        [payment] = await repository.payments(scope, [advance["id"]])
+        assert payment["warnings"] == ["before_signature"]
+        page = text_of((await client.get(f"{money.base}/lignes/{advance['id']}")).text)
+        assert "confirmé malgré l'alerte (versement antérieur à la signature)" in page

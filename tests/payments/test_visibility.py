@@ -1,6 +1,7 @@
 """Who sees which lines: an association sees only what it is owed; the State's agent sees the
-State fund's subsidy, not the reversements; another consortium sees nothing (404); only the
-pilot and finance record payments. Reminders go to whoever must act."""
+schedules of the conventions its service is party to (none when it is party to none); another
+consortium sees nothing (404); only the pilot and finance record payments. Reminders go to
+whoever must act."""
 
 from __future__ import annotations
 
@@ -47,6 +48,23 @@ async def setup(client: httpx.AsyncClient, money: Money) -> dict[str, uuid.UUID]
             ),
         )
     return ids
+
+
+async def state_agent_of_no_convention(money: Money) -> uuid.UUID:
+    """An agent of a State service (a DREAL) taking part in the consortium, party to nothing."""
+    from portal.core.tenancy import TenantScope
+    from portal.tenants import repository as tenants
+    from tests.conftest import _member, _person
+
+    scope = TenantScope(money.cast.world.tenant.id)
+    dreal = await tenants.insert_organisation(
+        "DREAL Auvergne-Rhône-Alpes", "13001795700017", ["state_service"], "Lyon"
+    )
+    await tenants.insert_participation(scope, dreal)
+    agent = await _member(
+        scope, await _person("agent@dreal.example.org", "Agent DREAL"), dreal, "state_agent"
+    )
+    return agent.id
 
 
 class TestVisibility:
@@ -102,6 +120,52 @@ class TestVisibility:
         line = (await lines_of(money, ids["alpha"]))[0]
         assert (await agent.get(f"{money.base}/lignes/{line['id']}")).status_code == 404
 
+    async def test_a_state_agent_whose_service_is_party_to_no_convention_sees_no_subsidy(
+        self,
+        client: httpx.AsyncClient,
+        make_client,
+        money: Money,  # type: ignore[no-untyped-def]
+    ) -> None:
+        ids = await setup(client, money)
+        await state_agent_of_no_convention(money)
+        agent = make_client()
+        await login(agent, "agent@dreal.example.org")
+        listing = text_of((await agent.get(money.base)).text)
+        assert "Subvention FNAVDL 2026-2027" not in listing and "CGLLS" not in listing
+        assert "Avance" not in listing
+        state = (await lines_of(money, ids["subsidy"]))[0]
+        for path in (
+            f"{money.base}/lignes/{state['id']}",
+            f"{money.base}/echeanciers/{ids['subsidy']}",
+        ):
+            assert (await agent.get(path)).status_code == 404, path
+        reconciliation = text_of((await agent.get(f"{money.base}/rapprochement")).text)
+        assert "CE-2026-001" not in reconciliation and "150 000" not in reconciliation
+
+    async def test_the_state_agent_reviews_the_report_its_subsidy_waits_for(
+        self,
+        client: httpx.AsyncClient,
+        make_client,
+        money: Money,  # type: ignore[no-untyped-def]
+    ) -> None:
+        await setup(client, money)  # the subsidy's second installment waits for the bilan
+        pieces = f"/c/{money.slug}/pieces"
+        agent = make_client()
+        await login(agent, money.cast.state_agent.email)
+        listing = text_of((await agent.get(pieces)).text)
+        assert "Bilan intermédiaire" in listing and "Rapport d'activité" not in listing
+        report = f"{pieces}/{money.interim_report}"
+        assert "Examiner le dépôt" in (await agent.get(report)).text
+        reviewed = await post(agent, f"{report}/revue", {"decision": "validated"})
+        assert reviewed.status_code == 303
+        assert (await agent.get(f"{pieces}/{money.association_report}")).status_code == 404
+        # An agent of a service party to no convention sees none of it.
+        await state_agent_of_no_convention(money)
+        other = make_client()
+        await login(other, "agent@dreal.example.org")
+        assert "Bilan" not in text_of((await other.get(pieces)).text)
+        assert (await other.get(f"{pieces}/{money.final_report}")).status_code == 404
+
     async def test_the_bailleur_staff_sees_what_its_organisation_pays_and_receives(
         self,
         client: httpx.AsyncClient,
@@ -147,6 +211,7 @@ class TestReminders:
         from portal.payments import service
 
         ids = await setup(client, money)
+        dreal_agent = await state_agent_of_no_convention(money)
         advance = (await lines_of(money, ids["subsidy"]))[0]
         await post(
             client, f"{money.base}/lignes/{advance['id']}/demande", {"requested_on": "20/01/2026"}
@@ -155,12 +220,14 @@ class TestReminders:
             item.subject.split(":")[1]: item
             for item in await service.due_items(TenantScope(money.cast.world.tenant.id))
         }
-        # A requested subsidy: the State service must issue the payment decision.
+        # A requested subsidy: the State service must issue the payment decision (the agents
+        # whose service is party to the convention, not an agent who could not open the line).
         requested = items[str(advance["id"])]
         assert set(requested.recipients) == {
             money.cast.state_agent.id,
             money.cast.world.tenant.state_agent.id,
         }
+        assert dreal_agent not in requested.recipients
         assert requested.due_on.isoformat() == "2026-02-19"  # a month after the request
         # A reversement due: the paying bailleur's finance staff and pilots.
         repayment = (await lines_of(money, ids["alpha"]))[0]

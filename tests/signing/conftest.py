@@ -92,6 +92,19 @@ def last_code(smtp, email: str) -> str:  # type: ignore[no-untyped-def]
     raise AssertionError(f"no code sent to {email}")
 
 
+SEEN = re.compile(r'name="signed" value="([^"]*)"')
+
+
+async def cancel_request(
+    client: httpx.AsyncClient, url: str, request_id: object, reason: str
+) -> httpx.Response:
+    """As the pilot cancels: the confirmation page (who already signed), then its form."""
+    page = await client.get(f"{url}/signature/{request_id}/annulation")
+    seen = SEEN.search(page.text)
+    data = {"reason": reason, **({"signed": seen.group(1)} if seen else {})}
+    return await post(client, f"{url}/signature/{request_id}/annulation", data)
+
+
 async def ceremony_post(
     client: httpx.AsyncClient, link: str, action: str, data: dict[str, object] | None = None
 ) -> httpx.Response:

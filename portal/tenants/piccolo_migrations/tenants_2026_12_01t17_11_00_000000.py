@@ -1,0 +1,32 @@
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.columns.column_types import Boolean
+from piccolo.columns.indexes import IndexMethod
+
+ID = "2026-12-01T17:11:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "consortium setting: an organisation may validate its own justificatifs"
+
+
+async def forwards() -> MigrationManager:
+    manager = MigrationManager(migration_id=ID, app_name="tenants", description=DESCRIPTION)
+    manager.add_column(
+        table_class_name="Consortium",
+        tablename="tenants_consortium",
+        column_name="self_review_allowed",
+        db_column_name="self_review_allowed",
+        column_class_name="Boolean",
+        column_class=Boolean,
+        params={
+            "default": False,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+    return manager
