@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -193,6 +194,7 @@ def _zip_type(path: Path) -> FileType | None:
         NotImplementedError,
         RuntimeError,
         ValueError,
+        zlib.error,  # a member whose compressed bytes are damaged
     ):
         return None
     return None
@@ -378,7 +380,8 @@ def _check_pdf(handle: BinaryIO) -> None:
         active = active_content(reader.trailer)
     except UploadRefused:
         raise
-    # RecursionError: pypdf parses nested arrays and dictionaries recursively.
+    # RecursionError: pypdf parses nested arrays and dictionaries recursively; zlib.error: a
+    # damaged compressed object stream.
     except (
         PdfReadError,
         PyPdfError,
@@ -387,6 +390,7 @@ def _check_pdf(handle: BinaryIO) -> None:
         TypeError,
         OSError,
         RecursionError,
+        zlib.error,
     ) as exc:
         raise UploadRefused(
             "Ce PDF est endommagé ou incomplet (envoi interrompu ?) : il ne peut pas être ouvert. "

@@ -325,6 +325,17 @@ def lying_archive() -> bytes:
     return bytes(data)
 
 
+def damaged_member() -> bytes:
+    """A DOCX whose member's compressed bytes were damaged in transit (CRC and sizes intact)."""
+    data = bytearray(docx({"word/styles.xml": bytes(range(256)) * 400}))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.getinfo("word/styles.xml")
+    name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start : start + 16] = b"\xff" * 16
+    return bytes(data)
+
+
 ARCHIVES: dict[str, tuple[Callable[[], bytes], str, str]] = {
     "odt-300-mib-mimetype": (odt_with_huge_mimetype, "rapport.odt", "volume anormal"),
     "docx-bomb": (
@@ -344,6 +355,7 @@ ARCHIVES: dict[str, tuple[Callable[[], bytes], str, str]] = {
         "volume anormal",
     ),
     "lying-sizes": (lying_archive, "rapport.docx", "volume anormal"),
+    "damaged-member": (damaged_member, "rapport.docx", "n'est pas un document bureautique"),
     "docm-macros": (
         lambda: docx({"word/vbaProject.bin": b"\xd0\xcf\x11\xe0"}),
         "rapport.docx",
