@@ -18,13 +18,19 @@ class BodyTooLarge(Exception):
         self.max_bytes = max_bytes
 
 
+def declared_over(request: Request, max_bytes: int) -> bool:
+    """Does the declared Content-Length pass `max_bytes` plus the multipart envelope? A body
+    that says so is refused before a byte of it is read."""
+    declared = request.headers.get("content-length", "")
+    return declared.isascii() and declared.isdigit() and int(declared) > max_bytes + ENVELOPE_BYTES
+
+
 def limited(request: Request, max_bytes: int) -> Request:
     """The same request, whose body raises `BodyTooLarge` once more than `max_bytes` (plus the
     multipart envelope) arrived. A declared Content-Length over it is refused before reading."""
-    budget = max_bytes + ENVELOPE_BYTES
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > budget:
+    if declared_over(request, max_bytes):
         raise BodyTooLarge(max_bytes)
+    budget = max_bytes + ENVELOPE_BYTES
     received = 0
 
     async def receive() -> Message:

@@ -7,7 +7,7 @@ import io
 import logging
 import socket
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -31,17 +31,27 @@ def engine() -> Engine:  # type: ignore[type-arg]
     return found
 
 
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:
+    """`exc` and what caused it, ten deep at most (drivers wrap their errors)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+
+
 def unavailable(exc: BaseException | None) -> bool:
     """True when `exc` (or what caused it) says the database did not answer: down, restarting,
     connection lost, as opposed to a query it refused."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, DatabaseUnavailable | ConnectionError | TimeoutError | socket.gaierror):
+    for cause in _causes(exc):
+        if isinstance(
+            cause, DatabaseUnavailable | ConnectionError | TimeoutError | socket.gaierror
+        ):
             return True
-        if isinstance(exc, OSError) and "connect call failed" in str(exc).lower():
+        if isinstance(cause, OSError) and "connect call failed" in str(cause).lower():
             return True  # asyncpg, when every address of the host refused
         if isinstance(
-            exc,
+            cause,
             asyncpg.PostgresConnectionError
             | asyncpg.InterfaceError
             # "cannot switch to state …": a pooled connection the server dropped mid-query.
@@ -52,27 +62,21 @@ def unavailable(exc: BaseException | None) -> bool:
             | asyncpg.TooManyConnectionsError,
         ):
             return True
-        if isinstance(exc, sqlite3.OperationalError) and any(
-            text in str(exc).lower() for text in _SQLITE_OUTAGES
+        if isinstance(cause, sqlite3.OperationalError) and any(
+            text in str(cause).lower() for text in _SQLITE_OUTAGES
         ):
             return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
     return False
 
 
 def unique_violation(exc: BaseException | None) -> bool:
     """True when `exc` (or what caused it) is a unique constraint refusing a duplicate: two
     requests raced past the same "is it taken?" check."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, asyncpg.UniqueViolationError):
-            return True
-        if isinstance(exc, sqlite3.IntegrityError) and "unique" in str(exc).lower():
-            return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
+    return any(
+        isinstance(cause, asyncpg.UniqueViolationError)
+        or (isinstance(cause, sqlite3.IntegrityError) and "unique" in str(cause).lower())
+        for cause in _causes(exc)
+    )
 
 
 async def migrate() -> None:

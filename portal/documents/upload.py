@@ -13,7 +13,7 @@ from pathlib import Path
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from portal.core import spool
+from portal.core import body, spool
 
 HEAD_BYTES = 8192
 
@@ -71,8 +71,7 @@ async def receive(request: Request, file_field: str, max_bytes: int) -> Received
         raise UploadRefused(
             "Le formulaire d'envoi est invalide : rechargez la page et recommencez."
         )
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
+    if body.declared_over(request, max_bytes):
         raise UploadRefused(_too_big_message(max_bytes), status_code=413)
 
     handle, path = spool.new_file()
