@@ -34,6 +34,8 @@ os.environ.update(
     PORTAL_SECRET_KEY="test-secret-key-that-is-long-enough-0123456789",
     PORTAL_BASE_URL="http://testserver",
     PORTAL_MAIL_FROM="Portail de test <portail@test.local>",
+    # No test may depend on the hour it runs at: the quiet hours are set by the tests of them.
+    PORTAL_QUIET_HOURS="off",
     PORTAL_OIDC_PROVIDERS=(
         '[{"name": "test", "label": "Fournisseur de test", '
         f'"issuer": "http://127.0.0.1:{OIDC_PORT}", '
@@ -390,6 +392,15 @@ def smtp():  # type: ignore[no-untyped-def]
 
     with smtp_server() as server, setting("smtp_url", server.url):
         yield server
+
+
+@pytest.fixture
+def quiet_hours() -> Iterator[None]:
+    """The production default, 20:00 to 08:00 Paris time (the suite runs with none)."""
+    from tests.services import setting
+
+    with setting("quiet_hours", (20 * 60, 8 * 60)):
+        yield
 
 
 class Clock:

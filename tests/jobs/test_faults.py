@@ -295,6 +295,10 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+async def _logged(log: Path, line: str) -> bool:
+    return line in log.read_text()
+
+
 class TestWorkerProcess:
     async def test_it_starts_without_redis_waits_reconnects_and_logs_each_change(
         self,
@@ -314,13 +318,14 @@ class TestWorkerProcess:
         log = tmp_path / "worker.log"
         worker = _worker(env, log)
         try:
-            await asyncio.sleep(3)
+            # Waits on what the worker says, not a fixed time: a loaded machine starts it slowly.
+            await wait_for(lambda: _logged(log, "Redis injoignable"), seconds=60)
             assert worker.poll() is None, log.read_text()  # still up
             await proxy.start()
             await ask_reset(client, world)
             await wait_for(lambda: _status_is(JobStatus.DONE), seconds=40)
             await proxy.cut()  # Redis goes away while it runs
-            await asyncio.sleep(2)
+            await wait_for(lambda: _logged(log, "Redis perdu"), seconds=60)
             assert worker.poll() is None, log.read_text()
             await proxy.start()
             await ask_reset(client, world)

@@ -21,6 +21,7 @@ def paris(day: int, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(2026, 11, day, hour, minute, tzinfo=PARIS).astimezone(dt.UTC)
 
 
+@pytest.mark.usefixtures("quiet_hours")
 class TestQuietHours:
     @pytest.mark.parametrize(
         ("at", "expected"),

@@ -8,6 +8,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from portal.core.tenancy import TenantScope
 from portal.deadlines import repository as deadlines_repository
@@ -156,6 +157,7 @@ class TestDeduplication:
         assert await Notification.count() == 1
 
 
+@pytest.mark.usefixtures("quiet_hours")
 class TestQuietHours:
     async def test_evening_reminder_is_emailed_at_8(
         self, world: World, clock: Clock, smtp: SmtpServer
@@ -177,6 +179,7 @@ class TestQuietHours:
         assert "arrive à échéance le 31/03/2027" in message["Subject"]
 
 
+@pytest.mark.usefixtures("quiet_hours")
 class TestStopsWhenDone:
     async def test_done_deadline_gets_no_more_reminders_and_held_mail_is_withdrawn(
         self, client: httpx.AsyncClient, world: World, clock: Clock, smtp: SmtpServer
