@@ -28,8 +28,11 @@ $(VENV)/.test-deps: pyproject.toml tests/auth/oidc_provider/package-lock.json | 
 
 install-test: $(VENV)/.test-deps
 
+# One process per core (pytest-xdist), each with its own database, Redis indexes and folders;
+# a file's tests stay together in one process (module fixtures, the fault cluster).
+TEST_WORKERS ?= auto
 test: install-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Lint and types on the code base (not part of `make test`).
 check: install-test

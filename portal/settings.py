@@ -70,6 +70,8 @@ class Settings:
     quiet_hours: tuple[int, int] | None = (20 * 60, 8 * 60)  # minutes since midnight, Paris
     worker_stale_seconds: int = 60
     log_level: str = "INFO"
+    # "fast": a cheap argon2 cost for the test suite, refused in production.
+    password_hashing: str = "standard"
 
     @property
     def spool_dir(self) -> Path:
@@ -193,6 +195,7 @@ def load_settings() -> Settings:
         quiet_hours=_quiet_hours(os.environ.get("PORTAL_QUIET_HOURS", "20:00-08:00")),
         worker_stale_seconds=_positive_int("PORTAL_WORKER_STALE", 60),
         log_level=_log_level(os.environ.get("PORTAL_LOG_LEVEL", "INFO")),
+        password_hashing=_password_hashing(env, os.environ.get("PORTAL_PASSWORD_HASHING", "")),
     )
 
 
@@ -241,6 +244,17 @@ def _quiet_hours(raw: str) -> tuple[int, int] | None:
         if h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) != (h2, m2):
             return h1 * 60 + m1, h2 * 60 + m2
     raise SettingsError("PORTAL_QUIET_HOURS s'écrit HH:MM-HH:MM (ex. 20:00-08:00), ou off.")
+
+
+def _password_hashing(env: str, raw: str) -> str:
+    value = raw.strip().lower() or "standard"
+    if value not in ("standard", "fast"):
+        raise SettingsError("PORTAL_PASSWORD_HASHING vaut 'standard' ou 'fast'.")
+    if value == "fast" and env == "production":
+        raise SettingsError(
+            "PORTAL_PASSWORD_HASHING=fast affaiblit les mots de passe : réservé aux tests."
+        )
+    return value
 
 
 def _log_level(raw: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
+import socket
 import threading
 from collections.abc import Iterator
 from email import policy
@@ -96,12 +97,19 @@ class TcpProxy:
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
-        self.port = free_port()
+        # The port stays this proxy's while it is cut: bound (SO_REUSEPORT), never listening, so
+        # connections are refused and no other process or outgoing connection can take it.
+        self._reserved = socket.socket()
+        self._reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        self._reserved.bind(("127.0.0.1", 0))
+        self.port = int(self._reserved.getsockname()[1])
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(
+            self._serve, "127.0.0.1", self.port, reuse_port=True
+        )
 
     async def cut(self) -> None:
         if self._server:
@@ -133,8 +141,6 @@ class TcpProxy:
 @contextlib.contextmanager
 def silent_server() -> Iterator[int]:
     """A port that accepts connections and never says a word: a hung SMTP or S3 server."""
-    import socket
-
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(50)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import time
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -21,7 +20,7 @@ import pytest
 from starlette.routing import BaseRoute, Mount, Route, compile_path
 
 from portal.core.forms import CONTROL_MESSAGE
-from tests.conftest import ON_POSTGRES, _table_names
+from tests.conftest import _table_names
 from tests.fuzz_seed import seed
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -307,7 +306,6 @@ class TestFuzzEveryForm:
     ) -> None:
         from portal import demo
 
-        started = time.monotonic()
         accounts = await demo.load()
         seeded = await seed(accounts, make_client)
         routes = post_routes(_starlette(app).routes)
@@ -361,8 +359,6 @@ class TestFuzzEveryForm:
         )
         assert not failures, "\n".join(failures)
         assert fuzzed, "the crawl found no form at all"
-        elapsed = time.monotonic() - started
-        assert elapsed < (240 if ON_POSTGRES else 120), f"the fuzz took {elapsed:.0f} s"
 
 
 async def fuzz(targets: list[tuple[str, httpx.AsyncClient, Form]]) -> list[str]:

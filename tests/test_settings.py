@@ -51,6 +51,18 @@ class TestProduction:
         with pytest.raises(SettingsError):
             load_settings()
 
+    def test_refuses_the_test_suites_cheap_password_hashing(
+        self, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("PORTAL_ENV", "production")
+        monkeypatch.setenv("PORTAL_SECRET_KEY", "x" * 40)
+        monkeypatch.setenv("PORTAL_DATABASE_URL", "postgresql://db/portal")
+        monkeypatch.setenv("PORTAL_PASSWORD_HASHING", "fast")
+        with pytest.raises(SettingsError, match="réservé aux tests"):
+            load_settings()
+        monkeypatch.delenv("PORTAL_PASSWORD_HASHING")
+        assert load_settings().password_hashing == "standard"
+
     def test_refuses_to_start_without_a_database(
         self, clean_env: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -83,3 +83,19 @@ class TestWeakPasswords:
 
         assert password_problem(PASSWORD, ["pilote@alpha.example.org", "Pilote"]) is None
         assert password_problem("une nouvelle phrase secrète") is None
+
+
+class TestHashingCost:
+    def test_production_hashes_with_rfc_9106_costs_and_verifies_any_profiles_hash(self) -> None:
+        from portal.core.security import hash_password, verify_password
+        from tests.services import setting
+
+        with setting("password_hashing", "standard"):
+            stored = hash_password(PASSWORD)
+            assert stored.startswith("$argon2id$") and "m=65536,t=3,p=4" in stored
+        # The suite's cheap hashes carry their own cost: the standard profile checks them too.
+        with setting("password_hashing", "fast"):
+            cheap = hash_password(PASSWORD)
+        with setting("password_hashing", "standard"):
+            assert verify_password(cheap, PASSWORD) and verify_password(stored, PASSWORD)
+            assert not verify_password(stored, "not the password")

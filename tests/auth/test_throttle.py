@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from portal.auth import service, throttle
-from tests.conftest import PASSWORD, World, delivered_mails, post_form
+from tests.conftest import PASSWORD, World, delivered_mails, post_form, redis_test_url
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/13"
+REDIS_TEST_URL = redis_test_url(1)
 
 
 def client_from(app, address: str) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]

@@ -10,9 +10,10 @@ from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
+from tests.conftest import redis_test_url
 from workers.settings import run_outbox_job
 
-REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", redis_test_url(0))
 REDIS_PORT = urlsplit(REDIS_URL).port or 6379
 
 

@@ -82,6 +82,7 @@ class TestScheduledReminders:
         req = await request_row(url, cast)
         assert (await events(cast, req["id"])).count("reminded") == 3
 
+    @pytest.mark.usefixtures("quiet_hours")
     async def test_a_reminder_due_at_night_waits_for_the_morning(
         self,
         client: httpx.AsyncClient,
