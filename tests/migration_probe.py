@@ -42,67 +42,51 @@ async def _rows(query: str, *args: Any) -> list[dict[str, Any]]:
     return [dict(row) for row in await db.engine().run_querystring(QueryString(query, *args))]
 
 
-async def schema() -> dict[str, Any]:
-    """Tables with their columns, indexes, constraints, triggers and functions, as lists of
-    strings: two schemas compare equal when the databases are built alike."""
+_OF_EACH_TABLE = (
+    "FROM sqlite_master m JOIN {}(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+)
+SCHEMA_QUERIES = {
+    "postgres": {
+        "columns": "SELECT table_name AS t, column_name AS c, data_type AS type, "
+        "is_nullable AS n, column_default AS d FROM information_schema.columns "
+        "WHERE table_schema = current_schema()",
+        "indexes": "SELECT tablename AS t, indexname AS name, indexdef AS sql FROM pg_indexes "
+        "WHERE schemaname = current_schema()",
+        "constraints": "SELECT table_name AS t, constraint_name AS name, constraint_type AS type "
+        "FROM information_schema.table_constraints "
+        "WHERE table_schema = current_schema() AND constraint_type <> 'CHECK'",
+        "triggers": "SELECT event_object_table AS t, trigger_name AS name, "
+        "event_manipulation AS event FROM information_schema.triggers "
+        "WHERE trigger_schema = current_schema()",
+        "functions": "SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n "
+        "ON n.oid = p.pronamespace WHERE n.nspname = current_schema()",
+    },
+    "sqlite": {
+        "columns": 'SELECT m.name AS t, p.name AS c, p.type, p."notnull", p.dflt_value, p.pk '
+        + _OF_EACH_TABLE.format("pragma_table_info"),
+        "indexes": "SELECT tbl_name AS t, name, sql FROM sqlite_master WHERE type = 'index'",
+        "constraints": 'SELECT m.name AS t, p."table", p."from", p."to", p.on_update, '
+        "p.on_delete " + _OF_EACH_TABLE.format("pragma_foreign_key_list"),
+        "triggers": "SELECT tbl_name AS t, name FROM sqlite_master WHERE type = 'trigger'",
+        "functions": "SELECT 1 WHERE 0",  # SQLite keeps none in the database
+    },
+}
+
+
+async def schema() -> dict[str, list[str]]:
+    """Tables with their columns, indexes, constraints, triggers and functions, as sorted lists
+    of strings: two schemas compare equal when the databases are built alike."""
     from portal.core import db
 
-    if db.engine().engine_type == "postgres":
-        columns = await _rows(
-            "SELECT table_name AS t, column_name AS c, data_type AS type, is_nullable AS n, "
-            "column_default AS d FROM information_schema.columns "
-            "WHERE table_schema = current_schema()"
-        )
-        indexes = await _rows(
-            "SELECT tablename AS t, indexname AS name, indexdef AS sql FROM pg_indexes "
-            "WHERE schemaname = current_schema()"
-        )
-        constraints = await _rows(
-            "SELECT table_name AS t, constraint_name AS name, constraint_type AS type "
-            "FROM information_schema.table_constraints "
-            "WHERE table_schema = current_schema() AND constraint_type <> 'CHECK'"
-        )
-        triggers = await _rows(
-            "SELECT event_object_table AS t, trigger_name AS name, event_manipulation AS event "
-            "FROM information_schema.triggers WHERE trigger_schema = current_schema()"
-        )
-        functions = await _rows(
-            "SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n "
-            "ON n.oid = p.pronamespace WHERE n.nspname = current_schema()"
-        )
-    else:
-        tables = await _rows(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-        columns = []
-        for table in tables:
-            for column in await _rows(
-                'SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info({})',
-                table["name"],
-            ):
-                columns.append({"t": table["name"], **column})
-        indexes = await _rows(
-            "SELECT tbl_name AS t, name, sql FROM sqlite_master WHERE type = 'index'"
-        )
-        constraints = []
-        for table in tables:
-            for key in await _rows(
-                'SELECT "table", "from", "to", on_update, on_delete '
-                "FROM pragma_foreign_key_list({})",
-                table["name"],
-            ):
-                constraints.append({"t": table["name"], **key})
-        triggers = await _rows(
-            "SELECT tbl_name AS t, name FROM sqlite_master WHERE type = 'trigger'"
-        )
-        functions = []
+    queries = SCHEMA_QUERIES[db.engine().engine_type]
+    results = await asyncio.gather(*(_rows(query) for query in queries.values()))
+    found = dict(zip(queries, results, strict=True))
     return {
-        "tables": sorted({row["t"] for row in columns}),
-        "columns": sorted(json.dumps(row, sort_keys=True, default=str) for row in columns),
-        "indexes": sorted(json.dumps(row, sort_keys=True) for row in indexes),
-        "constraints": sorted(json.dumps(row, sort_keys=True) for row in constraints),
-        "triggers": sorted(json.dumps(row, sort_keys=True) for row in triggers),
-        "functions": sorted(row["name"] for row in functions),
+        "tables": sorted({row["t"] for row in found["columns"]}),
+        **{
+            part: sorted(json.dumps(row, sort_keys=True, default=str) for row in rows)
+            for part, rows in found.items()
+        },
     }
 
 
@@ -155,6 +139,63 @@ async def rerun_raw_steps() -> list[str]:
     return ran
 
 
+async def one_by_one() -> dict[str, dict[str, list[str]]]:
+    """Undoes the migrations one at a time, the latest first, then applies them again one at a
+    time. Returns, for each migration whose forward step did not find the schema its backward
+    step had left, what differed. (Undoing an app whole hides a step that leaves an index or a
+    trigger behind: its first migration drops the tables, and them with them.)"""
+    from piccolo.apps.migrations.commands.backwards import run_backwards
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+    from piccolo.conf.apps import Finder
+
+    finder, base = Finder(), BaseMigrationManager()
+    order = [
+        (app, migration_id)
+        for app in base.get_sorted_app_names()
+        for migration_id in sorted(
+            base.get_migration_modules(finder.get_app_config(app).resolved_migrations_folder_path)
+        )
+    ]
+    left = {}
+    for app, migration_id in reversed(order):
+        result = await run_backwards(app, migration_id=migration_id, auto_agree=True)
+        assert result.success, result.message
+        left[app, migration_id] = await schema()
+    differences = {}
+    for app, migration_id in order:
+        found = await schema()
+        if found != left[app, migration_id]:
+            differences[f"{app} {migration_id}"] = {
+                part: sorted(set(found[part]) ^ set(left[app, migration_id][part]))
+                for part in found
+                if found[part] != left[app, migration_id][part]
+            }
+        result = await run_forwards(app, migration_id=migration_id)
+        assert result.success, result.message
+    return differences
+
+
+async def private_export_model() -> Any:
+    """An export model a pilot made private (the migration adding `shared` shared the models
+    saved before it)."""
+    from portal.payments.tables import ExportModel
+    from portal.tenants import repository
+
+    consortium = await repository.insert_consortium("C", "c", "fnavdl", ["69"], "active")
+    model = ExportModel(consortium=consortium, name="m", columns=[], format="csv", shared=False)
+    await model.save()
+    return model.id
+
+
+async def shared(model: Any) -> bool:
+    from portal.payments.tables import ExportModel
+
+    row = await ExportModel.select(ExportModel.shared).where(ExportModel.id == model).first()
+    assert row is not None
+    return bool(row["shared"])
+
+
 async def recorded_migrations() -> list[str]:
     from piccolo.apps.migrations.tables import Migration
 
@@ -176,8 +217,13 @@ async def probe() -> dict[str, Any]:
     report["forwards"] = await schema()
     report["recorded"] = await recorded_migrations()
 
+    model = await private_export_model()
     report["rerun"] = await rerun_raw_steps()
+    report["private_model_after_rerun"] = await shared(model)
     report["after_rerun"] = await schema()
+
+    report["one_by_one"] = await one_by_one()
+    report["after_one_by_one"] = await schema()
 
     result = await run_backwards("all", auto_agree=True)
     assert result.success, result.message
