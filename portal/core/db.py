@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.apps.migrations.tables import Migration
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import TransactionType
@@ -88,6 +89,7 @@ async def migrate() -> None:
         lock = await db.get_new_connection()  # type: ignore[attr-defined]
         await lock.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
+        await _rename_migrations()
         # Piccolo prints headings on stdout; `portal demo` output must stay machine-readable.
         with contextlib.redirect_stdout(io.StringIO()) as out:
             result = await run_forwards(app_name="all")
@@ -96,6 +98,26 @@ async def migrate() -> None:
             await lock.close()  # the lock goes with the session
     if not result.success:
         raise RuntimeError(f"Échec des migrations : {result.message}\n{out.getvalue()}")
+
+
+# (app, old ID, new ID): migrations that once had the ID of another app's. piccolo's backwards
+# deletes a migration's record by ID alone, so undoing one erased the other's record as well.
+# Databases migrated before the IDs were made unique still record the old ones.
+RENAMED_MIGRATIONS = (
+    ("tenants", "2026-12-01T17:11:00:000000", "2026-12-01T17:11:01:000000"),
+    ("tenants", "2026-12-01T17:21:00:000000", "2026-12-01T17:21:01:000000"),
+)
+
+
+async def _rename_migrations() -> None:
+    if not await Migration.table_exists().run():
+        return  # a new database
+    for app, old, new in RENAMED_MIGRATIONS:
+        await (
+            Migration.update({Migration.name: new})
+            .where((Migration.app_name == app) & (Migration.name == old))
+            .run()
+        )
 
 
 async def ping() -> None:

@@ -7,6 +7,7 @@ DESCRIPTION = "audit events are append-only on PostgreSQL"
 
 # The application never updates or deletes audit events; on the production engine the database
 # refuses it too, whoever asks. (SQLite, the embedded default, relies on the repository alone.)
+# Run again, it changes nothing (CREATE OR REPLACE TRIGGER: PostgreSQL 14 or later).
 FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger AS $$
 BEGIN
@@ -15,7 +16,7 @@ END;
 $$ LANGUAGE plpgsql
 """
 TRIGGER = """
-CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
+CREATE OR REPLACE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
 FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()
 """
 
@@ -29,5 +30,12 @@ async def forwards() -> MigrationManager:
             await engine.run_ddl(FUNCTION)
             await engine.run_ddl(TRIGGER)
 
+    async def undo() -> None:
+        engine = engine_finder()
+        if engine is not None and engine.engine_type == "postgres":
+            await engine.run_ddl("DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event")
+            await engine.run_ddl("DROP FUNCTION IF EXISTS audit_event_append_only()")
+
     manager.add_raw(run)
+    manager.add_raw_backwards(undo)
     return manager

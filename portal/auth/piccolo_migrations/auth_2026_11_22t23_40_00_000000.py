@@ -13,8 +13,13 @@ async def forwards() -> MigrationManager:
     # which SQLite does not support. CREATE UNIQUE INDEX works on both engines.
     async def run() -> None:
         await engine_finder().run_ddl(
-            'CREATE UNIQUE INDEX auth_oidc_identity_provider_subject ON auth_oidc_identity (provider, subject)'
+            "CREATE UNIQUE INDEX IF NOT EXISTS auth_oidc_identity_provider_subject "
+            "ON auth_oidc_identity (provider, subject)"
         )
 
+    async def undo() -> None:
+        await engine_finder().run_ddl("DROP INDEX IF EXISTS auth_oidc_identity_provider_subject")
+
     manager.add_raw(run)
+    manager.add_raw_backwards(undo)
     return manager

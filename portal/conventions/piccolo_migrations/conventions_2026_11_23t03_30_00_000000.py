@@ -13,9 +13,14 @@ END;
 $$ LANGUAGE plpgsql
 """
 TRIGGER = """
-CREATE TRIGGER conventions_version_immutable BEFORE UPDATE OR DELETE ON conventions_version
+CREATE OR REPLACE TRIGGER conventions_version_immutable BEFORE UPDATE OR DELETE ON conventions_version
 FOR EACH ROW EXECUTE FUNCTION conventions_version_immutable()
 """
+
+INDEXES = (
+    ("conventions_version_number", "conventions_version", "convention, number"),
+    ("conventions_reference", "conventions_convention", "consortium, reference"),
+)
 
 
 async def forwards() -> MigrationManager:
@@ -24,17 +29,24 @@ async def forwards() -> MigrationManager:
     # Plain SQL: see auth's composite unique index migration.
     async def run() -> None:
         engine = engine_finder()
-        await engine.run_ddl(
-            "CREATE UNIQUE INDEX conventions_version_number ON conventions_version "
-            "(convention, number)"
-        )
-        await engine.run_ddl(
-            "CREATE UNIQUE INDEX conventions_reference ON conventions_convention "
-            "(consortium, reference)"
-        )
+        for name, table, columns in INDEXES:
+            await engine.run_ddl(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {table} ({columns})"
+            )
         if engine.engine_type == "postgres":
             await engine.run_ddl(FUNCTION)
             await engine.run_ddl(TRIGGER)
 
+    async def undo() -> None:
+        engine = engine_finder()
+        if engine.engine_type == "postgres":
+            await engine.run_ddl(
+                "DROP TRIGGER IF EXISTS conventions_version_immutable ON conventions_version"
+            )
+            await engine.run_ddl("DROP FUNCTION IF EXISTS conventions_version_immutable()")
+        for name, _, _ in INDEXES:
+            await engine.run_ddl(f"DROP INDEX IF EXISTS {name}")
+
     manager.add_raw(run)
+    manager.add_raw_backwards(undo)
     return manager

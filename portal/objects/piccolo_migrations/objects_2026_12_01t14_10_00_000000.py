@@ -33,5 +33,11 @@ async def forwards() -> MigrationManager:
                 f"FROM {table} WHERE {condition} ON CONFLICT DO NOTHING"
             )
 
+    # Backwards, the rows stay: they describe objects that exist, and the ledger itself goes
+    # with the previous migration. Run again, the backfill adds nothing (ON CONFLICT).
+    async def keep() -> None:
+        pass
+
     manager.add_raw(backfill)
+    manager.add_raw_backwards(keep)
     return manager

@@ -24,9 +24,16 @@ END;
 $$ LANGUAGE plpgsql
 """
 TRIGGER = """
-CREATE TRIGGER payments_payment_kept BEFORE UPDATE OR DELETE ON payments_payment
+CREATE OR REPLACE TRIGGER payments_payment_kept BEFORE UPDATE OR DELETE ON payments_payment
 FOR EACH ROW EXECUTE FUNCTION payments_payment_kept()
 """
+
+INDEXES = (
+    ("UNIQUE INDEX", "payments_line_number", "payments_line", "schedule, number"),
+    ("UNIQUE INDEX", "payments_export_model_name", "payments_export_model", "consortium, name"),
+    ("INDEX", "payments_line_consortium", "payments_line", "consortium"),
+    ("INDEX", "payments_payment_line", "payments_payment", "line"),
+)
 
 
 async def forwards() -> MigrationManager:
@@ -35,16 +42,20 @@ async def forwards() -> MigrationManager:
     # Plain SQL: see auth's composite unique index migration.
     async def run() -> None:
         engine = engine_finder()
-        for name, table, columns in (
-            ("payments_line_number", "payments_line", "schedule, number"),
-            ("payments_export_model_name", "payments_export_model", "consortium, name"),
-        ):
-            await engine.run_ddl(f"CREATE UNIQUE INDEX {name} ON {table} ({columns})")
-        await engine.run_ddl("CREATE INDEX payments_line_consortium ON payments_line (consortium)")
-        await engine.run_ddl("CREATE INDEX payments_payment_line ON payments_payment (line)")
+        for kind, name, table, columns in INDEXES:
+            await engine.run_ddl(f"CREATE {kind} IF NOT EXISTS {name} ON {table} ({columns})")
         if engine.engine_type == "postgres":
             await engine.run_ddl(FUNCTION)
             await engine.run_ddl(TRIGGER)
 
+    async def undo() -> None:
+        engine = engine_finder()
+        if engine.engine_type == "postgres":
+            await engine.run_ddl("DROP TRIGGER IF EXISTS payments_payment_kept ON payments_payment")
+            await engine.run_ddl("DROP FUNCTION IF EXISTS payments_payment_kept()")
+        for _, name, _, _ in INDEXES:
+            await engine.run_ddl(f"DROP INDEX IF EXISTS {name}")
+
     manager.add_raw(run)
+    manager.add_raw_backwards(undo)
     return manager

@@ -12,9 +12,13 @@ async def forwards() -> MigrationManager:
     # Plain SQL: see auth's composite unique index migration.
     async def run() -> None:
         await engine_finder().run_ddl(
-            "CREATE UNIQUE INDEX reminders_sent_once "
+            "CREATE UNIQUE INDEX IF NOT EXISTS reminders_sent_once "
             "ON reminders_sent (consortium, subject, recipient, step)"
         )
 
+    async def undo() -> None:
+        await engine_finder().run_ddl("DROP INDEX IF EXISTS reminders_sent_once")
+
     manager.add_raw(run)
+    manager.add_raw_backwards(undo)
     return manager

@@ -2,9 +2,9 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import Boolean
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-12-01T17:11:00:000000"
+ID = "2026-12-01T17:21:01:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "consortium setting: an organisation may validate its own justificatifs"
+DESCRIPTION = "consortium setting: pilots must have a second factor"
 
 
 async def forwards() -> MigrationManager:
@@ -12,8 +12,8 @@ async def forwards() -> MigrationManager:
     manager.add_column(
         table_class_name="Consortium",
         tablename="tenants_consortium",
-        column_name="self_review_allowed",
-        db_column_name="self_review_allowed",
+        column_name="pilot_second_factor_required",
+        db_column_name="pilot_second_factor_required",
         column_class_name="Boolean",
         column_class=Boolean,
         params={
