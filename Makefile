@@ -9,10 +9,13 @@ PORT ?= 8000
 
 .PHONY: run test install install-test check
 
+# uv installs the same packages as pip from the same index, in a quarter of the time.
+UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
+
 $(BIN)/portal: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet uv
+	$(UV) -e .
 	touch $@
 
 install: $(BIN)/portal
@@ -22,7 +25,7 @@ run: install
 	$(BIN)/portal serve --host $(HOST) --port $(PORT)
 
 $(VENV)/.test-deps: pyproject.toml tests/auth/oidc_provider/package-lock.json | $(BIN)/portal
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(UV) -e '.[test]'
 	npm ci --prefix tests/auth/oidc_provider --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -37,4 +40,4 @@ test: install-test
 # Lint and types on the code base (not part of `make test`).
 check: install-test
 	$(BIN)/ruff check portal workers tests
-	$(BIN)/mypy portal workers
+	$(BIN)/mypy portal workers tests

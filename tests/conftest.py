@@ -145,8 +145,8 @@ async def fresh_rows(database: None) -> AsyncIterator[None]:
             await engine.run_ddl("TRUNCATE " + ", ".join(f'"{t}"' for t in full) + " CASCADE")
         return
     async with db.transaction():
-        full = {r["name"] for r in await engine.run_ddl(_probe(tables))}
-        for table in (t for t in tables if t in full):  # children first
+        filled = {r["name"] for r in await engine.run_ddl(_probe(tables))}
+        for table in (t for t in tables if t in filled):  # children first
             await engine.run_ddl(f'DELETE FROM "{table}"')
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
+from functools import partial
 from typing import Any
 
 import httpx
@@ -52,6 +53,10 @@ def table_of(parameter: str, path: str) -> str:
     if parameter == "line_id":
         return "conventions_budget_line" if path.startswith("/conventions") else "payments_line"
     return PARAMETERS[parameter]
+
+
+def _value(values: dict[str, str], match: re.Match[str]) -> str:
+    return values[match.group(1)]
 
 
 def domain_of(route: Route) -> str:
@@ -100,7 +105,7 @@ class Rows:
                     break
                 values[name] = str(found)
             else:
-                return PARAMETER.sub(lambda m, v=values: v[m.group(1)], path)
+                return PARAMETER.sub(partial(_value, values), path)
         return None
 
 

@@ -93,9 +93,11 @@ class TestIsolation:
 
         await login(client, world.tenant.association_worker.email)
         assert (await client.get(f"/c/{world.tenant.slug}/")).status_code == 200
+        membership = world.tenant.association_worker.membership_id
+        assert membership is not None
         await repository.update_membership(
             TenantScope(world.tenant.id),
-            world.tenant.association_worker.membership_id,
+            membership,
             is_active=False,
         )
         assert (await client.get(f"/c/{world.tenant.slug}/")).status_code == 404
@@ -133,6 +135,7 @@ class TestRoles:
     async def test_matrix_page_shows_every_role(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
+        assert world.tenant.state_agent is not None
         await login(client, world.tenant.state_agent.email)
         text = html.unescape((await client.get(f"/c/{world.tenant.slug}/roles")).text)
         for label in (

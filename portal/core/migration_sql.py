@@ -11,6 +11,9 @@ default on PostgreSQL. Databases migrated before must stay identical to new ones
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
@@ -54,3 +57,85 @@ async def has_column(table: str, column: str) -> bool:
     else:
         query = QueryString("SELECT 1 FROM pragma_table_info({}) WHERE name = {}", table, column)
     return bool(await engine.run_querystring(query))
+
+
+@dataclass(frozen=True)
+class SameConsortium:
+    """A child row's `column` names a `parent` row of the child's own consortium: a composite
+    foreign key `(consortium, column) → parent (consortium, id)`, on PostgreSQL. (SQLite
+    cannot add a constraint to a table; its index is created all the same.)"""
+
+    table: str
+    column: str
+    parent: str
+
+    @property
+    def constraint(self) -> str:
+        return f"{self.table}_{self.column}_same_consortium"
+
+    @property
+    def index(self) -> str:
+        return f"{self.table}_consortium_{self.column}"
+
+
+def consortium_keys(
+    manager: MigrationManager,
+    parents: Sequence[str] = (),
+    children: Sequence[SameConsortium] = (),
+    indexes: Sequence[tuple[str, str, str]] = (),
+) -> None:
+    """Adds to `manager` the steps, both ways, that key `parents` by `(consortium, id)`, tie
+    `children` to a parent of their consortium (each with its index, led by the consortium),
+    and create `indexes` (name, table, columns). Each step may run twice."""
+
+    async def run() -> None:
+        engine = _engine()
+        postgres = engine.engine_type == "postgres"
+        for parent in parents:
+            await engine.run_ddl(
+                f"CREATE UNIQUE INDEX IF NOT EXISTS {parent}_consortium_id"
+                f" ON {parent} (consortium, id)"
+            )
+        for name, table, columns in indexes:
+            await engine.run_ddl(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+        for child in children:
+            await engine.run_ddl(
+                f"CREATE INDEX IF NOT EXISTS {child.index}"
+                f" ON {child.table} (consortium, {child.column})"
+            )
+            if postgres and not await _has_constraint(child.table, child.constraint):
+                await engine.run_ddl(
+                    f"ALTER TABLE {child.table} ADD CONSTRAINT {child.constraint}"
+                    f" FOREIGN KEY (consortium, {child.column})"
+                    f" REFERENCES {child.parent} (consortium, id)"
+                )
+
+    async def undo() -> None:
+        engine = _engine()
+        for child in reversed(children):
+            if engine.engine_type == "postgres":
+                await engine.run_ddl(
+                    f"ALTER TABLE {child.table} DROP CONSTRAINT IF EXISTS {child.constraint}"
+                )
+            await engine.run_ddl(f"DROP INDEX IF EXISTS {child.index}")
+        for name, _, _ in reversed(indexes):
+            await engine.run_ddl(f"DROP INDEX IF EXISTS {name}")
+        for parent in reversed(parents):
+            await engine.run_ddl(f"DROP INDEX IF EXISTS {parent}_consortium_id")
+
+    manager.add_raw(run)
+    manager.add_raw_backwards(undo)
+
+
+def _engine() -> Any:
+    engine = engine_finder()
+    if engine is None:  # pragma: no cover - piccolo_conf always defines DB
+        raise RuntimeError("Aucun moteur de base de données configuré.")
+    return engine
+
+
+async def _has_constraint(table: str, name: str) -> bool:
+    query = QueryString(
+        "SELECT 1 FROM pg_constraint WHERE conname = {} AND conrelid = {}::regclass", name, table
+    )
+    return bool(await _engine().run_querystring(query))

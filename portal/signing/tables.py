@@ -26,7 +26,9 @@ class SignatureRequest(Table, tablename="signing_request"):
     id = UUID(primary_key=True)
     consortium = ForeignKey(Consortium, null=False, on_delete=OnDelete.restrict)
     convention = ForeignKey(Convention, null=False, on_delete=OnDelete.restrict)
-    version = UUID()  # the frozen conventions_version being signed
+    # The frozen conventions_version being signed: on PostgreSQL a foreign key (consortium,
+    # version) holds it to a version of the same consortium (migration signing 2026-12-01T20:00:06).
+    version = UUID()
     status = Varchar(length=16)  # RequestStatus
     current_step = Integer(default=1)
     step_opened_at = Timestamptz(null=True, default=None)

@@ -48,6 +48,7 @@ class TestOidcLinking:
     async def test_verified_email_of_an_existing_account_logs_in_and_links(
         self, provider: object, client: httpx.AsyncClient, world: World
     ) -> None:
+        assert world.tenant.state_agent is not None
         email = world.tenant.state_agent.email
         response = await sign_in(client, email, next_url=f"/c/{world.tenant.slug}/")
         assert response.status_code == 303

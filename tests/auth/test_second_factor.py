@@ -69,11 +69,11 @@ class TestEnrolment:
         assert "Activer la double authentification" in html.unescape(page.text)
         secret, codes = await enrol(client)
         assert len(codes) == 10 and len(set(codes)) == 10
-        page = html.unescape((await client.get("/compte/securite")).text)
-        assert "Activée le" in page
+        shown = html.unescape((await client.get("/compte/securite")).text)
+        assert "Activée le" in shown
         # The secret is never shown again, and is not stored in clear.
         assert (await client.get("/compte/securite/totp")).status_code == 303
-        assert secret not in page
+        assert secret not in shown
         row = await repository.user_by_email(world.tenant.pilot.email)
         assert row is not None and row["totp_secret"] and secret not in row["totp_secret"]
 

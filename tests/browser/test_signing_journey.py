@@ -16,7 +16,7 @@ from typing import TypeVar
 import httpx
 import pypdfium2
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from tests.browser.conftest import ARTIFACTS, portal_server
 from tests.browser.test_conventions_journey import log_in
@@ -27,7 +27,7 @@ from tests.signing.conftest import frozen_convention
 __all__ = ["cast"]
 
 T = TypeVar("T")
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 WAIT_SECONDS = 40
 
 

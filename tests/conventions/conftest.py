@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -74,7 +76,7 @@ async def cast(world: World) -> Cast:
     return Cast(world, state, agent, association2, worker2, pilot2, staff)
 
 
-async def post(client: httpx.AsyncClient, path: str, data: dict[str, object]) -> httpx.Response:
+async def post(client: httpx.AsyncClient, path: str, data: Mapping[str, object]) -> httpx.Response:
     token = await csrf_token(client, "/")
     return await client.post(path, data={"csrf_token": token, **data})
 
@@ -166,7 +168,7 @@ async def set_status(client: httpx.AsyncClient, url: str, status: str) -> httpx.
     return await post(client, f"{url}/statut", {"status": status})
 
 
-async def convention_row(url: str) -> dict[str, object]:
+async def convention_row(url: str) -> dict[str, Any]:
     from portal.conventions.tables import Convention
 
     row = (

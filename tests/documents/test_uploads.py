@@ -93,7 +93,7 @@ class TestAccepted:
                 .order_by(DocumentVersion.number, ascending=False)
                 .first()
             )
-            assert latest["file_type"] == code
+            assert latest is not None and latest["file_type"] == code
 
     async def test_new_upload_keeps_previous_versions(
         self, storage, worker_client: httpx.AsyncClient, world: World
@@ -311,6 +311,7 @@ class TestReview:
     async def test_to_complete_needs_a_comment_then_validate(
         self, storage, make_client, world: World
     ) -> None:  # type: ignore[no-untyped-def]
+        assert world.tenant.state_agent is not None
         worker, reviewer, item_id, base, token = await submitted_item(
             make_client, world, world.tenant.state_agent.email
         )

@@ -54,7 +54,8 @@ class TestQuietHours:
         [job] = await OutboxJob.select()
         assert job["run_after"] == paris(24, 8)
         assert await service.unread_count(user) == 1
-        assert (await Notification.select().first())["id"] == notification_id
+        first = await Notification.select().first()
+        assert first is not None and first["id"] == notification_id
 
 
 @pytest.mark.usefixtures("clock")

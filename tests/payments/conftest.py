@@ -288,7 +288,7 @@ async def validate(money: Money, item_id: uuid.UUID) -> None:
 
 
 def flashed(response: httpx.Response) -> str:
-    return response.headers.get("set-cookie", "")
+    return str(response.headers.get("set-cookie", ""))
 
 
 def text_of(page: str) -> str:

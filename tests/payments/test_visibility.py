@@ -223,6 +223,7 @@ class TestReminders:
         # A requested subsidy: the State service must issue the payment decision (the agents
         # whose service is party to the convention, not an agent who could not open the line).
         requested = items[str(advance["id"])]
+        assert money.cast.world.tenant.state_agent is not None
         assert set(requested.recipients) == {
             money.cast.state_agent.id,
             money.cast.world.tenant.state_agent.id,

@@ -7,7 +7,7 @@ import io
 import re
 import uuid
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -23,7 +23,7 @@ CODE = re.compile(r"Votre code de signature : (\d{6})")
 
 
 @pytest.fixture
-def base_url() -> None:
+def base_url() -> Iterator[None]:
     from tests.services import setting
 
     with setting("base_url", "http://testserver"):
@@ -106,7 +106,7 @@ async def cancel_request(
 
 
 async def ceremony_post(
-    client: httpx.AsyncClient, link: str, action: str, data: dict[str, object] | None = None
+    client: httpx.AsyncClient, link: str, action: str, data: Mapping[str, object] | None = None
 ) -> httpx.Response:
     page = await client.get(link)
     # A closed request's page has no form left: any page's token will do.

@@ -108,7 +108,7 @@ class TestReopenDuringSignature:
         """The pilot reopens review in one tab while the request leaves from another: the
         request, checked again holding the convention's row, is refused; no request exists
         on a text that is editable again."""
-        from portal.signing import keys, requests
+        from portal.signing import keys
 
         url = await frozen_convention(client, cast)
         real_seal = keys.seal
@@ -118,7 +118,7 @@ class TestReopenDuringSignature:
             assert (await set_status(client, url, "review")).status_code == 303
             return await real_seal(scope)
 
-        monkeypatch.setattr(requests.keys, "seal", reopened_meanwhile)
+        monkeypatch.setattr(keys, "seal", reopened_meanwhile)
         response = await post(client, f"{url}/signature", three_steps(cast))
         assert response.status_code in (400, 409, 422)
         assert "vient d'être rouverte" in html.unescape(response.text)

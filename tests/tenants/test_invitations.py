@@ -129,6 +129,7 @@ class TestInvite:
         assert "Créer votre compte" in page.text
 
     async def test_existing_account_accepts_after_login(self, make_client, world: World) -> None:  # type: ignore[no-untyped-def]
+        assert world.tenant.state_agent is not None
         pilot = make_client()
         await login(pilot, world.other_tenant.pilot.email)
         base = f"/c/{world.other_tenant.slug}"
