@@ -35,7 +35,7 @@ install-test: $(VENV)/.test-deps
 # a file's tests stay together in one process (module fixtures, the fault cluster).
 TEST_WORKERS ?= auto
 test: install-test
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 # Lint and types on the code base (not part of `make test`).
 check: install-test

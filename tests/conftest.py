@@ -28,8 +28,11 @@ WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 
 
 
 def redis_test_url(purpose: int) -> str:
-    """A Redis index of this worker's own (0: jobs, 1: throttle): 15, 14 for the first."""
-    return f"redis://127.0.0.1:6379/{15 - 2 * WORKER - purpose}"
+    """A Redis index of this worker's own (0: jobs, 1: throttle): 15 and 14 for the first on
+    SQLite, 7 and 6 on PostgreSQL, so that both engines' runs may go side by side (at most 4
+    workers each: `make test` caps them)."""
+    engine = 8 if os.environ.get("PORTAL_TEST_DATABASE_URL") else 0
+    return f"redis://127.0.0.1:6379/{15 - engine - 2 * WORKER - purpose}"
 
 
 def _worker_database(url: str) -> str:
