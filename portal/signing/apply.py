@@ -13,7 +13,7 @@ from portal.conventions import repository as conventions
 from portal.conventions import versions as convention_versions
 from portal.core.tenancy import TenantScope
 from portal.notifications import service as notifications
-from portal.signing import authority, certificate, chain, files, keys, pades, repository, workflow
+from portal.signing import authority, certificate, chain, files, jobs, keys, repository, workflow
 from portal.signing.chain import Audit
 from portal.signing.enums import (
     EventKind,
@@ -22,6 +22,8 @@ from portal.signing.enums import (
     RequestStatus,
     RevisionKind,
 )
+from portal.signing.pades.errors import TimestampUnavailable
+from portal.signing.pades.signing import Mark, sign_field, timestamp_document
 from portal.signing.repository import Row
 from portal.tenants import service as tenants
 
@@ -54,13 +56,13 @@ async def run(scope: TenantScope, request_id: uuid.UUID) -> None:
         return
 
 
-def stamp_mark(person: Row) -> pades.Mark | None:
+def stamp_mark(person: Row) -> Mark | None:
     """The mark chosen at the ceremony (checked there) as the stamp shows it."""
     if person["mark_kind"] == "drawn":
         _, _, data = person["mark_image"].partition(",")
-        return pades.Mark(png=base64.b64decode(data))
+        return Mark(png=base64.b64decode(data))
     if person["mark_kind"] == "typed":
-        return pades.Mark(text=person["mark_text"])
+        return Mark(text=person["mark_text"])
     return None
 
 
@@ -101,7 +103,7 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
     context = authority.validation_context(seal.trust_roots, seal.crls) if stamper else None
     try:
         signed = await files.cpu(
-            lambda: pades.sign_field(
+            lambda: sign_field(
                 data,
                 field_name=person["field_name"],
                 seal=seal,
@@ -116,7 +118,7 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
                 mark=stamp_mark(person),
             )
         )
-    except pades.TimestampUnavailable as exc:
+    except TimestampUnavailable as exc:
         await _record_wait(scope, req, person["id"], exc.message)
         raise Waiting(exc.message) from exc
     number = latest["number"] + 1
@@ -185,11 +187,9 @@ async def _finish(scope: TenantScope, req: Row) -> None:
         context = authority.validation_context(seal.trust_roots, seal.crls)
         try:
             closed = await files.cpu(
-                lambda: pades.timestamp_document(
-                    data, timestamper=stamper, validation_context=context
-                )
+                lambda: timestamp_document(data, timestamper=stamper, validation_context=context)
             )
-        except pades.TimestampUnavailable as exc:
+        except TimestampUnavailable as exc:
             await _record_wait(scope, req, None, exc.message)
             raise Waiting(exc.message) from exc
         number = latest["number"] + 1
@@ -268,7 +268,7 @@ async def _announce(scope: TenantScope, req: Row) -> None:
             await repository.update_participant(
                 scope, p["id"], {"status": ParticipantStatus.NOTIFIED}
             )
-        await workflow.enqueue_mail(scope, p["id"], "completed")
+        await jobs.enqueue_mail(scope, p["id"], "completed")
     convention = await conventions.convention(scope, req["convention"])
     found = await tenants.platform_scope(scope.consortium_id)
     if convention is None or found is None:

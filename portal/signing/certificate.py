@@ -13,9 +13,10 @@ from pyhanko.sign.timestamps import TimeStamper
 from portal.conventions import repository as conventions
 from portal.core.templating import env
 from portal.core.tenancy import TenantScope
-from portal.signing import chain, files, pades, repository
+from portal.signing import chain, files, repository
 from portal.signing.authority import Seal
 from portal.signing.enums import EventKind, ParticipantRole, ParticipantStatus, RevisionKind
+from portal.signing.pades.signing import seal_document
 from portal.signing.repository import Row
 from portal.tenants import service as tenants
 
@@ -70,7 +71,7 @@ async def build(
     }
     document = await files.cpu(lambda: weasyprint.HTML(string=html(context)).write_pdf())
     return await files.cpu(
-        lambda: pades.seal_document(
+        lambda: seal_document(
             document,
             seal=seal,
             reason="Certificat de signature – dossier de preuve",

@@ -32,8 +32,9 @@ from portal.core.outage import Unavailable
 from portal.core.permissions import Permission, requires
 from portal.core.responses import see_other
 from portal.core.templating import flash, render
-from portal.signing import ceremony, files, pades, repository, requests, verification, workflow
+from portal.signing import ceremony, files, forms, repository, requests, verification, workflow
 from portal.signing.enums import ParticipantRole, ParticipantStatus, RequestStatus
+from portal.signing.pades.errors import PadesError
 
 UPLOAD_LIMIT = 60 * 1024 * 1024
 # Per client address (the per-link cap on codes lives in `ceremony`).
@@ -94,10 +95,10 @@ async def create(request: Request) -> Response:
     form = await read_form(request)
     refused = FormResult.of(form).errors  # what the form layer refused, beside its field
     draft = await requests.draft(opened)
-    lines, errors = requests.parse_lines(form, len(draft["parties"]))
+    lines, errors = forms.parse_lines(form, len(draft["parties"]))
     try:
-        expires_on = requests.parse_expiry(str(form.get("expires_on", "")))
-        reminder_days = requests.parse_reminders(str(form.get("reminder_days", "")))
+        expires_on = forms.parse_expiry(str(form.get("expires_on", "")))
+        reminder_days = forms.parse_reminders(str(form.get("reminder_days", "")))
     except FieldError as exc:
         errors[exc.field or "request"] = exc.message
     errors = {**errors, **refused}  # the form layer's reason wins on its field
@@ -169,7 +170,7 @@ async def cancel(request: Request) -> Response:
             opened,
             request.state.user,
             _uuid(request, "request_id"),
-            text(form, "reason", requests.REASON_MAX),
+            text(form, "reason", forms.REASON_MAX),
             None if seen is None else str(seen),
         )
     except FieldError as exc:
@@ -192,7 +193,7 @@ async def expiry(request: Request) -> Response:
             o,
             request.state.user,
             request_id,
-            requests.parse_expiry(str(f.get("expires_on", ""))),
+            forms.parse_expiry(str(f.get("expires_on", ""))),
         )
 
     return await _pilot_action(request, act, "Date d'expiration modifiée.")
@@ -377,12 +378,12 @@ async def ceremony_code(request: Request) -> Response:
 async def ceremony_sign(request: Request) -> Response:
     c = await _ceremony(request)
     # A drawn mark is a PNG data URL, up to MARK_MAX_BYTES once decoded.
-    form = await read_form(request, longer={"mark_image": ceremony.MARK_MAX_BYTES * 4 // 3 + 64})
+    form = await read_form(request, longer={"mark_image": forms.MARK_MAX_BYTES * 4 // 3 + 64})
     values = {k: str(v) for k, v in form.items() if k in ("code", "mark_kind", "mark_text")}
     try:
         mark = None
         if c.participant["role"] == ParticipantRole.SIGNER:
-            mark = ceremony.parse_mark(
+            mark = forms.parse_mark(
                 str(form.get("mark_kind", "")),
                 str(form.get("mark_text", "")),
                 str(form.get("mark_image", "")),
@@ -521,7 +522,7 @@ async def verify_page(request: Request) -> Response:
         )
     try:
         verdict = await verification.verify(data)
-    except pades.PadesError as exc:
+    except PadesError as exc:
         return await render(
             request,
             "signing/verification.html",
