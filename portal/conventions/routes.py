@@ -14,7 +14,16 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from portal.conventions import annexes, collaboration, forms, service, versions
+from portal.conventions import (
+    annexes,
+    collaboration,
+    drafting,
+    editing,
+    forms,
+    service,
+    versions,
+    views,
+)
 from portal.conventions.collaboration import EditConflict
 from portal.conventions.service import Opened
 from portal.core.forms import FieldError, checked_form, is_digits, long_text, read_form, text
@@ -96,7 +105,7 @@ async def convention_create(request: Request) -> Response:
     form = await read_form(request)
     kind, title = text(form, "kind", 20), text(form, "title")
     try:
-        convention_id = await service.create(
+        convention_id = await drafting.create(
             request, request.state.tenant, request.state.user, kind, title
         )
     except FieldError as exc:
@@ -119,7 +128,7 @@ async def _show(
     status_code: int = 400,
 ) -> Response:
     opened = _opened(request)
-    detail = await service.detail(opened)
+    detail = await views.detail(opened)
     row = detail["convention"]
     info = values or {
         **row,
@@ -153,7 +162,7 @@ async def info_update(request: Request) -> Response:
     values = result.values
     if result.ok:
         try:
-            await service.update_info(
+            await editing.update_info(
                 request, opened, request.state.user, values, forms.revision(form)
             )
         except FieldError as exc:
@@ -172,7 +181,7 @@ async def party_add(request: Request) -> Response:
     opened = _opened(request)
     if result.ok:
         try:
-            await service.add_party(request, opened, request.state.user, result.values)
+            await editing.add_party(request, opened, request.state.user, result.values)
         except FieldError as exc:
             result.errors[exc.field or "organisation"] = exc.message
     if not result.ok:
@@ -186,7 +195,7 @@ async def party_update(request: Request) -> Response:
     party_id = path_uuid(request, "party_id")
     if result.ok:
         try:
-            await service.update_party(
+            await editing.update_party(
                 request, _opened(request), request.state.user, party_id, result.values
             )
         except FieldError as exc:
@@ -199,7 +208,7 @@ async def party_update(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def party_remove(request: Request) -> Response:
     try:
-        await service.remove_party(
+        await editing.remove_party(
             request, _opened(request), request.state.user, path_uuid(request, "party_id")
         )
     except FieldError as exc:
@@ -212,7 +221,7 @@ async def indicator_add(request: Request) -> Response:
     result = forms.indicator_form(await read_form(request))
     if result.ok:
         try:
-            await service.add_indicator(
+            await editing.add_indicator(
                 request, _opened(request), request.state.user, result.values
             )
         except FieldError as exc:
@@ -225,7 +234,7 @@ async def indicator_add(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def indicator_remove(request: Request) -> Response:
     try:
-        await service.remove_indicator(
+        await editing.remove_indicator(
             request, _opened(request), request.state.user, path_uuid(request, "indicator_id")
         )
     except FieldError as exc:
@@ -278,7 +287,7 @@ async def _budget(
         request,
         "conventions/budget.html",
         {
-            "b": await service.budget_page(_opened(request)),
+            "b": await views.budget_page(_opened(request)),
             "c": _opened(request),
             "errors": errors or {},
             "values": values or {},
@@ -299,7 +308,7 @@ async def budget_line_add(request: Request) -> Response:
     side = result.values["side"]
     if result.ok:
         try:
-            await service.add_budget_line(
+            await editing.add_budget_line(
                 request, _opened(request), request.state.user, result.values
             )
         except FieldError as exc:
@@ -317,7 +326,7 @@ async def budget_line_add(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def budget_line_remove(request: Request) -> Response:
     try:
-        await service.remove_budget_line(
+        await editing.remove_budget_line(
             request, _opened(request), request.state.user, path_uuid(request, "line_id")
         )
     except FieldError as exc:

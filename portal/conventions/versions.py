@@ -17,6 +17,8 @@ from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions import access, lifecycle, pdf, repository, snapshot
+from portal.conventions.content import blockers, content
+from portal.conventions.drafting import insert_article
 from portal.conventions.enums import (
     ConventionStatus,
     DisplayStatus,
@@ -27,10 +29,7 @@ from portal.conventions.enums import (
 from portal.conventions.service import (
     Opened,
     Row,
-    blockers,
     chain_overlaps,
-    content,
-    insert_article,
     now,
     record,
     subject,
