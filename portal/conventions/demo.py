@@ -169,7 +169,7 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
     opened = await _opened(slug, pilot, partnership)
     await versions.change_status(None, opened, pilot, "ready")
     frozen = (await repository.versions(ctx, partnership))[0]
-    await versions.mark_signed(ctx, partnership, frozen["id"], signed_at)
+    await service.mark_signed(ctx, partnership, frozen["id"], signed_at)
     opened = await _opened(slug, pilot, partnership)
     await versions.start_amendment(None, opened, pilot)
 
@@ -190,7 +190,7 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
     opened = await _opened(slug, pilot, state)
     await versions.change_status(None, opened, pilot, "ready")
     frozen = (await repository.versions(ctx, state))[0]
-    await versions.mark_signed(ctx, state, frozen["id"], signed_at)
+    await service.mark_signed(ctx, state, frozen["id"], signed_at)
     avenant = await versions.start_amendment(None, await _opened(slug, pilot, state), pilot)
     await versions.change_status(None, await _opened(slug, pilot, avenant), pilot, "review")
     opened = await _opened(slug, agent, avenant)

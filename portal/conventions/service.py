@@ -1,5 +1,6 @@
-"""Conventions: opening one (the visibility check), listing them, and what the other domains
-read of them.
+"""Conventions: opening one (the visibility check, and `on_convention` for the pages about one,
+the signing's too), listing them, and what the other domains read and ask of them (the signing
+domain marks one signed).
 
 The rest lives beside it: `drafting.py` (a new convention from the default models),
 `content.py` (the article variables and what blocks freezing), `views.py` (what the
@@ -15,20 +16,26 @@ builds, after the visibility check: a route cannot reach a convention its member
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions import access, budget, lifecycle, repository
 from portal.conventions.enums import ConventionKind, ConventionStatus, DisplayStatus
+from portal.core.db import transaction
 from portal.core.forms import FieldError
+from portal.core.permissions import Endpoint, Permission, allows
+from portal.core.responses import path_uuid
 from portal.core.templating import PARIS
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.core.visibility import EVERYTHING, Reach
@@ -115,6 +122,42 @@ async def open_convention(ctx: TenantContext, convention_id: uuid.UUID) -> Opene
     return Opened(ctx, row, parties)
 
 
+def on_convention(permission: Permission) -> Callable[[Endpoint], Endpoint]:
+    """The convention of the path, visible to this member or 404 (so a hidden convention looks
+    exactly like a missing one, whatever the route), then the role's permission (403), then
+    the endpoint with the convention in `request.state.convention`."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def wrapper(request: Request) -> Response:
+            opened = await open_convention(
+                request.state.tenant, path_uuid(request, "convention_id")
+            )
+            if opened is None:
+                raise HTTPException(404)
+            if not allows(request.state.tenant.role, permission):
+                raise HTTPException(403)
+            request.state.convention = opened
+            try:
+                return await endpoint(request)
+            except LookupError as exc:
+                raise HTTPException(404) from exc
+            except PermissionError as exc:
+                raise HTTPException(403) from exc
+
+        wrapper.permission = permission  # type: ignore[attr-defined]
+        wrapper.loads_convention = True  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def opened_for(request: Request) -> Opened:
+    """The convention `on_convention` opened for this request."""
+    opened: Opened = request.state.convention
+    return opened
+
+
 def require_edit(opened: Opened) -> None:
     if not access.may_edit(opened.ctx.role):
         raise PermissionError(opened.id)
@@ -189,7 +232,7 @@ async def hold_frozen(scope: TenantScope, convention_id: uuid.UUID) -> None:
         )
 
 
-# For the domains that follow a signed convention (payments) ------------------------------
+# For the domains that follow a convention (signing, payments, documents) ----------------------
 
 
 async def signed_conventions(scope: TenantScope) -> list[Row]:
@@ -215,3 +258,56 @@ async def budget_summary(scope: TenantScope, convention_id: uuid.UUID) -> budget
     if row is None:
         return None
     return budget.summarise(await repository.budget_lines(scope, convention_id), row)
+
+
+async def versions_of(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    """Its versions, the latest first."""
+    return await repository.versions(scope, convention_id)
+
+
+async def version_of(scope: TenantScope, version_id: uuid.UUID) -> Row | None:
+    return await repository.version_by_id(scope, version_id)
+
+
+def may_edit(role: str) -> bool:
+    """Whether `role` may change conventions (and so send one for signature)."""
+    return access.may_edit(role)
+
+
+async def mark_signed(
+    scope: TenantScope, convention_id: uuid.UUID, version_id: uuid.UUID, at: dt.datetime
+) -> None:
+    """Called by the signature capability once every party signed the frozen version."""
+    version = await repository.version_by_id(scope, version_id)
+    if version is None or version["convention"] != convention_id or not version["frozen"]:
+        raise LookupError(version_id)
+    latest = await repository.versions(scope, convention_id)
+    if latest[0]["id"] != version_id:
+        raise FieldError("Seule la dernière version figée peut être signée.", "status")
+    async with transaction():
+        if not await repository.update_convention(
+            scope,
+            convention_id,
+            {"status": ConventionStatus.SIGNED, "signed_version": version_id, "signed_at": at},
+            status_in=[ConventionStatus.READY],
+        ):
+            raise FieldError(
+                "Seule une convention prête à signer peut être enregistrée comme signée.", "status"
+            )
+        await audit.record(
+            AuditTag.CONVENTION_SIGNED,
+            consortium_id=scope.consortium_id,
+            subject=subject(convention_id),
+            summary=f"Convention signée (version {version['number']})",
+            version=version["number"],
+        )
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day `months` later, clamped to the month's end (see `lifecycle.add_months`)."""
+    return lifecycle.add_months(day, months)
+
+
+def ends_on(convention: Mapping[str, Any]) -> dt.date | None:
+    """The last day a convention covers, None before its start is known."""
+    return lifecycle.ends_on(convention)

@@ -254,35 +254,6 @@ async def _record_frozen(
         await stored.confirm()
 
 
-async def mark_signed(
-    scope: TenantScope, convention_id: uuid.UUID, version_id: uuid.UUID, at: dt.datetime
-) -> None:
-    """Called by the signature capability once every party signed the frozen version."""
-    version = await repository.version_by_id(scope, version_id)
-    if version is None or version["convention"] != convention_id or not version["frozen"]:
-        raise LookupError(version_id)
-    latest = await repository.versions(scope, convention_id)
-    if latest[0]["id"] != version_id:
-        raise FieldError("Seule la dernière version figée peut être signée.", "status")
-    async with transaction():
-        if not await repository.update_convention(
-            scope,
-            convention_id,
-            {"status": ConventionStatus.SIGNED, "signed_version": version_id, "signed_at": at},
-            status_in=[ConventionStatus.READY],
-        ):
-            raise FieldError(
-                "Seule une convention prête à signer peut être enregistrée comme signée.", "status"
-            )
-        await audit.record(
-            AuditTag.CONVENTION_SIGNED,
-            consortium_id=scope.consortium_id,
-            subject=subject(convention_id),
-            summary=f"Convention signée (version {version['number']})",
-            version=version["number"],
-        )
-
-
 async def _derive(
     request: Request | None,
     opened: Opened,

@@ -15,7 +15,7 @@ from portal.core.forms import FieldError, read_date, read_form, redisplay, text
 from portal.core.permissions import Permission, requires
 from portal.core.responses import path_uuid, see_other
 from portal.core.templating import flash, render
-from portal.payments import access, forms, pages, repository, service
+from portal.payments import access, forms, pages, service
 from portal.payments.enums import Basis, LineStatus, ScheduleKind
 from portal.tenants import service as tenants
 
@@ -26,7 +26,7 @@ async def payment_list(request: Request) -> Response:
     found, values = forms.line_filter(request.query_params)
     lines = await service.visible_lines(ctx, found)
     view = await access.sight_of(ctx)
-    seen = await repository.schedules(ctx, view)
+    seen = await service.schedules_of(ctx, view)
     statements = {
         s["beneficiary"]: s["beneficiary_name"]
         for s in seen
@@ -166,7 +166,7 @@ async def declaration(request: Request) -> Response:
     line_id = path_uuid(request, "line_id")
 
     async def act(form: Any) -> None:
-        line = await repository.line(ctx, line_id)
+        line = await service.line_of(ctx, line_id)
         if line is None:
             raise LookupError(line_id)
         result = forms.declaration_form(form, Basis(line["basis"]))

@@ -17,15 +17,15 @@ from portal.core.permissions import Permission, requires
 from portal.core.responses import path_uuid, see_other
 from portal.core.templating import flash, render
 from portal.documents import service as documents
-from portal.payments import forms, pages, repository, schedules, service
+from portal.payments import forms, pages, schedules, service
 from portal.payments.enums import Basis, ScheduleKind, Trigger
-from portal.payments.repository import LineFilter
+from portal.payments.service import LineFilter
 from portal.tenants import service as tenants
 
 
 async def _options(request: Request, convention_id: uuid.UUID) -> dict[str, Any]:
     ctx = request.state.tenant
-    all_lines = await repository.lines(ctx, service.EVERYTHING, LineFilter(kind="subsidy"))
+    all_lines = await service.lines_of(ctx, service.EVERYTHING, LineFilter(kind="subsidy"))
     return {
         "organisations": await tenants.organisations(ctx),
         "parties": await conventions.parties_of(ctx, convention_id),
@@ -33,7 +33,7 @@ async def _options(request: Request, convention_id: uuid.UUID) -> dict[str, Any]
         "subsidy_lines": all_lines,
         "subsidies": [
             s
-            for s in await repository.schedules(ctx, service.EVERYTHING)
+            for s in await service.schedules_of(ctx, service.EVERYTHING)
             if s["kind"] == ScheduleKind.SUBSIDY
         ],
         "funders": list(Funder),
@@ -155,10 +155,10 @@ async def schedule_show(request: Request) -> Response:
 
 async def _editable(request: Request) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     ctx = request.state.tenant
-    schedule = await repository.schedule(ctx, path_uuid(request, "schedule_id"))
+    schedule = await service.schedule_of(ctx, path_uuid(request, "schedule_id"))
     if schedule is None:
         raise HTTPException(404)
-    lines = await repository.lines(ctx, service.EVERYTHING, LineFilter(schedule=schedule["id"]))
+    lines = await service.lines_of(ctx, service.EVERYTHING, LineFilter(schedule=schedule["id"]))
     return schedule, lines
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import base64
 import uuid
 
-from portal.conventions import repository as conventions
-from portal.conventions import versions as convention_versions
+from portal.conventions import service as conventions
 from portal.core.tenancy import TenantScope
 from portal.notifications import service as notifications
 from portal.signing import authority, certificate, chain, files, jobs, keys, repository, workflow
@@ -96,7 +95,7 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
     assert latest is not None
     data = await files.get(latest["storage_key"], latest["sha256"])
     seal = await keys.seal(scope)
-    convention = await conventions.convention(scope, req["convention"])
+    convention = await conventions.convention_of(scope, req["convention"])
     assert convention is not None
     at = workflow.now()
     stamper = _timestamper(req)
@@ -252,7 +251,7 @@ async def _finish(scope: TenantScope, req: Row) -> None:
             document_sha256=latest["sha256"],
             details={"certificate_sha256": cert_sha, "revisions": latest["number"] + 1},
         )
-        await convention_versions.mark_signed(scope, req["convention"], req["version"], at)
+        await conventions.mark_signed(scope, req["convention"], req["version"], at)
         await _announce(scope, req)
         await stored.confirm()
 
@@ -269,7 +268,7 @@ async def _announce(scope: TenantScope, req: Row) -> None:
                 scope, p["id"], {"status": ParticipantStatus.NOTIFIED}
             )
         await jobs.enqueue_mail(scope, p["id"], "completed")
-    convention = await conventions.convention(scope, req["convention"])
+    convention = await conventions.convention_of(scope, req["convention"])
     found = await tenants.platform_scope(scope.consortium_id)
     if convention is None or found is None:
         return

@@ -111,9 +111,9 @@ async def load(token: str) -> Ceremony | None:
     if req is None or not workflow.link_alive(participant, req, workflow.now()):
         return None
     found = await tenants.platform_scope(scope.consortium_id)
-    from portal.conventions import repository as conventions
+    from portal.conventions import service as conventions
 
-    convention = await conventions.convention(scope, req["convention"]) if req else None
+    convention = await conventions.convention_of(scope, req["convention"]) if req else None
     latest = await repository.latest_revision(scope, participant["request"])
     if req is None or convention is None or found is None or latest is None:
         return None

@@ -10,7 +10,7 @@ from typing import Any
 import weasyprint
 from pyhanko.sign.timestamps import TimeStamper
 
-from portal.conventions import repository as conventions
+from portal.conventions import service as conventions
 from portal.core.templating import env
 from portal.core.tenancy import TenantScope
 from portal.signing import chain, files, repository
@@ -40,7 +40,7 @@ def html(context: dict[str, Any]) -> str:
 async def build(
     scope: TenantScope, req: Row, seal: Seal, stamper: TimeStamper | None, at: dt.datetime
 ) -> bytes:
-    convention = await conventions.convention(scope, req["convention"])
+    convention = await conventions.convention_of(scope, req["convention"])
     found = await tenants.platform_scope(scope.consortium_id)
     assert convention is not None and found is not None
     people = await repository.participants(scope, req["id"])

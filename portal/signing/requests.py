@@ -16,8 +16,6 @@ from starlette.requests import Request
 from portal.audit import service as audit_log
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
-from portal.conventions import access as convention_access
-from portal.conventions import repository as conventions
 from portal.conventions import service as convention_service
 from portal.conventions.enums import ConventionStatus, PartyRole
 from portal.conventions.service import Opened
@@ -114,10 +112,10 @@ async def _frozen_version(opened: Opened) -> Row:
             "en signature.",
             "request",
         )
-    versions = await conventions.versions(opened.ctx, opened.id)
+    versions = await convention_service.versions_of(opened.ctx, opened.id)
     if not versions or not versions[0]["frozen"]:
         raise FieldError("La convention n'a pas de version figée.", "request")
-    version = await conventions.version_by_id(opened.ctx, versions[0]["id"])
+    version = await convention_service.version_of(opened.ctx, versions[0]["id"])
     assert version is not None
     return version
 
@@ -132,7 +130,7 @@ async def create(
     expires_on: dt.date,
     reminder_days: list[int],
 ) -> uuid.UUID:
-    if not convention_access.may_edit(opened.ctx.role):
+    if not convention_service.may_edit(opened.ctx.role):
         raise PermissionError(opened.id)
     check_date(expires_on, "expires_on")
     scope = opened.ctx
@@ -340,7 +338,7 @@ async def _locked_active(scope: TenantScope, request_id: uuid.UUID, req: Row | N
 
 
 async def _owned(opened: Opened, request_id: uuid.UUID) -> None:
-    if not convention_access.may_edit(opened.ctx.role):
+    if not convention_service.may_edit(opened.ctx.role):
         raise PermissionError(opened.id)
     req = await repository.request(opened.ctx, request_id)
     if req is None or req["convention"] != opened.id:

@@ -11,7 +11,7 @@ import json
 
 from pyhanko.sign.timestamps import TimeStamper
 
-from portal.conventions import repository as conventions
+from portal.conventions import service as conventions
 from portal.core import periodic as units
 from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
@@ -102,7 +102,7 @@ async def _expire(scope: TenantScope, req: Row) -> None:
             for p in workflow.acting(await repository.participants(scope, req["id"]))
             if not ParticipantStatus(p["status"]).done
         ]
-        convention = await conventions.convention(scope, req["convention"])
+        convention = await conventions.convention_of(scope, req["convention"])
         title = convention["title"] if convention else ""
         await workflow.tell_pilots(
             scope,

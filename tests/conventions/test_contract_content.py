@@ -45,12 +45,12 @@ async def _frozen_pdf_text(client: httpx.AsyncClient, url: str, cast: Cast) -> s
 
 
 async def _sign(url: str, cast: Cast) -> None:
-    from portal.conventions import versions
+    from portal.conventions import service
     from portal.core.tenancy import TenantScope
 
     scope = TenantScope(cast.world.tenant.id)
     latest = (await _versions(url, cast))[0]
-    await versions.mark_signed(
+    await service.mark_signed(
         scope,
         uuid.UUID(url.rsplit("/", 1)[1]),
         uuid.UUID(str(latest["id"])),
