@@ -136,7 +136,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from portal.core.templating import datetime_fr
-    from portal.signing import pades, verification
+    from portal.signing import verification
+    from portal.signing.pades.errors import PadesError
 
     try:
         data = Path(args.file).read_bytes()
@@ -144,7 +145,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"Lecture impossible : {exc}", file=sys.stderr)
         return 2
-    except pades.PadesError as exc:
+    except PadesError as exc:
         print(exc.message, file=sys.stderr)
         return 1
     if not verdict.reports:

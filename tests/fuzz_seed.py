@@ -48,13 +48,13 @@ async def _client(make_client: Any, email: str, password: str) -> httpx.AsyncCli
 async def _ready_convention(slug: str, pilot: Any, title: str) -> uuid.UUID:
     """A partnership convention prepared as the demo prepares its own, frozen (ready)."""
     from portal.conventions import demo as conventions_demo
-    from portal.conventions import service, versions
+    from portal.conventions import drafting, versions
     from portal.conventions.lifecycle import add_months
     from portal.tenants.service import resolve_tenant
 
     ctx = await resolve_tenant(slug, pilot.id)
     assert ctx is not None
-    convention = await service.create(None, ctx, pilot, "partnership", title)
+    convention = await drafting.create(None, ctx, pilot, "partnership", title)
     start = add_months(dt.date.today().replace(day=1), 30)
     info = {
         "title": title,

@@ -4,7 +4,7 @@ the same PAdES settings and a visible stamp.
 
     .venv/bin/python infra/bench/signing.py      # PORTAL_BENCH_RUNS=11 by default
 
-Three measures of the portal: `pades.sign_field` (field lookup, stamp text and wrapping,
+Three measures of the portal: `pades.signing.sign_field` (field lookup, stamp text and wrapping,
 signature), the same with the signer's drawn mark in the stamp, and the job's whole PDF work
 (`apply` without its database rows: read the latest revision from storage and check its
 SHA-256, sign, hash, store the new revision through the ledger of objects, whose intent and
@@ -43,7 +43,14 @@ from pypdf import PdfReader  # noqa: E402
 from portal.conventions import pdf  # noqa: E402
 from portal.core.db import migrate, transaction  # noqa: E402
 from portal.settings import get_settings  # noqa: E402
-from portal.signing import authority, files, pades  # noqa: E402
+from portal.signing import authority, files  # noqa: E402
+from portal.signing.pades.fields import (  # noqa: E402
+    FieldSpec,
+    add_signature_fields,
+    signature_blocks,
+)
+from portal.signing.pades.signing import Mark, sign_field  # noqa: E402
+from portal.signing.pades.validation import validate  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from convention_pdf import convention_snapshot  # noqa: E402
@@ -90,19 +97,19 @@ def main() -> None:
     logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
     frozen = thirty_pages()
     pages = len(PdfReader(io.BytesIO(frozen)).pages)
-    parties = sorted(pades.signature_blocks(frozen))
-    fields = [pades.FieldSpec(FIELD if n == 1 else f"signature-{n}", n, 0, 1) for n in parties]
-    prepared = pades.add_signature_fields(frozen, fields)
+    parties = sorted(signature_blocks(frozen))
+    fields = [FieldSpec(FIELD if n == 1 else f"signature-{n}", n, 0, 1) for n in parties]
+    prepared = add_signature_fields(frozen, fields)
     seal = authority.ensure_test_authority(get_settings().signing_dir)
     stamper = authority.test_timestamper(get_settings().signing_dir)
     at = dt.datetime.now(dt.UTC)
-    mark = pades.Mark(png=drawing())
+    mark = Mark(png=drawing())
 
     def portal(
-        timestamped: bool, with_mark: pades.Mark | None = None, source: bytes = prepared
+        timestamped: bool, with_mark: Mark | None = None, source: bytes = prepared
     ) -> Callable[[], bytes]:
         def run() -> bytes:
-            return pades.sign_field(
+            return sign_field(
                 source,
                 field_name=FIELD,
                 seal=seal,
@@ -181,7 +188,7 @@ def main() -> None:
 
     print(f"{pages}-page convention, {len(prepared) / 1024:.0f} KiB, {len(parties)} empty fields")
     for label, timestamped in (("B-B, no time-stamp", False), ("B-LT, test TSA", True)):
-        [report] = pades.validate(portal(timestamped)(), seal.trust_roots, seal.crls)
+        [report] = validate(portal(timestamped)(), seal.trust_roots, seal.crls)
         assert report.intact and report.valid and report.bottom_line, report.summary_fr
         portal_s, alone_s = medians(portal(timestamped), pyhanko_alone(timestamped))
         print(

@@ -19,7 +19,7 @@ from portal.core.responses import path_uuid, see_other
 from portal.core.templating import flash, render
 from portal.jobs import service as job_service
 from portal.objects import service as objects
-from portal.tenants import forms, service
+from portal.tenants import service
 from portal.tenants.enums import ConsortiumStatus, OrganisationKind, Programme
 
 
@@ -71,7 +71,7 @@ async def _home(
 
 @admin_only
 async def consortium_create(request: Request) -> Response:
-    result = forms.consortium_form(await read_form(request))
+    result = service.consortium_form(await read_form(request))
     user = request.state.user
     consortium_id = await submit(
         result, lambda: service.create_consortium(request, user, result.values), "name"
@@ -114,7 +114,7 @@ async def consortium_detail(request: Request) -> Response:
 @admin_only
 async def consortium_organisation_add(request: Request) -> Response:
     scope, consortium = await _consortium(request)
-    result = forms.organisation_form(await read_form(request))
+    result = service.organisation_form(await read_form(request))
     user = request.state.user
     await submit(
         result, lambda: service.add_organisation(request, scope, user, result.values), "siret"
@@ -127,7 +127,7 @@ async def consortium_organisation_add(request: Request) -> Response:
 @admin_only
 async def consortium_invite(request: Request) -> Response:
     scope, consortium = await _consortium(request)
-    result = forms.invitation_form(await read_form(request))
+    result = service.invitation_form(await read_form(request))
     user = request.state.user
     await submit(result, lambda: service.invite(request, scope, user, result.values), "email")
     if not result.ok:

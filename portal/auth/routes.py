@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -12,9 +11,10 @@ from starlette.routing import Route
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
-from portal.auth import oidc, second_factor, service, throttle
+from portal.auth import oidc, service, throttle
 from portal.auth.middleware import COOKIE
 from portal.auth.service import AuthError, CurrentUser
+from portal.auth.sessions import log_in
 from portal.core import csrf
 from portal.core.forms import FieldError, FormResult, read_form, text
 from portal.core.responses import (
@@ -31,30 +31,6 @@ from portal.tenants import service as tenants
 # Per client address, beside the per-(account, address) lock of `service.authenticate`.
 LOGIN_FAILURES_PER_ADDRESS = (20, dt.timedelta(minutes=15))
 RESET_REQUESTS_PER_ADDRESS = (10, dt.timedelta(hours=1))
-
-
-async def log_in(request: Request, user: CurrentUser, next_url: str) -> RedirectResponse:
-    """A fresh session token and CSRF cookie at every login (no session fixation). With a
-    second factor, a pending session that opens only the code step (see second_factor.py)."""
-    if user.has_second_factor:
-        return await open_session(
-            request, user, f"/login/code?next={quote(next_url)}", pending=True
-        )
-    return await open_session(request, user, next_url)
-
-
-async def open_session(
-    request: Request, user: CurrentUser, next_url: str, pending: bool = False
-) -> RedirectResponse:
-    old = request.state.session_token
-    if old:
-        await service.end_session(old)
-    lifetime = second_factor.PENDING_LIFETIME if pending else service.SESSION_LIFETIME
-    token = await service.start_session(user.id, pending=pending, lifetime=lifetime)
-    csrf.rotate(request, token)
-    response = see_other(next_url)
-    set_private_cookie(response, COOKIE, token, int(lifetime.total_seconds()))
-    return response
 
 
 async def login_form(request: Request) -> Response:

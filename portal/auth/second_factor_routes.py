@@ -11,8 +11,9 @@ from starlette.routing import Route
 
 from portal.auth import second_factor, service, throttle
 from portal.auth.middleware import COOKIE
-from portal.auth.routes import LOGIN_FAILURES_PER_ADDRESS, open_session
+from portal.auth.routes import LOGIN_FAILURES_PER_ADDRESS
 from portal.auth.second_factor import SecondFactorError
+from portal.auth.sessions import open_session
 from portal.core.forms import read_form, text
 from portal.core.permissions import login_required
 from portal.core.responses import delete_private_cookie, safe_next, see_other

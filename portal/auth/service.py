@@ -13,13 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
-from portal.auth import jobs, repository
+from portal.auth import jobs, repository, throttle
 from portal.auth.enums import LoginOutcome
 from portal.core import mail, security
 from portal.core.db import transaction
@@ -273,3 +275,28 @@ async def user_for_identity(provider: str, subject: str) -> CurrentUser | None:
 
 async def link_identity(provider: str, subject: str, user_id: uuid.UUID, email: str) -> None:
     await repository.insert_identity(provider, subject, user_id, email)
+
+
+# For the other domains' pages: logging in, throttling per address ------------------------------
+
+
+async def log_in(request: Request, user: CurrentUser, next_url: str) -> RedirectResponse:
+    """The redirect that opens a fresh session for `user` (see `sessions.log_in`)."""
+    from portal.auth import sessions  # which imports this module (through second_factor)
+
+    return await sessions.log_in(request, user, next_url)
+
+
+def client_address(scope: Any) -> str:
+    """The address requests are counted under (see `throttle.client_address`)."""
+    return throttle.client_address(scope)
+
+
+async def throttle_hit(bucket: str, key: str, limit: int, window: dt.timedelta) -> throttle.Count:
+    """One more request from `key` in `bucket`: `over` once past `limit` in `window`."""
+    return await throttle.hit(bucket, key, limit, window)
+
+
+def retry_after(response: Response, count: throttle.Count) -> Response:
+    """The refusal's Retry-After header."""
+    return throttle.retry_after(response, count)

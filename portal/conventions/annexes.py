@@ -23,8 +23,8 @@ from portal.core import antivirus
 from portal.core.db import transaction
 from portal.core.outage import Unavailable
 from portal.core.storage import get_storage
-from portal.documents import inspect
-from portal.documents.upload import ReceivedFile, UploadRefused
+from portal.documents import service as documents
+from portal.documents.service import ReceivedFile, UploadRefused
 from portal.objects import service as objects
 
 OWNER = "conventions"  # in the ledger of objects
@@ -46,7 +46,7 @@ async def add_annex(
         require_edit(opened)
         if not title:
             raise UploadRefused("Donnez un titre à l'annexe.", "title")
-        file_type = await anyio.to_thread.run_sync(inspect.inspect, received)
+        file_type = await anyio.to_thread.run_sync(documents.inspect_file, received)
         if file_type.code != "pdf":
             raise UploadRefused("Une annexe de convention doit être un fichier PDF.")
         pages = await anyio.to_thread.run_sync(_count_pages, received.path)
@@ -69,7 +69,7 @@ async def add_annex(
                         {
                             "convention": opened.id,
                             "title": title,
-                            "filename": inspect.clean_filename(received.filename, file_type),
+                            "filename": documents.clean_filename(received.filename, file_type),
                             "storage_key": key,
                             "sha256": received.sha256,
                             "size": received.size,

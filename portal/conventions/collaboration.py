@@ -13,6 +13,8 @@ from starlette.requests import Request
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions import access, models, repository, text
+from portal.conventions.content import content
+from portal.conventions.drafting import insert_article
 from portal.conventions.enums import (
     RevisionAction,
     SuggestionStatus,
@@ -20,8 +22,6 @@ from portal.conventions.enums import (
 from portal.conventions.service import (
     Opened,
     Row,
-    content,
-    insert_article,
     now,
     record,
     require_edit,

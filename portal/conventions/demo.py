@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 from portal.auth.service import CurrentUser
-from portal.conventions import collaboration, repository, service, versions
+from portal.conventions import collaboration, drafting, editing, repository, service, versions
 from portal.conventions.enums import PartyRole
 from portal.conventions.lifecycle import add_months
 from portal.conventions.service import Opened
@@ -35,7 +35,7 @@ async def _prepare(
     signatories: dict[str, tuple[str, str]],
 ) -> Opened:
     opened = await _opened(slug, pilot, convention_id)
-    await service.update_info(None, opened, pilot, info, opened.row["revision"])
+    await editing.update_info(None, opened, pilot, info, opened.row["revision"])
     opened = await _opened(slug, pilot, convention_id)
     for line in lines:
         values = {
@@ -45,14 +45,14 @@ async def _prepare(
             "funding_line": "",
             **line,
         }
-        await service.add_budget_line(None, opened, pilot, values)
+        await editing.add_budget_line(None, opened, pilot, values)
     for party in await repository.parties(opened.ctx, convention_id):
         name, title = signatories.get(party["organisation_name"], (party["signatory_name"], ""))
         role = party["role"]
         if role in (PartyRole.LEAD_LESSOR, PartyRole.LESSOR):  # the pilot's bailleur carries it
             is_lead = party["organisation_name"] == LEAD
             role = PartyRole.LEAD_LESSOR if is_lead else PartyRole.LESSOR
-        await service.update_party(
+        await editing.update_party(
             None,
             opened,
             pilot,
@@ -163,19 +163,19 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
         },
     ]
     # 1. Partnership: signed at the start of the year, in force; an avenant in draft.
-    partnership = await service.create(None, ctx, pilot, "partnership", str(info["title"]))
+    partnership = await drafting.create(None, ctx, pilot, "partnership", str(info["title"]))
     opened = await _prepare(slug, pilot, partnership, info, lines, signatories)
     await versions.change_status(None, opened, pilot, "review")
     opened = await _opened(slug, pilot, partnership)
     await versions.change_status(None, opened, pilot, "ready")
     frozen = (await repository.versions(ctx, partnership))[0]
-    await versions.mark_signed(ctx, partnership, frozen["id"], signed_at)
+    await service.mark_signed(ctx, partnership, frozen["id"], signed_at)
     opened = await _opened(slug, pilot, partnership)
     await versions.start_amendment(None, opened, pilot)
 
     # 2. With the State: signed too; its avenant in review, where the State service comments
     # and proposes a change.
-    state = await service.create(
+    state = await drafting.create(
         None, ctx, pilot, "state", f"Convention d'objectifs FNAVDL {year}-{year + 1}"
     )
     opened = await _prepare(
@@ -190,7 +190,7 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
     opened = await _opened(slug, pilot, state)
     await versions.change_status(None, opened, pilot, "ready")
     frozen = (await repository.versions(ctx, state))[0]
-    await versions.mark_signed(ctx, state, frozen["id"], signed_at)
+    await service.mark_signed(ctx, state, frozen["id"], signed_at)
     avenant = await versions.start_amendment(None, await _opened(slug, pilot, state), pilot)
     await versions.change_status(None, await _opened(slug, pilot, avenant), pilot, "review")
     opened = await _opened(slug, agent, avenant)

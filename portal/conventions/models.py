@@ -2,7 +2,7 @@
 """The default models a pilot starts from: the articles of each kind of convention (after the
 AVDL guide and the USH "Repères n°23", see `../shared/seeds/`) and their usual indicators.
 
-Texts use `{{ variables }}` filled from the convention's data (see `service.variables`): party
+Texts use `{{ variables }}` filled from the convention's data (see `content.variables`): party
 names, amounts and dates are never typed twice.
 """
 
@@ -54,7 +54,7 @@ class Missing:
         return f"[{self.placeholder}]"
 
 
-# The only source of placeholders (`service.variables` goes through `placeholder`): a frozen
+# The only source of placeholders (`content.variables` goes through `placeholder`): a frozen
 # version may carry none, so each one here is a reason not to freeze.
 MISSING: dict[str, Missing] = {
     "nom_projet": Missing("projet à nommer", "la désignation du projet", "f-project_name"),

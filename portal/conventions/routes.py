@@ -4,64 +4,35 @@ when the member may not see it); `tests/conventions/test_visibility.py` checks n
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.conventions import annexes, collaboration, forms, service, versions
+from portal.conventions import (
+    annexes,
+    collaboration,
+    drafting,
+    editing,
+    forms,
+    service,
+    versions,
+    views,
+)
 from portal.conventions.collaboration import EditConflict
-from portal.conventions.service import Opened
+from portal.conventions.service import on_convention, opened_for
 from portal.core.forms import FieldError, checked_form, is_digits, long_text, read_form, text
 from portal.core.money import cents_input
 from portal.core.outage import Unavailable
-from portal.core.permissions import Endpoint, Permission, allows, requires
-from portal.core.responses import path_uuid, see_other
-from portal.core.storage import quote_filename
+from portal.core.permissions import Permission, requires
+from portal.core.responses import path_uuid, pdf_response, see_other
 from portal.core.templating import flash, render
-from portal.documents import upload
-from portal.documents.upload import UploadRefused
+from portal.documents import service as documents
+from portal.documents.service import UploadRefused
 from portal.settings import get_settings
-
-
-def on_convention(permission: Permission) -> Callable[[Endpoint], Endpoint]:
-    """The convention of the path, visible to this member or 404 (so a hidden convention looks
-    exactly like a missing one, whatever the route), then the role's permission (403), then
-    the endpoint with the convention in `request.state.convention`."""
-
-    def decorate(endpoint: Endpoint) -> Endpoint:
-        @functools.wraps(endpoint)
-        async def wrapper(request: Request) -> Response:
-            opened = await service.open_convention(
-                request.state.tenant, path_uuid(request, "convention_id")
-            )
-            if opened is None:
-                raise HTTPException(404)
-            if not allows(request.state.tenant.role, permission):
-                raise HTTPException(403)
-            request.state.convention = opened
-            try:
-                return await endpoint(request)
-            except LookupError as exc:
-                raise HTTPException(404) from exc
-            except PermissionError as exc:
-                raise HTTPException(403) from exc
-
-        wrapper.permission = permission  # type: ignore[attr-defined]
-        wrapper.loads_convention = True  # type: ignore[attr-defined]
-        return wrapper
-
-    return decorate
-
-
-def _opened(request: Request) -> Opened:
-    opened: Opened = request.state.convention
-    return opened
 
 
 def _list_url(request: Request) -> str:
@@ -96,7 +67,7 @@ async def convention_create(request: Request) -> Response:
     form = await read_form(request)
     kind, title = text(form, "kind", 20), text(form, "title")
     try:
-        convention_id = await service.create(
+        convention_id = await drafting.create(
             request, request.state.tenant, request.state.user, kind, title
         )
     except FieldError as exc:
@@ -118,8 +89,8 @@ async def _show(
     values: dict[str, Any] | None = None,
     status_code: int = 400,
 ) -> Response:
-    opened = _opened(request)
-    detail = await service.detail(opened)
+    opened = opened_for(request)
+    detail = await views.detail(opened)
     row = detail["convention"]
     info = values or {
         **row,
@@ -142,18 +113,18 @@ async def convention_show(request: Request) -> Response:
 
 
 def _back(request: Request, anchor: str = "") -> str:
-    return _opened(request).base + (f"#{anchor}" if anchor else "")
+    return opened_for(request).base + (f"#{anchor}" if anchor else "")
 
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def info_update(request: Request) -> Response:
     form = await read_form(request)
     result = forms.info_form(form)
-    opened = _opened(request)
+    opened = opened_for(request)
     values = result.values
     if result.ok:
         try:
-            await service.update_info(
+            await editing.update_info(
                 request, opened, request.state.user, values, forms.revision(form)
             )
         except FieldError as exc:
@@ -169,10 +140,10 @@ async def info_update(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def party_add(request: Request) -> Response:
     result = forms.party_form(await read_form(request), with_organisation=True)
-    opened = _opened(request)
+    opened = opened_for(request)
     if result.ok:
         try:
-            await service.add_party(request, opened, request.state.user, result.values)
+            await editing.add_party(request, opened, request.state.user, result.values)
         except FieldError as exc:
             result.errors[exc.field or "organisation"] = exc.message
     if not result.ok:
@@ -186,8 +157,8 @@ async def party_update(request: Request) -> Response:
     party_id = path_uuid(request, "party_id")
     if result.ok:
         try:
-            await service.update_party(
-                request, _opened(request), request.state.user, party_id, result.values
+            await editing.update_party(
+                request, opened_for(request), request.state.user, party_id, result.values
             )
         except FieldError as exc:
             result.errors[exc.field or "role"] = exc.message
@@ -199,8 +170,8 @@ async def party_update(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def party_remove(request: Request) -> Response:
     try:
-        await service.remove_party(
-            request, _opened(request), request.state.user, path_uuid(request, "party_id")
+        await editing.remove_party(
+            request, opened_for(request), request.state.user, path_uuid(request, "party_id")
         )
     except FieldError as exc:
         return await _show(request, {"status": exc.message})
@@ -212,8 +183,8 @@ async def indicator_add(request: Request) -> Response:
     result = forms.indicator_form(await read_form(request))
     if result.ok:
         try:
-            await service.add_indicator(
-                request, _opened(request), request.state.user, result.values
+            await editing.add_indicator(
+                request, opened_for(request), request.state.user, result.values
             )
         except FieldError as exc:
             result.errors[exc.field or "label"] = exc.message
@@ -225,8 +196,8 @@ async def indicator_add(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def indicator_remove(request: Request) -> Response:
     try:
-        await service.remove_indicator(
-            request, _opened(request), request.state.user, path_uuid(request, "indicator_id")
+        await editing.remove_indicator(
+            request, opened_for(request), request.state.user, path_uuid(request, "indicator_id")
         )
     except FieldError as exc:
         return await _show(request, {"status": exc.message})
@@ -238,7 +209,7 @@ async def status_change(request: Request) -> Response:
     form = await read_form(request)
     try:
         message = await versions.change_status(
-            request, _opened(request), request.state.user, text(form, "status", 20)
+            request, opened_for(request), request.state.user, text(form, "status", 20)
         )
     except FieldError as exc:
         return await _show(request, {"status": exc.message}, status_code=409)
@@ -250,7 +221,7 @@ async def status_change(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def amendment_start(request: Request) -> Response:
     try:
-        new_id = await versions.start_amendment(request, _opened(request), request.state.user)
+        new_id = await versions.start_amendment(request, opened_for(request), request.state.user)
     except FieldError as exc:
         return await _show(request, {"origin": exc.message}, status_code=409)
     return flash(see_other(f"{_list_url(request)}/{new_id}"), "Avenant ouvert en brouillon.")
@@ -261,7 +232,7 @@ async def renewal_start(request: Request) -> Response:
     raw = text(await read_form(request), "duration_months", 4)
     try:
         new_id = await versions.start_renewal(
-            request, _opened(request), request.state.user, int(raw) if is_digits(raw) else 0
+            request, opened_for(request), request.state.user, int(raw) if is_digits(raw) else 0
         )
     except FieldError as exc:
         return await _show(request, {"renewal": exc.message}, status_code=409)
@@ -278,8 +249,8 @@ async def _budget(
         request,
         "conventions/budget.html",
         {
-            "b": await service.budget_page(_opened(request)),
-            "c": _opened(request),
+            "b": await views.budget_page(opened_for(request)),
+            "c": opened_for(request),
             "errors": errors or {},
             "values": values or {},
         },
@@ -299,8 +270,8 @@ async def budget_line_add(request: Request) -> Response:
     side = result.values["side"]
     if result.ok:
         try:
-            await service.add_budget_line(
-                request, _opened(request), request.state.user, result.values
+            await editing.add_budget_line(
+                request, opened_for(request), request.state.user, result.values
             )
         except FieldError as exc:
             result.errors[exc.field or "label"] = exc.message
@@ -311,18 +282,18 @@ async def budget_line_add(request: Request) -> Response:
         return await _budget(
             request, {f"{side}_{k}": v for k, v in result.errors.items()}, {side: raw}
         )
-    return flash(see_other(f"{_opened(request).base}/budget#{side}"), "Ligne ajoutée au budget.")
+    return flash(see_other(f"{opened_for(request).base}/budget#{side}"), "Ligne ajoutée au budget.")
 
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def budget_line_remove(request: Request) -> Response:
     try:
-        await service.remove_budget_line(
-            request, _opened(request), request.state.user, path_uuid(request, "line_id")
+        await editing.remove_budget_line(
+            request, opened_for(request), request.state.user, path_uuid(request, "line_id")
         )
     except FieldError as exc:
         return await _budget(request, {"status": exc.message})
-    return flash(see_other(f"{_opened(request).base}/budget"), "Ligne retirée du budget.")
+    return flash(see_other(f"{opened_for(request).base}/budget"), "Ligne retirée du budget.")
 
 
 # Articles, comments, proposals ---------------------------------------------------------------
@@ -335,7 +306,7 @@ async def _article(
     conflict: dict[str, Any] | None = None,
     status_code: int = 400,
 ) -> Response:
-    page = await collaboration.article_page(_opened(request), path_uuid(request, "article_id"))
+    page = await collaboration.article_page(opened_for(request), path_uuid(request, "article_id"))
     if page is None:
         raise HTTPException(404)
     return await render(
@@ -343,7 +314,7 @@ async def _article(
         "conventions/article.html",
         {
             "p": page,
-            "c": _opened(request),
+            "c": opened_for(request),
             "errors": errors or {},
             "values": values or {},
             "conflict": conflict,
@@ -363,20 +334,20 @@ async def article_add(request: Request) -> Response:
     if result.ok:
         try:
             article_id = await collaboration.add_article(
-                request, _opened(request), request.state.user, **result.values
+                request, opened_for(request), request.state.user, **result.values
             )
         except FieldError as exc:
             result.errors[exc.field or "title"] = exc.message
     if not result.ok:
         return await _show(request, {f"article_{k}": v for k, v in result.errors.items()})
-    return flash(see_other(f"{_opened(request).base}/articles/{article_id}"), "Article ajouté.")
+    return flash(see_other(f"{opened_for(request).base}/articles/{article_id}"), "Article ajouté.")
 
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def article_save(request: Request) -> Response:
     form = await read_form(request)
     result = forms.article_form(form)
-    opened = _opened(request)
+    opened = opened_for(request)
     article_id = path_uuid(request, "article_id")
     if result.ok:
         try:
@@ -409,7 +380,7 @@ async def article_move(request: Request) -> Response:
     try:
         await collaboration.move_article(
             request,
-            _opened(request),
+            opened_for(request),
             request.state.user,
             path_uuid(request, "article_id"),
             "up" if text(form, "direction", 10) == "up" else "down",
@@ -423,7 +394,7 @@ async def article_move(request: Request) -> Response:
 async def article_remove(request: Request) -> Response:
     try:
         await collaboration.remove_article(
-            request, _opened(request), request.state.user, path_uuid(request, "article_id")
+            request, opened_for(request), request.state.user, path_uuid(request, "article_id")
         )
     except FieldError as exc:
         return await _show(request, {"status": exc.message})
@@ -444,20 +415,20 @@ async def comment_add(request: Request) -> Response:
     article_id = path_uuid(request, "article_id")
     try:
         comment_id = await collaboration.add_comment(
-            request, _opened(request), request.state.user, article_id, body, thread
+            request, opened_for(request), request.state.user, article_id, body, thread
         )
     except FieldError as exc:
         key = f"reply_{raw_thread}" if raw_thread else "comment"
         return await _article(request, {key: exc.message}, {key: body})
     return flash(
-        see_other(f"{_opened(request).base}/articles/{article_id}#commentaire-{comment_id}"),
+        see_other(f"{opened_for(request).base}/articles/{article_id}#commentaire-{comment_id}"),
         "Commentaire publié.",
     )
 
 
 @on_convention(Permission.CONVENTIONS_COMMENT)
 async def thread_resolve(request: Request) -> Response:
-    opened = _opened(request)
+    opened = opened_for(request)
     comment_id = path_uuid(request, "comment_id")
     article_id = path_uuid(request, "article_id")
     await collaboration.resolve_thread(opened, request.state.user, comment_id)
@@ -479,7 +450,7 @@ async def suggestion_add(request: Request) -> Response:
             raise refused
         await collaboration.suggest(
             request,
-            _opened(request),
+            opened_for(request),
             request.state.user,
             article_id,
             result.values["title"],
@@ -493,7 +464,7 @@ async def suggestion_add(request: Request) -> Response:
             {"suggestion": {**result.values, "explanation": explanation}},
         )
     return flash(
-        see_other(f"{_opened(request).base}/articles/{article_id}#propositions"),
+        see_other(f"{opened_for(request).base}/articles/{article_id}#propositions"),
         "Proposition envoyée au pilote.",
     )
 
@@ -507,7 +478,7 @@ async def suggestion_decide(request: Request) -> Response:
     try:
         await collaboration.decide(
             request,
-            _opened(request),
+            opened_for(request),
             request.state.user,
             path_uuid(request, "suggestion_id"),
             decision == "accept",
@@ -518,7 +489,7 @@ async def suggestion_decide(request: Request) -> Response:
         return await _article(request, {"decision": exc.message}, status_code=409)
     verdict = "acceptée : l'article est modifié" if decision == "accept" else "rejetée"
     return flash(
-        see_other(f"{_opened(request).base}/articles/{path_uuid(request, 'article_id')}"),
+        see_other(f"{opened_for(request).base}/articles/{path_uuid(request, 'article_id')}"),
         f"Proposition {verdict}.",
     )
 
@@ -530,7 +501,7 @@ async def suggestion_decide(request: Request) -> Response:
 async def annex_upload(request: Request) -> Response:
     settings = get_settings()
     try:
-        received = await upload.receive(request, "file", settings.upload_max_bytes)
+        received = await documents.receive_upload(request, "file", settings.upload_max_bytes)
         try:
             title = text(checked_form(received.fields.items()), "title")
         except FieldError as exc:
@@ -543,7 +514,7 @@ async def annex_upload(request: Request) -> Response:
             raise UploadRefused("Choisissez le fichier PDF de l'annexe.")
         await annexes.add_annex(
             request,
-            _opened(request),
+            opened_for(request),
             request.state.user,
             title,
             received.file,
@@ -562,32 +533,22 @@ async def annex_upload(request: Request) -> Response:
 async def annex_remove(request: Request) -> Response:
     try:
         await annexes.remove_annex(
-            request, _opened(request), request.state.user, path_uuid(request, "annex_id")
+            request, opened_for(request), request.state.user, path_uuid(request, "annex_id")
         )
     except FieldError as exc:
         return await _show(request, {"annex_file": exc.message})
     return flash(see_other(_back(request, "annexes")), "Annexe retirée.")
 
 
-def _pdf_response(filename: str, content: AsyncIterator[bytes] | bytes) -> Response:
-    headers = {
-        "content-disposition": f"attachment; filename*=UTF-8''{quote_filename(filename)}",
-        "cache-control": "private, no-store",
-    }
-    if isinstance(content, bytes):
-        return Response(content, media_type="application/pdf", headers=headers)
-    return StreamingResponse(content, media_type="application/pdf", headers=headers)
-
-
 @on_convention(Permission.CONVENTIONS_VIEW)
 async def annex_download(request: Request) -> Response:
-    annex, chunks = await annexes.annex_chunks(_opened(request), path_uuid(request, "annex_id"))
-    return _pdf_response(annex["filename"], chunks)
+    annex, chunks = await annexes.annex_chunks(opened_for(request), path_uuid(request, "annex_id"))
+    return pdf_response(annex["filename"], chunks)
 
 
 @on_convention(Permission.CONVENTIONS_VIEW)
 async def draft_pdf(request: Request) -> Response:
-    return _pdf_response(*await versions.version_pdf(_opened(request), None))
+    return pdf_response(*await versions.version_pdf(opened_for(request), None))
 
 
 @on_convention(Permission.CONVENTIONS_VIEW)
@@ -595,12 +556,12 @@ async def version_pdf(request: Request) -> Response:
     raw = request.path_params["number"]
     if not is_digits(raw):
         raise HTTPException(404)
-    return _pdf_response(*await versions.version_pdf(_opened(request), int(raw)))
+    return pdf_response(*await versions.version_pdf(opened_for(request), int(raw)))
 
 
 @on_convention(Permission.CONVENTIONS_VIEW)
 async def history(request: Request) -> Response:
-    opened = _opened(request)
+    opened = opened_for(request)
     return await render(
         request,
         "conventions/history.html",
@@ -610,7 +571,7 @@ async def history(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_VIEW)
 async def compare(request: Request) -> Response:
-    opened = _opened(request)
+    opened = opened_for(request)
     taken = await versions.versions(opened)
     default_before = str(taken[0]["number"]) if taken else "signee"
     before = request.query_params.get("de", default_before)

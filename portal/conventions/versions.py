@@ -17,6 +17,8 @@ from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions import access, lifecycle, pdf, repository, snapshot
+from portal.conventions.content import blockers, content
+from portal.conventions.drafting import insert_article
 from portal.conventions.enums import (
     ConventionStatus,
     DisplayStatus,
@@ -27,10 +29,7 @@ from portal.conventions.enums import (
 from portal.conventions.service import (
     Opened,
     Row,
-    blockers,
     chain_overlaps,
-    content,
-    insert_article,
     now,
     record,
     subject,
@@ -253,35 +252,6 @@ async def _record_frozen(
             content_sha256=snapshot.digest(snap),
         )
         await stored.confirm()
-
-
-async def mark_signed(
-    scope: TenantScope, convention_id: uuid.UUID, version_id: uuid.UUID, at: dt.datetime
-) -> None:
-    """Called by the signature capability once every party signed the frozen version."""
-    version = await repository.version_by_id(scope, version_id)
-    if version is None or version["convention"] != convention_id or not version["frozen"]:
-        raise LookupError(version_id)
-    latest = await repository.versions(scope, convention_id)
-    if latest[0]["id"] != version_id:
-        raise FieldError("Seule la dernière version figée peut être signée.", "status")
-    async with transaction():
-        if not await repository.update_convention(
-            scope,
-            convention_id,
-            {"status": ConventionStatus.SIGNED, "signed_version": version_id, "signed_at": at},
-            status_in=[ConventionStatus.READY],
-        ):
-            raise FieldError(
-                "Seule une convention prête à signer peut être enregistrée comme signée.", "status"
-            )
-        await audit.record(
-            AuditTag.CONVENTION_SIGNED,
-            consortium_id=scope.consortium_id,
-            subject=subject(convention_id),
-            summary=f"Convention signée (version {version['number']})",
-            version=version["number"],
-        )
 
 
 async def _derive(

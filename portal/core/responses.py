@@ -1,13 +1,16 @@
-"""Small helpers shared by routes: redirects after POST, the safe `next` address, cookies."""
+"""Small helpers shared by routes: redirects after POST, the safe `next` address, cookies, PDF
+downloads."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
+from portal.core.storage import quote_filename
 from portal.settings import get_settings
 
 
@@ -55,3 +58,14 @@ def path_uuid(request: Request, name: str) -> uuid.UUID:
         return uuid.UUID(request.path_params[name])
     except ValueError as exc:
         raise HTTPException(404) from exc
+
+
+def pdf_response(filename: str, content: AsyncIterator[bytes] | bytes) -> Response:
+    """A PDF to download, never cached (it may be confidential)."""
+    headers = {
+        "content-disposition": f"attachment; filename*=UTF-8''{quote_filename(filename)}",
+        "cache-control": "private, no-store",
+    }
+    if isinstance(content, bytes):
+        return Response(content, media_type="application/pdf", headers=headers)
+    return StreamingResponse(content, media_type="application/pdf", headers=headers)

@@ -44,8 +44,11 @@ from portal.core.templating import date_fr
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.documents import inspect, repository
 from portal.documents.enums import ItemStatus, Recurrence
+from portal.documents.inspect import FileType
 from portal.documents.periods import periods_until
-from portal.documents.upload import ReceivedFile, UploadRefused
+from portal.documents.upload import ReceivedFile as ReceivedFile
+from portal.documents.upload import ReceivedForm, receive
+from portal.documents.upload import UploadRefused as UploadRefused
 from portal.notifications import service as notifications
 from portal.objects import service as objects
 from portal.reminders.schedule import DueItem
@@ -575,3 +578,57 @@ async def tie_to_convention(
 
 def is_validated(item: dict[str, Any]) -> bool:
     return bool(item["status"] == ItemStatus.VALIDATED)
+
+
+# For the domains that receive files too (conventions' annexes) --------------------------------
+
+
+async def receive_upload(request: Request, file_field: str, max_bytes: int) -> ReceivedForm:
+    """The multipart form, its file spooled to disk within `max_bytes` (`UploadRefused`)."""
+    return await receive(request, file_field, max_bytes)
+
+
+def inspect_file(received: ReceivedFile) -> FileType:
+    """The file's real type, after every check an uploaded document passes (blocking: run it
+    in a worker thread); `UploadRefused` when refused."""
+    return inspect.inspect(received)
+
+
+def clean_filename(raw: str, file_type: FileType) -> str:
+    return inspect.clean_filename(raw, file_type)
+
+
+async def demo_report(
+    ctx: TenantContext,
+    organisation: uuid.UUID,
+    title: str,
+    due: dt.date,
+    validated: bool,
+    convention: uuid.UUID | None = None,  # asked for under it: its State agents see it
+) -> uuid.UUID:
+    """For the demo data: a document asked of `organisation`, with its one item (validated or
+    still expected)."""
+    request_id = await repository.insert_request(
+        ctx,
+        {
+            "organisation": organisation,
+            "title": title,
+            "recurrence": "once",
+            "due_on": due,
+            "convention": convention,
+        },
+        ctx.user_id,
+    )
+    await repository.insert_item(
+        ctx,
+        {
+            "request": request_id,
+            "organisation": organisation,
+            "period_start": due,
+            "due_on": due,
+            "status": "validated" if validated else "expected",
+            "reviewer_comment": "Validé en comité de pilotage." if validated else "",
+        },
+    )
+    item = next(i for i in await repository.items(ctx) if i["request"] == request_id)
+    return uuid.UUID(str(item["id"]))

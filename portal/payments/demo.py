@@ -15,9 +15,8 @@ from typing import Any
 from portal.auth.service import CurrentUser
 from portal.conventions import service as conventions
 from portal.conventions.enums import ConventionKind, Funder
-from portal.conventions.lifecycle import add_months
 from portal.core.tenancy import TenantContext
-from portal.documents import repository as documents
+from portal.documents import service as documents
 from portal.payments import access, repository, schedules, service
 from portal.payments.enums import Basis, ScheduleKind, Trigger
 from portal.payments.repository import LineFilter
@@ -25,40 +24,6 @@ from portal.payments.schedules import LineDraft, ScheduleDraft
 from portal.tenants import service as tenants
 
 EVERYTHING = access.Sight(everything=True)
-
-
-async def _report(
-    ctx: TenantContext,
-    organisation: uuid.UUID,
-    title: str,
-    due: dt.date,
-    validated: bool,
-    convention: uuid.UUID | None = None,  # asked for under it: its State agents see it
-) -> uuid.UUID:
-    request_id = await documents.insert_request(
-        ctx,
-        {
-            "organisation": organisation,
-            "title": title,
-            "recurrence": "once",
-            "due_on": due,
-            "convention": convention,
-        },
-        ctx.user_id,
-    )
-    await documents.insert_item(
-        ctx,
-        {
-            "request": request_id,
-            "organisation": organisation,
-            "period_start": due,
-            "due_on": due,
-            "status": "validated" if validated else "expected",
-            "reviewer_comment": "Validé en comité de pilotage." if validated else "",
-        },
-    )
-    item = next(i for i in await documents.items(ctx) if i["request"] == request_id)
-    return uuid.UUID(str(item["id"]))
 
 
 async def _lines(ctx: TenantContext, schedule_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -78,15 +43,21 @@ async def load(slug: str, finance: CurrentUser) -> None:
     start: dt.date = state["starts_on"]
 
     def on(months: int, days: int = 0) -> dt.date:
-        return add_months(start, months) + dt.timedelta(days=days)
+        return conventions.add_months(start, months) + dt.timedelta(days=days)
 
     year = start.year
     subsidy = await schedules.proposal(ctx, state["id"], ScheduleKind.SUBSIDY, None)
     carrier = subsidy.beneficiary
-    interim = await _report(ctx, carrier, "Bilan intermédiaire du projet", on(6), True, state["id"])
-    final = await _report(ctx, carrier, "Bilan final du projet", on(27), False, state["id"])
+    interim = await documents.demo_report(
+        ctx, carrier, "Bilan intermédiaire du projet", on(6), True, state["id"]
+    )
+    final = await documents.demo_report(
+        ctx, carrier, "Bilan final du projet", on(27), False, state["id"]
+    )
     horizon = orgs["Association Horizon Insertion"]
-    report = await _report(ctx, horizon, "Rapport d'activité du premier semestre", on(6), True)
+    report = await documents.demo_report(
+        ctx, horizon, "Rapport d'activité du premier semestre", on(6), True
+    )
 
     # 1. The State's subsidy, paid by the CGLLS to the bailleur carrying the project.
     subsidy.decision_reference = f"Décision attributive n° {year}-69-014"

@@ -21,7 +21,7 @@ from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions import service as conventions
 from portal.conventions.enums import ConventionKind, Funder, PartyRole
-from portal.conventions.lifecycle import add_months, ends_on
+from portal.conventions.service import add_months, ends_on
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
 from portal.core.templating import euros

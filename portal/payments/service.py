@@ -27,7 +27,8 @@ from portal.core.tenancy import TenantContext, TenantScope
 from portal.documents import service as documents
 from portal.payments import access, conditions, lifecycle, repository, schedules
 from portal.payments.enums import Basis, LineStatus, PaymentWarning, ScheduleKind, Trigger
-from portal.payments.repository import LineFilter, Row
+from portal.payments.repository import LineFilter as LineFilter
+from portal.payments.repository import Row
 from portal.reminders.schedule import DueItem
 from portal.tenants import service as tenants
 
@@ -559,6 +560,25 @@ async def cancel_payment(
             amount_cents=int(found["amount_cents"]),
             reason=reason.strip()[:2000],
         )
+
+
+# Reads for the payments pages (routes go through the service, not the repository) -----------
+
+
+async def schedules_of(scope: TenantScope, sight: access.Sight) -> list[Row]:
+    return await repository.schedules(scope, sight)
+
+
+async def schedule_of(scope: TenantScope, schedule_id: uuid.UUID) -> Row | None:
+    return await repository.schedule(scope, schedule_id)
+
+
+async def lines_of(scope: TenantScope, sight: access.Sight, found: LineFilter) -> list[Row]:
+    return await repository.lines(scope, sight, found)
+
+
+async def line_of(scope: TenantScope, line_id: uuid.UUID) -> Row | None:
+    return await repository.line(scope, line_id)
 
 
 # The scheduler and the reminders ------------------------------------------------------------

@@ -9,11 +9,10 @@ from __future__ import annotations
 import base64
 import uuid
 
-from portal.conventions import repository as conventions
-from portal.conventions import versions as convention_versions
+from portal.conventions import service as conventions
 from portal.core.tenancy import TenantScope
 from portal.notifications import service as notifications
-from portal.signing import authority, certificate, chain, files, keys, pades, repository, workflow
+from portal.signing import authority, certificate, chain, files, jobs, keys, repository, workflow
 from portal.signing.chain import Audit
 from portal.signing.enums import (
     EventKind,
@@ -22,6 +21,8 @@ from portal.signing.enums import (
     RequestStatus,
     RevisionKind,
 )
+from portal.signing.pades.errors import TimestampUnavailable
+from portal.signing.pades.signing import Mark, sign_field, timestamp_document
 from portal.signing.repository import Row
 from portal.tenants import service as tenants
 
@@ -54,13 +55,13 @@ async def run(scope: TenantScope, request_id: uuid.UUID) -> None:
         return
 
 
-def stamp_mark(person: Row) -> pades.Mark | None:
+def stamp_mark(person: Row) -> Mark | None:
     """The mark chosen at the ceremony (checked there) as the stamp shows it."""
     if person["mark_kind"] == "drawn":
         _, _, data = person["mark_image"].partition(",")
-        return pades.Mark(png=base64.b64decode(data))
+        return Mark(png=base64.b64decode(data))
     if person["mark_kind"] == "typed":
-        return pades.Mark(text=person["mark_text"])
+        return Mark(text=person["mark_text"])
     return None
 
 
@@ -94,14 +95,14 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
     assert latest is not None
     data = await files.get(latest["storage_key"], latest["sha256"])
     seal = await keys.seal(scope)
-    convention = await conventions.convention(scope, req["convention"])
+    convention = await conventions.convention_of(scope, req["convention"])
     assert convention is not None
     at = workflow.now()
     stamper = _timestamper(req)
     context = authority.validation_context(seal.trust_roots, seal.crls) if stamper else None
     try:
         signed = await files.cpu(
-            lambda: pades.sign_field(
+            lambda: sign_field(
                 data,
                 field_name=person["field_name"],
                 seal=seal,
@@ -116,7 +117,7 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
                 mark=stamp_mark(person),
             )
         )
-    except pades.TimestampUnavailable as exc:
+    except TimestampUnavailable as exc:
         await _record_wait(scope, req, person["id"], exc.message)
         raise Waiting(exc.message) from exc
     number = latest["number"] + 1
@@ -185,11 +186,9 @@ async def _finish(scope: TenantScope, req: Row) -> None:
         context = authority.validation_context(seal.trust_roots, seal.crls)
         try:
             closed = await files.cpu(
-                lambda: pades.timestamp_document(
-                    data, timestamper=stamper, validation_context=context
-                )
+                lambda: timestamp_document(data, timestamper=stamper, validation_context=context)
             )
-        except pades.TimestampUnavailable as exc:
+        except TimestampUnavailable as exc:
             await _record_wait(scope, req, None, exc.message)
             raise Waiting(exc.message) from exc
         number = latest["number"] + 1
@@ -252,7 +251,7 @@ async def _finish(scope: TenantScope, req: Row) -> None:
             document_sha256=latest["sha256"],
             details={"certificate_sha256": cert_sha, "revisions": latest["number"] + 1},
         )
-        await convention_versions.mark_signed(scope, req["convention"], req["version"], at)
+        await conventions.mark_signed(scope, req["convention"], req["version"], at)
         await _announce(scope, req)
         await stored.confirm()
 
@@ -268,8 +267,8 @@ async def _announce(scope: TenantScope, req: Row) -> None:
             await repository.update_participant(
                 scope, p["id"], {"status": ParticipantStatus.NOTIFIED}
             )
-        await workflow.enqueue_mail(scope, p["id"], "completed")
-    convention = await conventions.convention(scope, req["convention"])
+        await jobs.enqueue_mail(scope, p["id"], "completed")
+    convention = await conventions.convention_of(scope, req["convention"])
     found = await tenants.platform_scope(scope.consortium_id)
     if convention is None or found is None:
         return

@@ -9,8 +9,6 @@ showed (a forwarded link included).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import datetime as dt
 import hmac
@@ -23,7 +21,7 @@ from portal.core.forms import FieldError
 from portal.core.templating import datetime_fr
 from portal.core.tenancy import TenantScope
 from portal.settings import get_settings
-from portal.signing import chain, files, keys, pades, repository, requests, workflow
+from portal.signing import chain, files, jobs, keys, repository, requests, workflow
 from portal.signing.chain import Audit
 from portal.signing.enums import (
     EventKind,
@@ -32,6 +30,9 @@ from portal.signing.enums import (
     RequestStatus,
     RevisionKind,
 )
+from portal.signing.forms import Mark
+from portal.signing.pades.errors import PadesError
+from portal.signing.pades.validation import check_external, validate
 from portal.signing.repository import Row
 from portal.tenants import service as tenants
 
@@ -41,7 +42,6 @@ CODE_INTERVAL = dt.timedelta(seconds=30)  # between two codes, against mail floo
 # Codes one link may ask for, counted from the audit trail (so every web process agrees):
 # (window, at most). Past them the link waits, and the pilot hears of it once per lock-out.
 CODE_CAPS = ((dt.timedelta(hours=1), 5), (dt.timedelta(days=1), 10))
-MARK_MAX_BYTES = 200_000
 
 
 class NotYourTurn(FieldError):
@@ -111,9 +111,9 @@ async def load(token: str) -> Ceremony | None:
     if req is None or not workflow.link_alive(participant, req, workflow.now()):
         return None
     found = await tenants.platform_scope(scope.consortium_id)
-    from portal.conventions import repository as conventions
+    from portal.conventions import service as conventions
 
-    convention = await conventions.convention(scope, req["convention"]) if req else None
+    convention = await conventions.convention_of(scope, req["convention"]) if req else None
     latest = await repository.latest_revision(scope, participant["request"])
     if req is None or convention is None or found is None or latest is None:
         return None
@@ -294,39 +294,6 @@ async def send_code(c: Ceremony, audit: Audit) -> None:
         raise FieldError("L'envoi du code a échoué : réessayez dans un instant.", "code") from exc
 
 
-@dataclasses.dataclass
-class Mark:
-    kind: str  # typed | drawn
-    text: str
-    image: str  # data URL
-
-
-def parse_mark(kind: str, text: str, image: str, name: str) -> Mark:
-    if kind == "drawn":
-        prefix = "data:image/png;base64,"
-        if not image.startswith(prefix):
-            raise FieldError(
-                "Tracez votre signature dans le cadre, ou choisissez de la taper.", "mark"
-            )
-        try:
-            raw = base64.b64decode(image[len(prefix) :], validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise FieldError(
-                "Le tracé de la signature est illisible : recommencez.", "mark"
-            ) from exc
-        if not raw.startswith(b"\x89PNG") or len(raw) > MARK_MAX_BYTES:
-            raise FieldError("Le tracé de la signature est illisible : recommencez.", "mark")
-        try:
-            pades.drawn_mark(raw)  # decodes now: the signature job must not fail on it later
-        except pades.PadesError as exc:
-            raise FieldError(exc.message, "mark") from exc
-        return Mark("drawn", "", image)
-    if kind == "typed":
-        text = text.strip() or name
-        return Mark("typed", text[:200], "")
-    raise FieldError("Choisissez une signature tapée ou tracée.", "mark")
-
-
 async def sign(
     c: Ceremony, code: str, consent: bool, mark: Mark | None, audit: Audit
 ) -> ParticipantStatus:
@@ -418,7 +385,7 @@ async def sign(
             await repository.update_participant(c.scope, participant_id, values)
             status = ParticipantStatus.SUBMITTED
         if finished or status == ParticipantStatus.SUBMITTED:
-            await workflow.enqueue_apply(c.scope, request_id)
+            await jobs.enqueue_apply(c.scope, request_id)
     return status
 
 
@@ -519,10 +486,10 @@ async def upload_external(c: Ceremony, uploaded: bytes, audit: Audit) -> None:
     latest = c.latest
     sent = await files.get(latest["storage_key"], latest["sha256"])
     seal = await keys.seal(c.scope)
-    before = len(await files.cpu(pades.validate, sent, seal.trust_roots, seal.crls))
+    before = len(await files.cpu(validate, sent, seal.trust_roots, seal.crls))
     try:
         report = await files.cpu(
-            lambda: pades.check_external(
+            lambda: check_external(
                 sent,
                 uploaded,
                 trust_roots=seal.trust_roots,
@@ -530,7 +497,7 @@ async def upload_external(c: Ceremony, uploaded: bytes, audit: Audit) -> None:
                 expected_previous_signatures=before,
             )
         )
-    except pades.PadesError as exc:
+    except PadesError as exc:
         async with repository.locked(c.scope, request_id):
             await chain.append(
                 c.scope,
@@ -604,5 +571,5 @@ async def upload_external(c: Ceremony, uploaded: bytes, audit: Audit) -> None:
         )
         finished = await workflow.advance(c.scope, request_id, audit)
         if finished:
-            await workflow.enqueue_apply(c.scope, request_id)
+            await jobs.enqueue_apply(c.scope, request_id)
         await stored.confirm()

@@ -10,12 +10,13 @@ from typing import Any
 import weasyprint
 from pyhanko.sign.timestamps import TimeStamper
 
-from portal.conventions import repository as conventions
+from portal.conventions import service as conventions
 from portal.core.templating import env
 from portal.core.tenancy import TenantScope
-from portal.signing import chain, files, pades, repository
+from portal.signing import chain, files, repository
 from portal.signing.authority import Seal
 from portal.signing.enums import EventKind, ParticipantRole, ParticipantStatus, RevisionKind
+from portal.signing.pades.signing import seal_document
 from portal.signing.repository import Row
 from portal.tenants import service as tenants
 
@@ -39,7 +40,7 @@ def html(context: dict[str, Any]) -> str:
 async def build(
     scope: TenantScope, req: Row, seal: Seal, stamper: TimeStamper | None, at: dt.datetime
 ) -> bytes:
-    convention = await conventions.convention(scope, req["convention"])
+    convention = await conventions.convention_of(scope, req["convention"])
     found = await tenants.platform_scope(scope.consortium_id)
     assert convention is not None and found is not None
     people = await repository.participants(scope, req["id"])
@@ -70,7 +71,7 @@ async def build(
     }
     document = await files.cpu(lambda: weasyprint.HTML(string=html(context)).write_pdf())
     return await files.cpu(
-        lambda: pades.seal_document(
+        lambda: seal_document(
             document,
             seal=seal,
             reason="Certificat de signature – dossier de preuve",

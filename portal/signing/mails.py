@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from portal.conventions import repository as conventions
+from portal.conventions import service as conventions
 from portal.core import mail
 from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
@@ -23,7 +23,7 @@ async def send(scope: TenantScope, participant_id: uuid.UUID, kind: str, key: st
     if person is None:
         return
     req = await repository.request(scope, person["request"])
-    convention = await conventions.convention(scope, req["convention"]) if req else None
+    convention = await conventions.convention_of(scope, req["convention"]) if req else None
     found = await tenants.platform_scope(scope.consortium_id)
     if req is None or convention is None or found is None:
         return

@@ -4,13 +4,11 @@ has already checked that this member may see it."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import secrets
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 from starlette.requests import Request
@@ -18,16 +16,14 @@ from starlette.requests import Request
 from portal.audit import service as audit_log
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
-from portal.conventions import access as convention_access
-from portal.conventions import repository as conventions
 from portal.conventions import service as convention_service
 from portal.conventions.enums import ConventionStatus, PartyRole
 from portal.conventions.service import Opened
 from portal.core import security
 from portal.core.db import transaction
-from portal.core.forms import FieldError, check_date, is_digits, read_date, text
+from portal.core.forms import FieldError, check_date
 from portal.core.tenancy import TenantScope
-from portal.signing import chain, files, keys, pades, repository, workflow
+from portal.signing import chain, files, jobs, keys, repository, workflow
 from portal.signing.authority import SealError
 from portal.signing.chain import Audit
 from portal.signing.enums import (
@@ -37,11 +33,15 @@ from portal.signing.enums import (
     RequestStatus,
     RevisionKind,
 )
+from portal.signing.pades.errors import PadesError
+from portal.signing.pades.fields import FieldSpec, add_signature_fields
 from portal.signing.repository import Row
 from portal.tenants import service as tenants
 
+if TYPE_CHECKING:  # forms reads `today()` from here
+    from portal.signing.forms import Line
+
 DEFAULT_EXPIRY = dt.timedelta(days=30)
-REASON_MAX = 2000  # a cancellation's reason (the form layer refuses longer)
 STEP_OF_ROLE = {
     PartyRole.LEAD_LESSOR: 1,
     PartyRole.LESSOR: 1,
@@ -63,18 +63,6 @@ def audit_of(request: Request | None, who: str) -> Audit:
 
 def today() -> dt.date:
     return workflow.now().date()
-
-
-@dataclasses.dataclass
-class Line:
-    """One participant as typed in the form."""
-
-    step: int
-    role: ParticipantRole
-    party_index: int  # 1-based party of the frozen version (its signature block)
-    name: str
-    title: str
-    email: str
 
 
 async def draft(opened: Opened) -> dict[str, Any]:
@@ -124,81 +112,12 @@ async def _frozen_version(opened: Opened) -> Row:
             "en signature.",
             "request",
         )
-    versions = await conventions.versions(opened.ctx, opened.id)
+    versions = await convention_service.versions_of(opened.ctx, opened.id)
     if not versions or not versions[0]["frozen"]:
         raise FieldError("La convention n'a pas de version figée.", "request")
-    version = await conventions.version_by_id(opened.ctx, versions[0]["id"])
+    version = await convention_service.version_of(opened.ctx, versions[0]["id"])
     assert version is not None
     return version
-
-
-def parse_lines(form: Mapping[str, Any], parties: int) -> tuple[list[Line], dict[str, str]]:
-    """Rows `p-<n>-<field>` of the form; a row without name and e-mail is ignored."""
-    lines, errors = [], {}
-    raw = str(form.get("rows", ""))
-    count = int(raw) if is_digits(raw) else 0
-    for n in range(min(count, 60)):
-
-        def get(field: str, n: int = n) -> str:
-            return text(form, f"p-{n}-{field}", 254)
-
-        name, email = get("name"), get("email")
-        if not name and not email:
-            continue
-        try:
-            role = ParticipantRole(get("role"))
-        except ValueError:
-            errors[f"p-{n}-role"] = "Choisissez un rôle."
-            continue
-        step_raw, party_raw = get("step"), get("party")
-        if not is_digits(step_raw) or not 1 <= int(step_raw) <= 9:
-            errors[f"p-{n}-step"] = "L'étape est un nombre de 1 à 9."
-            continue
-        if not is_digits(party_raw) or not 1 <= int(party_raw) <= parties:
-            errors[f"p-{n}-party"] = "Choisissez l'organisation partie à la convention."
-            continue
-        if not name:
-            errors[f"p-{n}-name"] = "Indiquez le prénom et le nom."
-            continue
-        try:
-            email = validate_email(email, check_deliverability=False).normalized.lower()
-        except EmailNotValidError:
-            errors[f"p-{n}-email"] = "Adresse e-mail invalide, par exemple prenom.nom@exemple.fr."
-            continue
-        lines.append(
-            Line(int(step_raw), role, int(party_raw), name[:200], get("title")[:200], email)
-        )
-    if not errors and not any(line.role == ParticipantRole.SIGNER for line in lines):
-        errors["request"] = "Il faut au moins un signataire."
-    return lines, errors
-
-
-def parse_reminders(raw: str) -> list[int]:
-    try:
-        parts = [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
-        if not all(is_digits(part) for part in parts):
-            raise ValueError(raw)
-        days = sorted({int(part) for part in parts})
-    except ValueError as exc:
-        raise FieldError(
-            "Indiquez des nombres de jours séparés par des virgules, par exemple « 3, 7 ».",
-            "reminder_days",
-        ) from exc
-    if not days or days[0] < 1 or days[-1] > 60:
-        raise FieldError(
-            "Les relances ont lieu entre 1 et 60 jours après l'envoi.", "reminder_days"
-        )
-    return days
-
-
-def parse_expiry(raw: str) -> dt.date:
-    value = read_date(raw)
-    if value is None:
-        raise FieldError("Date au format jj/mm/aaaa, par exemple 31/12/2026.", "expires_on")
-    check_date(value, "expires_on")
-    if value <= today():
-        raise FieldError("La date d'expiration doit être postérieure à aujourd'hui.", "expires_on")
-    return value
 
 
 async def create(
@@ -211,7 +130,7 @@ async def create(
     expires_on: dt.date,
     reminder_days: list[int],
 ) -> uuid.UUID:
-    if not convention_access.may_edit(opened.ctx.role):
+    if not convention_service.may_edit(opened.ctx.role):
         raise PermissionError(opened.id)
     check_date(expires_on, "expires_on")
     scope = opened.ctx
@@ -239,7 +158,7 @@ async def create(
             field = f"signature-{participant_id.hex}"
             slot = taken.get(line.party_index, 0)
             taken[line.party_index] = slot + 1
-            specs.append(pades.FieldSpec(field, line.party_index, slot, slots[line.party_index]))
+            specs.append(FieldSpec(field, line.party_index, slot, slots[line.party_index]))
         nonce = secrets.token_hex(32)
         row = {
             "id": participant_id,
@@ -261,8 +180,8 @@ async def create(
         rows.append(row)
     frozen = await files.get(version["pdf_key"], version["pdf_sha256"])
     try:
-        prepared = await files.cpu(pades.add_signature_fields, frozen, specs)
-    except pades.PadesError as exc:
+        prepared = await files.cpu(add_signature_fields, frozen, specs)
+    except PadesError as exc:
         raise FieldError(exc.message, "request") from exc
     request_id = uuid.uuid4()
     key = files.revision_key(scope.consortium_id, request_id, 1, files.sha256(prepared))
@@ -419,7 +338,7 @@ async def _locked_active(scope: TenantScope, request_id: uuid.UUID, req: Row | N
 
 
 async def _owned(opened: Opened, request_id: uuid.UUID) -> None:
-    if not convention_access.may_edit(opened.ctx.role):
+    if not convention_service.may_edit(opened.ctx.role):
         raise PermissionError(opened.id)
     req = await repository.request(opened.ctx, request_id)
     if req is None or req["convention"] != opened.id:
@@ -504,7 +423,7 @@ async def cancel(
                 ParticipantStatus.SIGNED,
                 ParticipantStatus.APPROVED,
             ):
-                await workflow.enqueue_mail(scope, p["id"], "cancelled")
+                await jobs.enqueue_mail(scope, p["id"], "cancelled")
 
 
 async def set_expiry(
@@ -631,7 +550,7 @@ async def substitute(
             },
         )
         if row["status"] == ParticipantStatus.PENDING:
-            await workflow.enqueue_mail(scope, new_id, "invite", str(row["step"]))
+            await jobs.enqueue_mail(scope, new_id, "invite", str(row["step"]))
     return new_id
 
 
@@ -664,4 +583,4 @@ async def remind(
             participant=participant_id,
             details={"manual": True},
         )
-        await workflow.enqueue_mail(scope, participant_id, "reminder", f"manual-{day}")
+        await jobs.enqueue_mail(scope, participant_id, "reminder", f"manual-{day}")

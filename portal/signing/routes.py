@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from portal.auth import throttle
-from portal.conventions.routes import _opened, _pdf_response, on_convention
+from portal.auth import service as auth
+from portal.conventions.service import on_convention, opened_for
 from portal.core import body
 from portal.core.forms import (
     FieldError,
@@ -30,10 +30,11 @@ from portal.core.forms import (
 )
 from portal.core.outage import Unavailable
 from portal.core.permissions import Permission, requires
-from portal.core.responses import see_other
+from portal.core.responses import pdf_response, see_other
 from portal.core.templating import flash, render
-from portal.signing import ceremony, files, pades, repository, requests, verification, workflow
+from portal.signing import ceremony, files, forms, requests, service, verification, workflow
 from portal.signing.enums import ParticipantRole, ParticipantStatus, RequestStatus
+from portal.signing.pades.errors import PadesError
 
 UPLOAD_LIMIT = 60 * 1024 * 1024
 # Per client address (the per-link cap on codes lives in `ceremony`).
@@ -62,7 +63,7 @@ async def _manage(
     values: Mapping[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    opened = _opened(request)
+    opened = opened_for(request)
     latest = await requests.latest(opened)
     context: dict[str, Any] = {
         "c": opened,
@@ -90,14 +91,14 @@ async def manage(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def create(request: Request) -> Response:
-    opened = _opened(request)
+    opened = opened_for(request)
     form = await read_form(request)
     refused = FormResult.of(form).errors  # what the form layer refused, beside its field
     draft = await requests.draft(opened)
-    lines, errors = requests.parse_lines(form, len(draft["parties"]))
+    lines, errors = forms.parse_lines(form, len(draft["parties"]))
     try:
-        expires_on = requests.parse_expiry(str(form.get("expires_on", "")))
-        reminder_days = requests.parse_reminders(str(form.get("reminder_days", "")))
+        expires_on = forms.parse_expiry(str(form.get("expires_on", "")))
+        reminder_days = forms.parse_reminders(str(form.get("reminder_days", "")))
     except FieldError as exc:
         errors[exc.field or "request"] = exc.message
     errors = {**errors, **refused}  # the form layer's reason wins on its field
@@ -129,7 +130,7 @@ async def create(request: Request) -> Response:
 
 
 async def _pilot_action(request: Request, action: Any, done: str) -> Response:
-    opened = _opened(request)
+    opened = opened_for(request)
     try:
         await action(opened, dict(await read_form(request)))
     except FieldError as exc:
@@ -143,7 +144,7 @@ async def _cancel_page(
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    opened = _opened(request)
+    opened = opened_for(request)
     found = await requests.cancellation(opened, _uuid(request, "request_id"))
     return await render(
         request,
@@ -160,7 +161,7 @@ async def cancel_confirm(request: Request) -> Response:
 
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def cancel(request: Request) -> Response:
-    opened = _opened(request)
+    opened = opened_for(request)
     form = await read_form(request)
     try:
         seen = form.get("signed")
@@ -169,7 +170,7 @@ async def cancel(request: Request) -> Response:
             opened,
             request.state.user,
             _uuid(request, "request_id"),
-            text(form, "reason", requests.REASON_MAX),
+            text(form, "reason", forms.REASON_MAX),
             None if seen is None else str(seen),
         )
     except FieldError as exc:
@@ -192,7 +193,7 @@ async def expiry(request: Request) -> Response:
             o,
             request.state.user,
             request_id,
-            requests.parse_expiry(str(f.get("expires_on", ""))),
+            forms.parse_expiry(str(f.get("expires_on", ""))),
         )
 
     return await _pilot_action(request, act, "Date d'expiration modifiée.")
@@ -228,7 +229,7 @@ async def remind(request: Request) -> Response:
 
 
 async def _files_of(request: Request) -> tuple[dict[str, Any], bytes, bytes | None]:
-    opened = _opened(request)
+    opened = opened_for(request)
     found = await requests.view(opened, _uuid(request, "request_id"))
     req = found["request"]
     latest = found["revisions"][-1]
@@ -250,7 +251,7 @@ def _names(reference: str, completed: bool) -> tuple[str, str]:
 async def document(request: Request) -> Response:
     found, signed, _ = await _files_of(request)
     done = found["status"] == RequestStatus.COMPLETED
-    return _pdf_response(_names(_opened(request).row["reference"], done)[0], signed)
+    return pdf_response(_names(opened_for(request).row["reference"], done)[0], signed)
 
 
 @on_convention(Permission.CONVENTIONS_VIEW)
@@ -258,7 +259,7 @@ async def certificate(request: Request) -> Response:
     _, _, cert = await _files_of(request)
     if cert is None:
         raise HTTPException(404)
-    return _pdf_response(_names(_opened(request).row["reference"], True)[1], cert)
+    return pdf_response(_names(opened_for(request).row["reference"], True)[1], cert)
 
 
 def _bundle(reference: str, signed: bytes, cert: bytes) -> Response:
@@ -282,14 +283,14 @@ async def bundle(request: Request) -> Response:
     _, signed, cert = await _files_of(request)
     if cert is None:
         raise HTTPException(404)
-    return _bundle(_opened(request).row["reference"], signed, cert)
+    return _bundle(opened_for(request).row["reference"], signed, cert)
 
 
 @requires(Permission.SPACE_VIEW)
 async def my_signature(request: Request) -> Response:
     """From the home page: an account holder's own pending signature, through its link."""
     ctx, user = request.state.tenant, request.state.user
-    person = await repository.participant(ctx, _uuid(request, "participant_id"))
+    person = await service.participant(ctx, _uuid(request, "participant_id"))
     if person is None or (person["user_id"] != user.id and person["email"] != user.email.lower()):
         raise HTTPException(404)
     return see_other(workflow.link_for(person))
@@ -353,12 +354,12 @@ async def ceremony_show(request: Request) -> Response:
 
 async def ceremony_code(request: Request) -> Response:
     # Counted before the link is looked up: guessing links costs the same budget.
-    address = throttle.client_address(request)
-    budget = await throttle.hit("signing_code", address, *CODES_PER_ADDRESS)
+    address = auth.client_address(request)
+    budget = await auth.throttle_hit("signing_code", address, *CODES_PER_ADDRESS)
     c = await _ceremony(request)
     if budget.over:
         page = await _ceremony_page(request, c, {"code": budget.message}, 429)
-        return throttle.retry_after(page, budget)
+        return auth.retry_after(page, budget)
     try:
         await ceremony.send_code(c, _audit(request, c))
     except FieldError as exc:
@@ -377,12 +378,12 @@ async def ceremony_code(request: Request) -> Response:
 async def ceremony_sign(request: Request) -> Response:
     c = await _ceremony(request)
     # A drawn mark is a PNG data URL, up to MARK_MAX_BYTES once decoded.
-    form = await read_form(request, longer={"mark_image": ceremony.MARK_MAX_BYTES * 4 // 3 + 64})
+    form = await read_form(request, longer={"mark_image": forms.MARK_MAX_BYTES * 4 // 3 + 64})
     values = {k: str(v) for k, v in form.items() if k in ("code", "mark_kind", "mark_text")}
     try:
         mark = None
         if c.participant["role"] == ParticipantRole.SIGNER:
-            mark = ceremony.parse_mark(
+            mark = forms.parse_mark(
                 str(form.get("mark_kind", "")),
                 str(form.get("mark_text", "")),
                 str(form.get("mark_image", "")),
@@ -470,7 +471,7 @@ async def ceremony_document(request: Request) -> Response:
     c = await _ceremony(request)
     data = await files.get(c.latest["storage_key"], c.latest["sha256"])
     done = c.request["status"] == RequestStatus.COMPLETED
-    return _pdf_response(_names(c.convention["reference"], done)[0], data)
+    return pdf_response(_names(c.convention["reference"], done)[0], data)
 
 
 async def ceremony_bundle(request: Request) -> Response:
@@ -490,8 +491,8 @@ async def verify_page(request: Request) -> Response:
     if request.method == "GET":
         return await render(request, "signing/verification.html", {"verdict": None, "errors": {}})
     # A public page that costs CPU: counted per address before the body is even read.
-    budget = await throttle.hit(
-        "verification", throttle.client_address(request), *VERIFICATIONS_PER_ADDRESS
+    budget = await auth.throttle_hit(
+        "verification", auth.client_address(request), *VERIFICATIONS_PER_ADDRESS
     )
     if budget.over:
         page = await render(
@@ -500,7 +501,7 @@ async def verify_page(request: Request) -> Response:
             {"verdict": None, "errors": {"file": budget.message}},
             status_code=429,
         )
-        return throttle.retry_after(page, budget)
+        return auth.retry_after(page, budget)
     try:
         form = await read_form(body.limited(request, VERIFY_MAX_BYTES), max_files=1)
     except body.BodyTooLarge:
@@ -521,7 +522,7 @@ async def verify_page(request: Request) -> Response:
         )
     try:
         verdict = await verification.verify(data)
-    except pades.PadesError as exc:
+    except PadesError as exc:
         return await render(
             request,
             "signing/verification.html",

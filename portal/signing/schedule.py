@@ -11,12 +11,12 @@ import json
 
 from pyhanko.sign.timestamps import TimeStamper
 
-from portal.conventions import repository as conventions
+from portal.conventions import service as conventions
 from portal.core import periodic as units
 from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
 from portal.notifications import service as notifications
-from portal.signing import chain, keys, repository, workflow
+from portal.signing import chain, jobs, keys, repository, workflow
 from portal.signing.apply import SYSTEM
 from portal.signing.enums import EventKind, ParticipantStatus, RequestStatus
 from portal.signing.repository import Row
@@ -50,7 +50,7 @@ async def _scan_request(scope: TenantScope, req: Row, at: dt.datetime) -> None:
         p["status"] == ParticipantStatus.SUBMITTED for p in people
     ):
         # Signatures waiting (for a time-stamping authority, say): try again hourly.
-        await workflow.enqueue_apply(scope, req["id"], at.strftime("%Y%m%d%H"))
+        await jobs.enqueue_apply(scope, req["id"], at.strftime("%Y%m%d%H"))
     if req["step_opened_at"] is None:
         return
     days_open = (at - req["step_opened_at"]).days
@@ -76,7 +76,7 @@ async def _scan_request(scope: TenantScope, req: Row, at: dt.datetime) -> None:
                 details={"keys": owed},
             )
             # Scheduled, so it waits for the morning like every non-urgent e-mail.
-            await workflow.enqueue_mail(
+            await jobs.enqueue_mail(
                 scope,
                 p["id"],
                 "reminder",
@@ -102,7 +102,7 @@ async def _expire(scope: TenantScope, req: Row) -> None:
             for p in workflow.acting(await repository.participants(scope, req["id"]))
             if not ParticipantStatus(p["status"]).done
         ]
-        convention = await conventions.convention(scope, req["convention"])
+        convention = await conventions.convention_of(scope, req["convention"])
         title = convention["title"] if convention else ""
         await workflow.tell_pilots(
             scope,

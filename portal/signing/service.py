@@ -1,4 +1,4 @@
-"""What other domains may ask of the signing domain."""
+"""What other domains, and the pages outside the ceremony, ask of the signing domain."""
 
 from __future__ import annotations
 
@@ -16,3 +16,12 @@ async def active_request(scope: TenantScope, convention_id: uuid.UUID) -> Row | 
         if row["status"] == RequestStatus.ACTIVE:
             return row
     return None
+
+
+async def awaiting(scope: TenantScope, user_id: uuid.UUID, email: str) -> list[Row]:
+    """Participants of active requests whose turn it is, for this account (its home page)."""
+    return await repository.awaiting(scope, user_id, email)
+
+
+async def participant(scope: TenantScope, participant_id: uuid.UUID) -> Row | None:
+    return await repository.participant(scope, participant_id)

@@ -9,14 +9,15 @@ import hashlib
 
 from portal.core.tenancy import TenantScope
 from portal.settings import get_settings
-from portal.signing import files, keys, pades, repository
+from portal.signing import files, keys, repository
 from portal.signing.authority import Seal, SealError, load_trust_roots
 from portal.signing.enums import RequestStatus
+from portal.signing.pades.validation import SignatureReport, validate
 
 
 @dataclasses.dataclass
 class Verdict:
-    reports: list[pades.SignatureReport]
+    reports: list[SignatureReport]
     match: str  # French sentence about the portal's own records
     exact: bool  # the file is byte for byte a revision stored by the portal
 
@@ -45,7 +46,7 @@ async def verify(data: bytes, fallback: Seal | None = None) -> Verdict:
         # No seal configured (production): still report integrity, against the accepted CAs.
         roots = load_trust_roots(get_settings().signing_trusted_cas)
         crls = ()
-    reports = await files.cpu(pades.validate, data, roots, crls)
+    reports = await files.cpu(validate, data, roots, crls)
     if stored is None:
         # Perhaps a portal revision with more appended (an external tool's counter-signature).
         for report in reports:

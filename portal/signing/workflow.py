@@ -24,17 +24,13 @@ from collections.abc import Sequence
 
 from portal.core import security
 from portal.core.tenancy import TenantScope
-from portal.jobs import service as jobs
 from portal.notifications import service as notifications
 from portal.settings import get_settings
-from portal.signing import chain, repository
+from portal.signing import chain, jobs, repository
 from portal.signing.chain import Audit
 from portal.signing.enums import EventKind, ParticipantRole, ParticipantStatus, RequestStatus
 from portal.signing.repository import Row
 from portal.tenants import service as tenants
-
-SEND_MAIL = "signing.send_mail"
-APPLY = "signing.apply"
 
 
 def now() -> dt.datetime:
@@ -79,39 +75,6 @@ def acting(participants: Sequence[Row], step: int | None = None) -> list[Row]:
     ]
 
 
-async def enqueue_mail(
-    scope: TenantScope,
-    participant_id: uuid.UUID,
-    kind: str,
-    key: str | None = None,
-    run_after: dt.datetime | None = None,
-) -> None:
-    """E-mails to participants go through the job layer, once per `key`."""
-    await jobs.enqueue(
-        SEND_MAIL,
-        {
-            "consortium_id": str(scope.consortium_id),
-            "participant_id": str(participant_id),
-            "kind": kind,
-            "key": key or "",
-        },
-        consortium_id=scope.consortium_id,
-        run_after=run_after,
-        dedup_key=f"signing:{kind}:{participant_id}:{key or ''}",
-    )
-
-
-async def enqueue_apply(scope: TenantScope, request_id: uuid.UUID, key: str | None = None) -> None:
-    await jobs.enqueue(
-        APPLY,
-        {"consortium_id": str(scope.consortium_id), "request_id": str(request_id)},
-        consortium_id=scope.consortium_id,
-        dedup_key=f"signing:apply:{request_id}:{key}" if key else None,
-        # A time-stamping authority may be down for hours: keep trying, never sign without it.
-        max_attempts=200,
-    )
-
-
 async def open_step(
     scope: TenantScope, request: Row, step: int, document_sha256: str, audit: Audit
 ) -> None:
@@ -133,7 +96,7 @@ async def open_step(
             document_sha256=document_sha256,
             details={"step": step, "to": p["email"], "role": p["role"]},
         )
-        await enqueue_mail(scope, p["id"], "invite", str(step))
+        await jobs.enqueue_mail(scope, p["id"], "invite", str(step))
 
 
 async def advance(scope: TenantScope, request_id: uuid.UUID, audit: Audit) -> bool:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.audit import service as audit
-from portal.auth.routes import log_in
+from portal.auth import service as auth
 from portal.core.forms import read_form, submit, text
 from portal.core.permissions import MATRIX, REVIEW_RULE, Permission, Role, allows, requires
 from portal.core.responses import path_uuid, see_other
@@ -24,7 +24,7 @@ def _base(request: Request) -> str:
 
 @requires(Permission.SPACE_VIEW)
 async def tenant_home(request: Request) -> Response:
-    from portal.signing import repository as signing
+    from portal.signing import service as signing
 
     ctx, user = request.state.tenant, request.state.user
     members = await service.members(ctx)
@@ -238,9 +238,7 @@ routes = [
     Route("/organisations", organisation_create, methods=["POST"], name="organisation_create"),
     Route("/roles", tenant_roles, methods=["GET"], name="tenant_roles"),
     Route("/journal", audit_log, methods=["GET"], name="audit_log"),
-    Route(
-        "/reglages", consortium_settings, methods=["GET", "POST"], name="consortium_settings"
-    ),
+    Route("/reglages", consortium_settings, methods=["GET", "POST"], name="consortium_settings"),
 ]
 
 
@@ -270,7 +268,7 @@ async def invitation_accept(request: Request) -> Response:
                         "Les deux mots de passe ne sont pas identiques.", "password_confirm"
                     )
                 new_user, _ = await service.register_and_accept(request, token, full_name, password)
-                response = await log_in(request, new_user, f"/c/{invitation.consortium_slug}/")
+                response = await auth.log_in(request, new_user, f"/c/{invitation.consortium_slug}/")
             return flash(response, f"Bienvenue dans l'espace {invitation.consortium_name}.")
         except TenantError as exc:
             if exc.field:

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from portal.audit import service as audit
@@ -24,14 +25,14 @@ from portal.auth import service as auth
 from portal.auth.service import CurrentUser
 from portal.core import mail, security
 from portal.core.db import transaction
-from portal.core.forms import FieldError
+from portal.core.forms import FieldError, FormResult
 from portal.core.permissions import Role
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.jobs import service as job_service
 from portal.jobs.enums import Delivery
 from portal.notifications import service as notifications
 from portal.settings import get_settings
-from portal.tenants import jobs, repository
+from portal.tenants import forms, jobs, repository
 from portal.tenants.enums import ConsortiumStatus
 
 INVITATION_LIFETIME = dt.timedelta(days=7)
@@ -495,3 +496,18 @@ async def update_settings(
         await audit.record_action(
             AuditTag.CONSORTIUM_SETTINGS_CHANGED, request, user, ctx, subject="settings", **changed
         )
+
+
+# The forms the platform administration shares with the consortium's pages -------------------
+
+
+def consortium_form(form: FormData) -> FormResult:
+    return forms.consortium_form(form)
+
+
+def organisation_form(form: FormData) -> FormResult:
+    return forms.organisation_form(form)
+
+
+def invitation_form(form: FormData) -> FormResult:
+    return forms.invitation_form(form)

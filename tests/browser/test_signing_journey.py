@@ -112,7 +112,8 @@ class TestSigningJourney:
         browser_page,  # type: ignore[no-untyped-def]
     ) -> None:
         from portal.settings import get_settings
-        from portal.signing import authority, files, pades
+        from portal.signing import authority, files
+        from portal.signing.pades.validation import validate
 
         mail, base = mail_and_portal
         page: Page = browser_page
@@ -189,7 +190,7 @@ class TestSigningJourney:
         signed = archive.read(next(n for n in archive.namelist() if n.endswith("-signee.pdf")))
 
         seal = authority.ensure_test_authority(get_settings().signing_dir)
-        reports = await files.cpu(pades.validate, signed, seal.trust_roots, seal.crls)
+        reports = await files.cpu(validate, signed, seal.trust_roots, seal.crls)
         assert sorted(r.signer_name for r in reports) == [
             "Aide Deux",
             "Pilote Alpha",

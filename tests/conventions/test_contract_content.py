@@ -45,12 +45,12 @@ async def _frozen_pdf_text(client: httpx.AsyncClient, url: str, cast: Cast) -> s
 
 
 async def _sign(url: str, cast: Cast) -> None:
-    from portal.conventions import versions
+    from portal.conventions import service
     from portal.core.tenancy import TenantScope
 
     scope = TenantScope(cast.world.tenant.id)
     latest = (await _versions(url, cast))[0]
-    await versions.mark_signed(
+    await service.mark_signed(
         scope,
         uuid.UUID(url.rsplit("/", 1)[1]),
         uuid.UUID(str(latest["id"])),
@@ -179,7 +179,7 @@ class TestPlaceholdersBlockFreezing:
     async def test_every_placeholder_of_every_model_is_known_and_blocks(self) -> None:
         """Rendered with no data at all, each `[...]` a model yields comes from the one list
         of placeholders, and the article that shows it cannot be frozen."""
-        from portal.conventions import budget, models, service, text
+        from portal.conventions import budget, content, models, text
         from portal.conventions.enums import ConventionKind
 
         row = {
@@ -198,12 +198,12 @@ class TestPlaceholdersBlockFreezing:
         for kind in ConventionKind:
             convention = {**row, "kind": kind.value}
             summary = budget.summarise([], convention)
-            values, missing = service.variables(convention, [], summary)
+            values, missing = content.variables(convention, [], summary)
             articles = [
                 {"id": uuid.uuid4(), "title": title, "body": body}
                 for _, title, body in models.articles(kind)
             ]
-            content = service.Content(
+            whole = content.Content(
                 row=convention,
                 parties=[],
                 articles=articles,
@@ -214,7 +214,7 @@ class TestPlaceholdersBlockFreezing:
                 variables=values,
                 missing=missing,
             )
-            blocked = " ".join(b.message for b in service.blockers(content))
+            blocked = " ".join(b.message for b in content.blockers(whole))
             for number, article in enumerate(articles, 1):
                 rendered = html.unescape(str(text.render(str(article["body"]), values)))
                 found = set(PLACEHOLDER.findall(rendered))

@@ -33,13 +33,13 @@ async def _frozen(client: httpx.AsyncClient, cast: Cast) -> str:
 
 
 async def _sign(url: str, cast: Cast) -> None:
-    from portal.conventions import repository, versions
+    from portal.conventions import repository, service
     from portal.core.tenancy import TenantScope
 
     scope = TenantScope(cast.world.tenant.id)
     convention_id = uuid.UUID(url.rsplit("/", 1)[1])
     latest = (await repository.versions(scope, convention_id))[0]
-    await versions.mark_signed(scope, convention_id, latest["id"], dt.datetime.now(dt.UTC))
+    await service.mark_signed(scope, convention_id, latest["id"], dt.datetime.now(dt.UTC))
 
 
 class TestCreation:

@@ -87,7 +87,8 @@ class TestExternalStep:
         agent: External,
         accepted: None,
     ) -> None:
-        from portal.signing import files, keys, pades
+        from portal.signing import files, keys
+        from portal.signing.pades.validation import validate
         from tests.conftest import login
 
         await login(client, cast.world.tenant.pilot.email)
@@ -152,7 +153,7 @@ class TestExternalStep:
         signed, certificate = await signed_bundle(client, url, req["id"])
         assert signed.startswith(countersigned)  # history preserved, byte for byte
         seal = keys.seal_for(cast.slug)
-        reports = await files.cpu(pades.validate, signed, seal.trust_roots, seal.crls)
+        reports = await files.cpu(validate, signed, seal.trust_roots, seal.crls)
         assert [r.signer_name for r in reports] == ["Pilote Alpha", "Agent DDETS"]
         assert all(r.intact and r.valid and r.trusted and r.bottom_line for r in reports)
         text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(certificate)).pages)

@@ -49,7 +49,8 @@ class TestThreeSteps:
         tmp_path: Path,
     ) -> None:
         from portal.core.tenancy import TenantScope
-        from portal.signing import chain, files, keys, pades
+        from portal.signing import chain, files, keys
+        from portal.signing.pades.validation import validate
 
         url, _ = await sent_in_three_steps(client, cast)
         pilot, aide, referente = (
@@ -79,7 +80,7 @@ class TestThreeSteps:
         signed, certificate = await signed_bundle(client, url, req["id"])
 
         seal = keys.seal_for(cast.slug)
-        reports = await files.cpu(pades.validate, signed, seal.trust_roots, seal.crls)
+        reports = await files.cpu(validate, signed, seal.trust_roots, seal.crls)
         assert [r.signer_name for r in reports] == ["Pilote Alpha", "Aide Deux", "Référente Alpha"]
         for report in reports:
             assert report.intact and report.valid and report.trusted and report.bottom_line
@@ -87,7 +88,7 @@ class TestThreeSteps:
             assert report.subfilter == "/ETSI.CAdES.detached"
         assert reports[-1].covers_whole_document
         # The certificate of signature is a separate PDF, sealed too.
-        sealed = await files.cpu(pades.validate, certificate, seal.trust_roots, seal.crls)
+        sealed = await files.cpu(validate, certificate, seal.trust_roots, seal.crls)
         assert len(sealed) == 1 and sealed[0].intact and sealed[0].valid
         # The audit chain holds and names each step.
         scope = TenantScope(cast.world.tenant.id)
@@ -129,7 +130,8 @@ class TestOneStepTwoSigners:
         confirm at once, and two workers apply at once: each signature lands on the revision
         the other produced, never on the same one."""
         from portal.core.tenancy import TenantScope
-        from portal.signing import apply, chain, files, keys, pades
+        from portal.signing import apply, chain, files, keys
+        from portal.signing.pades.validation import validate
 
         pilot, copilot = cast.world.tenant.pilot.email, cast.second_pilot.email
         url = await frozen_convention(client, cast)
@@ -168,7 +170,7 @@ class TestOneStepTwoSigners:
         assert (await request_row(url, cast))["current_step"] == 2
         data = await files.get(found[-1]["storage_key"], found[-1]["sha256"])
         seal = keys.seal_for(cast.slug)
-        reports = await files.cpu(pades.validate, data, seal.trust_roots, seal.crls)
+        reports = await files.cpu(validate, data, seal.trust_roots, seal.crls)
         assert sorted(r.signer_name for r in reports) == ["Copilote Alpha", "Pilote Alpha"]
         assert all(r.intact and r.valid and r.bottom_line for r in reports)
         assert await chain.check(scope, req["id"]) is None
@@ -183,7 +185,8 @@ class TestRoles:
         cast: Cast,
         smtp,  # type: ignore[no-untyped-def]
     ) -> None:
-        from portal.signing import files, keys, pades
+        from portal.signing import files, keys
+        from portal.signing.pades.validation import validate
 
         pilot, aide, agent = (
             cast.world.tenant.pilot.email,
@@ -221,7 +224,7 @@ class TestRoles:
         ]
         signed, _ = await signed_bundle(client, url, req["id"])
         seal = keys.seal_for(cast.slug)
-        reports = await files.cpu(pades.validate, signed, seal.trust_roots, seal.crls)
+        reports = await files.cpu(validate, signed, seal.trust_roots, seal.crls)
         assert [r.signer_name for r in reports] == ["Pilote Alpha"]  # approvals are not signatures
         told = [m for m in smtp.handler.messages if m["To"] == agent]
         assert [str(m["Subject"]).split(" :")[0] for m in told] == ["Convention signée"]

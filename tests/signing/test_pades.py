@@ -30,8 +30,19 @@ from PIL import Image, ImageDraw
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pypdf import PdfReader
 
-from portal.signing import authority, pades
+from portal.signing import authority
 from portal.signing.authority import Seal, SealError
+from portal.signing.pades.errors import ExternalRejected, PadesError, TimestampUnavailable
+from portal.signing.pades.fields import MM, FieldSpec, add_signature_fields, signature_blocks
+from portal.signing.pades.signing import (
+    SEAL_FIELD,
+    Mark,
+    drawn_mark,
+    seal_document,
+    sign_field,
+    timestamp_document,
+)
+from portal.signing.pades.validation import SignatureReport, check_external, validate
 from tests.signing.certificates import (
     External,
     add_page,
@@ -108,12 +119,12 @@ def seal(authority_dir: Path) -> Seal:
 @pytest.fixture(scope="module")
 def prepared(frozen: bytes) -> bytes:
     """Organisation 1 has one signer, organisation 2 two (side by side)."""
-    return pades.add_signature_fields(
+    return add_signature_fields(
         frozen,
         [
-            pades.FieldSpec(FIELDS[0], 1, 0, 1),
-            pades.FieldSpec(FIELDS[1], 2, 0, 2),
-            pades.FieldSpec(FIELDS[2], 2, 1, 2),
+            FieldSpec(FIELDS[0], 1, 0, 1),
+            FieldSpec(FIELDS[1], 2, 0, 2),
+            FieldSpec(FIELDS[2], 2, 1, 2),
         ],
     )
 
@@ -130,10 +141,10 @@ def sign(pdf: bytes, field: str, seal: Seal, name: str = "Signataire", **options
         "timestamper": None,
         "validation_context": None,
     }
-    return pades.sign_field(pdf, **(arguments | options))  # type: ignore[arg-type]
+    return sign_field(pdf, **(arguments | options))  # type: ignore[arg-type]
 
 
-def assert_sound(report: pades.SignatureReport) -> None:
+def assert_sound(report: SignatureReport) -> None:
     assert report.intact and report.valid and report.trusted, report.summary_fr
     assert report.modification_level in {"NONE", "FORM_FILLING", "LTA_UPDATES"}
     assert report.bottom_line, report.summary_fr
@@ -226,20 +237,20 @@ def test_an_expired_crl_is_renewed(authority_dir: Path, tmp_path: Path) -> None:
 
 
 def test_signature_blocks_are_found_through_named_destinations(frozen: bytes) -> None:
-    blocks = pades.signature_blocks(frozen)
+    blocks = signature_blocks(frozen)
     assert sorted(blocks) == [1, 2, 3]
     last_page = len(PdfReader(io.BytesIO(frozen)).pages) - 1
     assert last_page >= 25
     assert {page for page, _ in blocks.values()} == {last_page}
     tops = [blocks[n][1][1] for n in (1, 2, 3)]
     assert tops == sorted(tops, reverse=True)  # top to bottom
-    assert all(abs(blocks[n][1][0] - 22 * pades.MM) < 10 for n in (1, 2, 3))  # page margin
+    assert all(abs(blocks[n][1][0] - 22 * MM) < 10 for n in (1, 2, 3))  # page margin
 
 
 def test_fields_are_added_in_one_revision_inside_the_blocks(frozen: bytes, prepared: bytes) -> None:
     assert prepared.startswith(frozen)
     assert prepared[len(frozen) :].count(b"%%EOF") == 1
-    blocks = pades.signature_blocks(frozen)
+    blocks = signature_blocks(frozen)
     reader = PdfReader(io.BytesIO(prepared))
     widgets = {}
     for page in reader.pages:
@@ -250,16 +261,16 @@ def test_fields_are_added_in_one_revision_inside_the_blocks(frozen: bytes, prepa
     for field, party in zip(FIELDS, (1, 2, 2), strict=True):
         x1, y1, x2, y2 = widgets[field]
         left, top = blocks[party][1]
-        assert left + 74 * pades.MM <= x1 < x2 <= left + 168 * pades.MM
-        assert top - 48 * pades.MM < y1 < y2 < top - 5 * pades.MM
+        assert left + 74 * MM <= x1 < x2 <= left + 168 * MM
+        assert top - 48 * MM < y1 < y2 < top - 5 * MM
     # The two signers of organisation 2 side by side, equal widths.
     a, b = widgets[FIELDS[1]], widgets[FIELDS[2]]
     assert a[2] < b[0] and abs((a[2] - a[0]) - (b[2] - b[0])) <= 1
 
 
 def test_a_missing_block_is_refused(frozen: bytes) -> None:
-    with pytest.raises(pades.PadesError, match="pas d'emplacement de signature pour la partie"):
-        pades.add_signature_fields(frozen, [pades.FieldSpec("signature-x", 4, 0, 1)])
+    with pytest.raises(PadesError, match="pas d'emplacement de signature pour la partie"):
+        add_signature_fields(frozen, [FieldSpec("signature-x", 4, 0, 1)])
 
 
 # Signatures --------------------------------------------------------------------------------------
@@ -271,7 +282,7 @@ def test_three_sequential_signatures_validate_after_each_step(
     previous = prepared
     for step, pdf in enumerate(signed_three.revisions, 1):
         assert pdf.startswith(previous)  # incremental, never rewritten
-        reports = pades.validate(pdf, seal.trust_roots, seal.crls)
+        reports = validate(pdf, seal.trust_roots, seal.crls)
         assert [r.field_name for r in reports] == list(FIELDS[:step])
         for report in reports:
             assert_sound(report)
@@ -283,7 +294,7 @@ def test_three_sequential_signatures_validate_after_each_step(
             hashlib.sha256(r).hexdigest() for r in signed_three.revisions[:step]
         ]
         previous = pdf
-    final = pades.validate(signed_three.final, seal.trust_roots, seal.crls)
+    final = validate(signed_three.final, seal.trust_roots, seal.crls)
     assert len(final) == 3
     assert [r.signer_name for r in final] == list(SIGNERS)
     first = final[0]
@@ -311,26 +322,26 @@ def _drawing(width: int = 480, height: int = 160, strokes: bool = True) -> bytes
 
 
 def test_the_chosen_mark_is_in_the_stamp(prepared: bytes, seal: Seal) -> None:
-    typed = sign(prepared, FIELDS[0], seal, "Élodie Dupont", mark=pades.Mark(text="É. Dupont"))
+    typed = sign(prepared, FIELDS[0], seal, "Élodie Dupont", mark=Mark(text="É. Dupont"))
     assert _appearance_text(typed, FIELDS[0]).startswith("« É. Dupont »\nSigné par Élodie Dupont")
-    same = sign(prepared, FIELDS[0], seal, "Élodie Dupont", mark=pades.Mark(text="Élodie Dupont"))
+    same = sign(prepared, FIELDS[0], seal, "Élodie Dupont", mark=Mark(text="Élodie Dupont"))
     assert _appearance_text(same, FIELDS[0]).startswith("Signé par Élodie Dupont")
-    drawn = sign(prepared, FIELDS[0], seal, "Élodie Dupont", mark=pades.Mark(png=_drawing()))
+    drawn = sign(prepared, FIELDS[0], seal, "Élodie Dupont", mark=Mark(png=_drawing()))
     assert "Signé par Élodie Dupont" in _appearance_text(drawn, FIELDS[0])
     assert _appearance_images(drawn, FIELDS[0]) == 1
     for pdf in (typed, drawn):
-        [report] = pades.validate(pdf, seal.trust_roots, seal.crls)
+        [report] = validate(pdf, seal.trust_roots, seal.crls)
         assert_sound(report)
 
 
 def test_an_unusable_drawing_is_refused_before_signing() -> None:
-    assert pades.drawn_mark(_drawing()).size[0] < 480  # cropped to the strokes
-    with pytest.raises(pades.PadesError, match="cadre de signature est vide"):
-        pades.drawn_mark(_drawing(strokes=False))
-    with pytest.raises(pades.PadesError, match="illisible"):
-        pades.drawn_mark(_drawing(width=4000, height=1000))
-    with pytest.raises(pades.PadesError, match="illisible"):
-        pades.drawn_mark(b"\x89PNG\r\n\x1a\n truncated")
+    assert drawn_mark(_drawing()).size[0] < 480  # cropped to the strokes
+    with pytest.raises(PadesError, match="cadre de signature est vide"):
+        drawn_mark(_drawing(strokes=False))
+    with pytest.raises(PadesError, match="illisible"):
+        drawn_mark(_drawing(width=4000, height=1000))
+    with pytest.raises(PadesError, match="illisible"):
+        drawn_mark(b"\x89PNG\r\n\x1a\n truncated")
 
 
 def _pdf_string(literal: bytes) -> str:
@@ -390,7 +401,7 @@ def test_pdfsig_accepts_every_signature(signed_three: Signed, nss_db: str, tmp_p
 
 @dataclass
 class Timestamped:
-    steps: list[list[pades.SignatureReport]]  # validation after each signature
+    steps: list[list[SignatureReport]]  # validation after each signature
     signed: bytes  # three B-LT signatures
     closed: bytes  # then the document time-stamp (B-LTA)
     requests: int  # answered by the TSA server
@@ -406,8 +417,8 @@ def timestamped(prepared: bytes, seal: Seal, authority_dir: Path) -> Timestamped
         for field, name in zip(FIELDS, SIGNERS, strict=True):
             context = authority.validation_context(seal.trust_roots, seal.crls)
             pdf = sign(pdf, field, seal, name, timestamper=stamper, validation_context=context)
-            steps.append(pades.validate(pdf, seal.trust_roots, seal.crls))
-        closed = pades.timestamp_document(
+            steps.append(validate(pdf, seal.trust_roots, seal.crls))
+        closed = timestamp_document(
             pdf,
             timestamper=stamper,
             validation_context=authority.validation_context(
@@ -428,7 +439,7 @@ def test_timestamped_signatures_then_closing_document_timestamp(
     assert b"/DSS" in timestamped.signed  # B-LT: certificates and CRL embedded
     assert timestamped.requests >= 4
     assert timestamped.closed.startswith(timestamped.signed)
-    reports = pades.validate(timestamped.closed, seal.trust_roots, seal.crls)
+    reports = validate(timestamped.closed, seal.trust_roots, seal.crls)
     assert len(reports) == 4
     for report in reports[:3]:
         assert_sound(report)
@@ -464,12 +475,12 @@ def _closed_port() -> int:
 def test_an_unreachable_authority_produces_nothing(prepared: bytes, seal: Seal) -> None:
     stamper = HTTPTimeStamper(f"http://127.0.0.1:{_closed_port()}/tsa", timeout=2)
     produced: list[bytes] = []
-    with pytest.raises(pades.TimestampUnavailable) as caught:
+    with pytest.raises(TimestampUnavailable) as caught:
         produced.append(sign(prepared, FIELDS[0], seal, timestamper=stamper))
     assert produced == []
     assert caught.value.message.startswith("L'autorité d'horodatage n'a pas délivré de jeton")
-    with pytest.raises(pades.TimestampUnavailable):
-        pades.timestamp_document(
+    with pytest.raises(TimestampUnavailable):
+        timestamp_document(
             prepared,
             timestamper=stamper,
             validation_context=authority.validation_context(seal.trust_roots, seal.crls),
@@ -477,24 +488,24 @@ def test_an_unreachable_authority_produces_nothing(prepared: bytes, seal: Seal) 
 
 
 def test_signing_twice_or_a_missing_field_is_refused(signed_three: Signed, seal: Seal) -> None:
-    with pytest.raises(pades.PadesError, match="déjà signé"):
+    with pytest.raises(PadesError, match="déjà signé"):
         sign(signed_three.final, FIELDS[0], seal)
-    with pytest.raises(pades.PadesError, match="absent du document"):
+    with pytest.raises(PadesError, match="absent du document"):
         sign(signed_three.final, "signature-inconnue", seal)
 
 
 def test_the_signature_certificate_pdf_is_sealed(seal: Seal, authority_dir: Path) -> None:
     document = bytes(weasyprint.HTML(string="<p>Certificat de signature</p>").write_pdf())
     with TsaServer(authority_dir) as tsa:
-        sealed = pades.seal_document(
+        sealed = seal_document(
             document,
             seal=seal,
             reason="Certificat de signature – dossier de preuve",
             timestamper=HTTPTimeStamper(tsa.url),
         )
     assert sealed.startswith(document)
-    [report] = pades.validate(sealed, seal.trust_roots, seal.crls)
-    assert report.field_name == pades.SEAL_FIELD
+    [report] = validate(sealed, seal.trust_roots, seal.crls)
+    assert report.field_name == SEAL_FIELD
     assert_sound(report)
     assert report.covers_whole_document and report.timestamp_at is not None
     assert report.signer_name == "Cachet de test du portail"
@@ -516,7 +527,7 @@ def test_one_flipped_byte_breaks_every_signature(
     frozen: bytes, signed_three: Signed, seal: Seal
 ) -> None:
     tampered = _flip_in_content(signed_three.final, len(frozen))
-    reports = pades.validate(tampered, seal.trust_roots, seal.crls)
+    reports = validate(tampered, seal.trust_roots, seal.crls)
     assert len(reports) == 3
     for report in reports:
         assert not report.intact and not report.bottom_line
@@ -536,7 +547,7 @@ def test_a_seal_outside_the_trusted_authorities_cannot_sign(
     prepared: bytes, seal: Seal, authority_dir: Path, external: External
 ) -> None:
     """B-LT embeds validation data, so the seal must chain to a trusted root first."""
-    with pytest.raises(pades.PadesError) as caught:
+    with pytest.raises(PadesError) as caught:
         sign(
             prepared,
             FIELDS[0],
@@ -550,21 +561,21 @@ def test_a_seal_outside_the_trusted_authorities_cannot_sign(
 def test_an_appended_page_fails_the_verdict(signed_three: Signed, seal: Seal) -> None:
     appended = add_page(signed_three.final, incremental=True)
     assert appended.startswith(signed_three.final)
-    reports = pades.validate(appended, seal.trust_roots, seal.crls)
+    reports = validate(appended, seal.trust_roots, seal.crls)
     assert len(reports) == 3
     for report in reports:
         assert report.intact and report.valid  # the signed bytes are still there…
         assert report.modification_level == "OTHER"  # …but what follows is not allowed
         assert not report.bottom_line and not report.covers_whole_document
     rewritten = add_page(signed_three.final, incremental=False)
-    assert all(not r.bottom_line for r in pades.validate(rewritten, seal.trust_roots, seal.crls))
+    assert all(not r.bottom_line for r in validate(rewritten, seal.trust_roots, seal.crls))
 
 
 def test_unreadable_and_unsigned_files(frozen: bytes, seal: Seal) -> None:
-    with pytest.raises(pades.PadesError) as caught:
-        pades.validate(b"%PDF-1.7\nceci n'est pas un PDF", seal.trust_roots)
+    with pytest.raises(PadesError) as caught:
+        validate(b"%PDF-1.7\nceci n'est pas un PDF", seal.trust_roots)
     assert caught.value.message == "Ce fichier n'est pas un PDF lisible."
-    assert pades.validate(frozen, seal.trust_roots) == []
+    assert validate(frozen, seal.trust_roots) == []
 
 
 # Signatures made outside the portal ----------------------------------------------------------
@@ -580,10 +591,10 @@ def sent(frozen: bytes, seal: Seal) -> bytes:
     """The revision sent to the State service: the portal's signature on party 1, an empty
     field for party 2."""
     fields = [
-        pades.FieldSpec("signature-portail", 1, 0, 1),
-        pades.FieldSpec("signature-etat", 2, 0, 1),
+        FieldSpec("signature-portail", 1, 0, 1),
+        FieldSpec("signature-etat", 2, 0, 1),
     ]
-    return sign(pades.add_signature_fields(frozen, fields), "signature-portail", seal)
+    return sign(add_signature_fields(frozen, fields), "signature-portail", seal)
 
 
 def _consortium_roots(seal: Seal, external: External) -> tuple[asn1_x509.Certificate, ...]:
@@ -622,7 +633,7 @@ def test_an_external_counter_signature_is_accepted(
     sent: bytes, seal: Seal, external: External
 ) -> None:
     uploaded = sign(sent, "signature-etat", external.seal, "Agent DDETS")
-    report = pades.check_external(
+    report = check_external(
         sent,
         uploaded,
         trust_roots=_consortium_roots(seal, external),
@@ -639,8 +650,8 @@ def test_an_external_file_saved_again_is_refused(
     sent: bytes, seal: Seal, external: External
 ) -> None:
     uploaded = sign(sent, "signature-etat", external.seal, "Agent DDETS")
-    with pytest.raises(pades.ExternalRejected) as caught:
-        pades.check_external(
+    with pytest.raises(ExternalRejected) as caught:
+        check_external(
             sent,
             resave(uploaded),
             trust_roots=_consortium_roots(seal, external),
@@ -653,8 +664,8 @@ def test_an_external_file_saved_again_is_refused(
 
 def test_an_untrusted_certificate_is_refused(sent: bytes, seal: Seal, external: External) -> None:
     uploaded = sign(sent, "signature-etat", stranger(), "Signataire inconnu")
-    with pytest.raises(pades.ExternalRejected) as caught:
-        pades.check_external(
+    with pytest.raises(ExternalRejected) as caught:
+        check_external(
             sent,
             uploaded,
             trust_roots=_consortium_roots(seal, external),
@@ -667,8 +678,8 @@ def test_an_untrusted_certificate_is_refused(sent: bytes, seal: Seal, external: 
 def test_a_page_added_after_signing_is_refused(sent: bytes, seal: Seal, external: External) -> None:
     signed = sign(sent, "signature-etat", external.seal, "Agent DDETS")
     uploaded = add_page(signed, incremental=True)
-    with pytest.raises(pades.ExternalRejected) as caught:
-        pades.check_external(
+    with pytest.raises(ExternalRejected) as caught:
+        check_external(
             sent,
             uploaded,
             trust_roots=_consortium_roots(seal, external),
@@ -682,8 +693,8 @@ def test_an_upload_without_a_new_signature_is_refused(sent: bytes, seal: Seal) -
         (sent, "identique à la version envoyée"),
         (add_page(sent, incremental=True), "ne contient pas de nouvelle signature"),
     ):
-        with pytest.raises(pades.ExternalRejected) as caught:
-            pades.check_external(
+        with pytest.raises(ExternalRejected) as caught:
+            check_external(
                 sent, uploaded, trust_roots=seal.trust_roots, expected_previous_signatures=1
             )
         assert reason in caught.value.message

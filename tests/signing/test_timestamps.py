@@ -39,7 +39,8 @@ class TestTimestampedSigning:
         smtp,  # type: ignore[no-untyped-def]
         tmp_path: Path,
     ) -> None:
-        from portal.signing import files, keys, pades
+        from portal.signing import files, keys
+        from portal.signing.pades.validation import validate
 
         with TsaServer(get_settings().signing_dir) as tsa, setting("tsa_url", tsa.url):
             url, req = await sign_three_steps(client, anonymous, cast, smtp)
@@ -51,7 +52,7 @@ class TestTimestampedSigning:
         assert kinds == ["frozen", "fields", *["signature"] * 3, "document_timestamp"]
 
         seal = keys.seal_for(cast.slug)
-        reports = await files.cpu(pades.validate, signed, seal.trust_roots, seal.crls)
+        reports = await files.cpu(validate, signed, seal.trust_roots, seal.crls)
         assert len(reports) == 4
         for report in reports[:3]:
             assert report.intact and report.valid and report.trusted and report.bottom_line
@@ -62,7 +63,7 @@ class TestTimestampedSigning:
         assert closing.intact and closing.valid and closing.trusted and closing.bottom_line
         assert closing.covers_whole_document
         assert b"/DSS" in signed  # validation data embedded (certificates, CRL)
-        [sealed] = await files.cpu(pades.validate, certificate, seal.trust_roots, seal.crls)
+        [sealed] = await files.cpu(validate, certificate, seal.trust_roots, seal.crls)
         assert sealed.bottom_line and sealed.timestamp_at is not None
         assert "timestamp_pending" not in await events(cast, req["id"])
 
@@ -78,7 +79,8 @@ class TestTimestampedSigning:
         smtp,  # type: ignore[no-untyped-def]
         clock: Clock,
     ) -> None:
-        from portal.signing import files, keys, pades
+        from portal.signing import files, keys
+        from portal.signing.pades.validation import validate
 
         port = free_port()  # nothing listens there yet
         pilot, aide = cast.world.tenant.pilot.email, cast.association2_worker.email
@@ -110,5 +112,5 @@ class TestTimestampedSigning:
         assert links_to(smtp, aide)
         data = await files.get(found[-1]["storage_key"], found[-1]["sha256"])
         seal = keys.seal_for(cast.slug)
-        [report] = await files.cpu(pades.validate, data, seal.trust_roots, seal.crls)
+        [report] = await files.cpu(validate, data, seal.trust_roots, seal.crls)
         assert report.bottom_line and report.timestamp_at is not None

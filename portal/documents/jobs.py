@@ -1,1 +1,0 @@
-"""Job contracts of the documents domain (handlers in `workers/documents.py`)."""

@@ -1,0 +1,181 @@
+"""Meta-test: the layers, read from the imports of `portal/` (every import, lazy ones too).
+
+1. A module of domain X imports of another domain Y only:
+   - `Y.service`, the one door of a domain (thin wrappers there are fine);
+   - `Y.enums`: `StrEnum`s with stable codes and French labels, nothing else. A code crosses
+     domains as a plain value (a payment line names the convention's `Funder`), and one enum
+     per concept is better than a copy per domain;
+   - `Y.tables` from X's own `tables.py`, for foreign keys (see rule 3).
+   Other value types a domain hands out (`Opened`, `ReceivedFile`...) are re-exported by its
+   service. `reminders.schedule` is the one shared module besides these: the due-item and policy
+   value types and the date arithmetic of reminders, which the domains that have due dates
+   produce and `reminders.service` collects (it imports their services, so they cannot import
+   it back). It may import nothing of the portal, which this test checks too.
+2. A route module (`routes.py`, `*_routes.py`) does not import its own domain's `repository`:
+   routes parse, call one service, render or redirect.
+3. Only `repository.py`, `tables.py`, `piccolo_app.py` and migrations import a `tables`
+   module (across domains only `tables.py`, by rule 1), wherever the importer lives.
+4. `portal` never imports `workers`, except `portal/cli.py`: the `portal` command is the
+   composition root that starts the worker and runs the periodic work (as `portal serve`
+   names `workers.web:create_app`).
+
+A domain is a package directly under `portal/`, `core` aside (shared machinery, no business
+rule). The modules at the top of `portal/` (app, cli, demo...) compose the domains: only rules 3
+and 4 apply to them.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PORTAL = ROOT / "portal"
+SHARED = {"service", "enums"}
+VALUE_MODULES = {("reminders", "schedule")}
+TABLE_LAYER = {"repository.py", "tables.py", "piccolo_app.py"}
+COMPOSITION_ROOTS = {"portal/cli.py"}  # may import `workers`, see rule 4
+
+
+def _is_module(dotted: str) -> bool:
+    path = ROOT.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _module_of(relpath: str) -> str:
+    return relpath.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
+def imported_modules(source: str, relpath: str) -> list[tuple[int, str]]:
+    """(line, dotted module) for each import; `from a import b` counts as `a.b` when b is a
+    module."""
+    found = []
+    package = _module_of(relpath)
+    if not relpath.endswith("__init__.py"):
+        package = package.rpartition(".")[0]
+    for node in ast.walk(ast.parse(source, relpath)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            for alias in node.names:
+                dotted = f"{base}.{alias.name}"
+                found.append((node.lineno, dotted if _is_module(dotted) else base))
+    return sorted(set(found))
+
+
+def _domain(parts: list[str]) -> str | None:
+    """The domain of `portal.<domain>...` (module name parts), None for top-level modules."""
+    if len(parts) < 2 or parts[0] != "portal" or parts[1] == "core":
+        return None
+    return parts[1] if (PORTAL / parts[1] / "__init__.py").is_file() else None
+
+
+def violations(source: str, relpath: str) -> list[str]:
+    """What breaks the layers in one file of the tree (`relpath` from the repository root)."""
+    own_parts = _module_of(relpath).split(".")
+    own = _domain(own_parts)
+    filename = relpath.rsplit("/", 1)[-1]
+    migration = "piccolo_migrations" in own_parts
+    found = []
+    for line, dotted in imported_modules(source, relpath):
+        parts = dotted.split(".")
+        where = f"{relpath}:{line}: imports {dotted}"
+        if parts[0] == "workers" and relpath not in COMPOSITION_ROOTS:
+            found.append(f"{where} (portal never imports workers)")
+        target = _domain(parts)
+        if target is None:
+            continue
+        sub = parts[2] if len(parts) > 2 else ""
+        if sub == "tables" and filename not in TABLE_LAYER and not migration:
+            found.append(f"{where} (only repositories, tables and migrations import tables)")
+        if own is None or migration:
+            continue
+        if target != own:
+            allowed = sub in SHARED or (sub == "tables" and filename == "tables.py")
+            if not allowed and (target, sub) not in VALUE_MODULES:
+                found.append(f"{where} (another domain: through its service)")
+        elif sub == "repository" and (filename == "routes.py" or filename.endswith("_routes.py")):
+            found.append(f"{where} (routes go through their service)")
+    if tuple(own_parts[1:]) in VALUE_MODULES:
+        found += [
+            f"{relpath}:{line}: imports {dotted} (a shared value module imports no portal module)"
+            for line, dotted in imported_modules(source, relpath)
+            if dotted.split(".")[0] == "portal"
+        ]
+    return found
+
+
+def _tree() -> list[tuple[str, str]]:
+    return [
+        (str(path.relative_to(ROOT)), path.read_text(encoding="utf-8"))
+        for path in sorted(PORTAL.rglob("*.py"))
+    ]
+
+
+class TestTheRulesCatchViolations:
+    @pytest.mark.parametrize(
+        ("relpath", "source", "reason"),
+        [
+            (
+                "portal/signing/apply.py",
+                "from portal.conventions import repository as conventions",
+                "another domain",
+            ),
+            (
+                "portal/signing/apply.py",
+                "def f():\n    from portal.conventions.versions import mark_signed",
+                "another domain",
+            ),
+            ("portal/tenants/routes.py", "import portal.signing.repository", "another domain"),
+            ("portal/payments/routes.py", "from . import repository", "routes go through"),
+            (
+                "portal/payments/line_routes.py",
+                "from portal.payments.repository import LineFilter",
+                "routes go through",
+            ),
+            ("portal/payments/service.py", "from portal.payments import tables", "import tables"),
+            ("portal/demo.py", "from portal.conventions.tables import Convention", "import tables"),
+            ("portal/app.py", "from workers import web", "never imports workers"),
+            (
+                "portal/reminders/schedule.py",
+                "from portal.core.db import transaction",
+                "shared value module",
+            ),
+        ],
+    )
+    def test_a_synthetic_violation_is_reported(
+        self, relpath: str, source: str, reason: str
+    ) -> None:
+        [found] = violations(source, relpath)
+        assert reason in found
+
+    @pytest.mark.parametrize(
+        ("relpath", "source"),
+        [
+            ("portal/signing/requests.py", "from portal.conventions.service import Opened"),
+            ("portal/payments/forms.py", "from portal.conventions.enums import Funder"),
+            ("portal/signing/tables.py", "from portal.conventions.tables import Convention"),
+            ("portal/payments/service.py", "from portal.payments import repository"),
+            ("portal/deadlines/service.py", "from portal.reminders.schedule import DueItem"),
+            ("portal/cli.py", "from workers import worker"),
+            ("portal/app.py", "from portal.conventions import routes"),
+        ],
+    )
+    def test_what_the_layers_allow_passes(self, relpath: str, source: str) -> None:
+        assert violations(source, relpath) == []
+
+
+class TestTheTreeKeepsTheLayers:
+    def test_the_tree_is_read(self) -> None:
+        names = {relpath for relpath, _ in _tree()}
+        assert {"portal/conventions/service.py", "portal/signing/routes.py"} <= names
+
+    def test_no_import_breaks_the_layers(self) -> None:
+        found = [v for relpath, source in _tree() for v in violations(source, relpath)]
+        assert found == [], "\n".join(found)
