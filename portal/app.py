@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -24,7 +23,7 @@ from portal.auth import routes as auth_routes
 from portal.auth import second_factor_routes
 from portal.auth.middleware import SessionMiddleware
 from portal.conventions import routes as convention_routes
-from portal.core import db, errors, logs, spool
+from portal.core import clock, db, errors, logs, spool
 from portal.core.csrf import CsrfMiddleware
 from portal.core.forms import FieldError
 from portal.core.headers import SecurityHeadersMiddleware
@@ -71,7 +70,7 @@ async def _sweep_spool() -> None:
     """Files left in this host's spool by killed processes: at start-up, then regularly."""
     while True:
         try:
-            await anyio.to_thread.run_sync(lambda: spool.sweep(dt.datetime.now(dt.UTC)))
+            await anyio.to_thread.run_sync(lambda: spool.sweep(clock.now()))
         except Exception:  # housekeeping must never stop the web process
             log.exception("Nettoyage de l'espace de travail interrompu")
         await asyncio.sleep(SPOOL_SWEEP_EVERY)

@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import portal  # noqa: F401 - sets PICCOLO_CONF before Piccolo is imported
+from portal.core import clock
 
 T = TypeVar("T")
 
@@ -122,11 +123,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_housekeeping(args: argparse.Namespace) -> int:
     """The periodic work, once, now (what the scheduler runs every 15 minutes)."""
-    import datetime as dt
 
     from workers.schedule import periodic
 
-    failed = _with_db(periodic(dt.datetime.now(dt.UTC)))
+    failed = _with_db(periodic(clock.now()))
     print(f"Entretien terminé : {failed} étape(s) en échec." if failed else "Entretien terminé.")
     return 1 if failed else 0
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from portal.auth import service as auth
 from portal.conventions import demo as conventions_demo
-from portal.core import db
+from portal.core import clock, db
 from portal.core.db import transaction
 from portal.core.permissions import Role
 from portal.core.storage import StorageError, get_storage
@@ -233,7 +233,7 @@ async def load() -> list[tuple[str, str, str, str]]:
             if demo.deadlines and not await deadlines_repository.all_of(scope):
                 pilot = await auth.user_by_email(demo.people[0].email)
                 assert pilot is not None
-                today = dt.date.today()
+                today = clock.today()
                 for title, days, siret in demo.deadlines:
                     await deadlines_repository.insert(
                         scope,
@@ -254,12 +254,12 @@ async def load() -> list[tuple[str, str, str, str]]:
                             "organisation": org_ids[siret_code],
                             "title": "Rapport d'activité trimestriel",
                             "recurrence": "quarterly",
-                            "starts_on": dt.date(dt.date.today().year, 1, 1),
+                            "starts_on": dt.date(clock.today().year, 1, 1),
                             "days_after_period": 30,
                         },
                         pilot.id,
                     )
-    await documents_service.generate_items(dt.datetime.now(dt.UTC))
+    await documents_service.generate_items(clock.now())
     first = CONSORTIA[0]
     people = [await _user(p.email, p.full_name) for p in first.people]
     await conventions_demo.load(first.slug, people[0], people[3])

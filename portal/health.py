@@ -20,7 +20,7 @@ import anyio.to_thread
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from portal.core import db, mail
+from portal.core import clock, db, mail
 from portal.core.storage import get_storage
 from portal.jobs import service as jobs
 from portal.objects import service as objects
@@ -141,7 +141,7 @@ async def _workers() -> Check:
     kind = "worker" if settings.redis_url else "web"
     alive = [r for r in seen if r["kind"] == kind]
     last = await jobs.last_runner_seen()
-    ago = (jobs.now() - last).total_seconds() if last else None
+    ago = (clock.now() - last).total_seconds() if last else None
     return {
         "state": "ok" if alive else "degraded",
         "alive": len(alive),

@@ -223,7 +223,9 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
         user = await repository.user_by_email(email)
         assert user is not None
         await repository.update_user(user["id"], totp_last_step=0)
-        code = pyotp.TOTP(TOTP_SECRETS[email]).now()
+        from portal.core import clock
+
+        code = pyotp.TOTP(TOTP_SECRETS[email]).at(clock.now())  # the portal's time, maybe moved
         response = await post_form(client, step, {"code": code}, from_page=step)
         assert response.status_code == 303, response.text
     return response
@@ -234,7 +236,7 @@ async def enrol_second_factor(person: Person) -> str:
     import pyotp
 
     from portal.auth import repository, second_factor
-    from portal.auth.service import now
+    from portal.core.clock import now
 
     secret = pyotp.random_base32()
     await repository.update_user(
@@ -450,7 +452,7 @@ def quiet_hours() -> Iterator[None]:
 
 
 class Clock:
-    """A controlled clock for the services that read the time through their `now()`."""
+    """A controlled clock: every module reads the time through `portal.core.clock`."""
 
     def __init__(self, at: dt.datetime) -> None:
         self.at = at
@@ -467,12 +469,10 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Starts on a Monday, 10:00 in Paris (working hours)."""
     from zoneinfo import ZoneInfo
 
-    from portal.jobs import service as jobs
-    from portal.notifications import service as notifications
+    from portal.core import clock as portal_clock
 
     controlled = Clock(dt.datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Paris")))
-    for module in (jobs, notifications):
-        monkeypatch.setattr(module, "now", controlled.now)
+    monkeypatch.setattr(portal_clock, "now", controlled.now)
     return controlled
 
 

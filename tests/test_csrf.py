@@ -21,9 +21,9 @@ class TestCsrf:
     async def test_invitation_with_forged_token_creates_nothing(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
+        from portal.core.clock import now
         from portal.core.tenancy import TenantScope
         from portal.tenants import repository
-        from portal.tenants.service import now
 
         await login(client, world.tenant.pilot.email)
         data = {

@@ -7,7 +7,7 @@ import contextlib
 import datetime as dt
 import logging
 
-from portal.core import db
+from portal.core import clock, db
 from portal.jobs import service as jobs
 from workers.handlers import HANDLERS
 from workers.schedule import periodic
@@ -21,7 +21,7 @@ PERIODIC_EVERY = dt.timedelta(minutes=5)
 async def _heartbeat() -> None:
     """Its own task: a long job must not let its lease lapse (`portal serve --workers N` runs
     several of these runners on one outbox)."""
-    started = dt.datetime.now(dt.UTC)
+    started = clock.now()
     while True:
         try:
             await jobs.heartbeat("web", "", 0, started)
@@ -43,7 +43,7 @@ async def _run() -> None:
     last_periodic: dt.datetime | None = None
     while True:
         try:
-            now = dt.datetime.now(dt.UTC)
+            now = clock.now()
             if last_periodic is None or now - last_periodic >= PERIODIC_EVERY:
                 last_periodic = now
                 await periodic(now)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from portal.core import clock
 from portal.core import periodic as units
 from portal.documents import service as documents
 from portal.jobs import service as jobs
@@ -66,4 +67,4 @@ async def periodic(now: dt.datetime) -> int:
 
 
 async def periodic_cron(ctx: dict[str, Any]) -> None:
-    await periodic(dt.datetime.now(dt.UTC))
+    await periodic(clock.now())

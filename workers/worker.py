@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import signal
 from urllib.parse import urlsplit
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 from arq.worker import Worker, create_worker
 from redis.exceptions import RedisError
 
-from portal.core import db
+from portal.core import clock, db
 from portal.jobs import service as jobs
 from portal.settings import get_settings
 from workers.settings import Running, WorkerSettings, shutdown
@@ -34,7 +33,7 @@ class Supervisor:
         self.burst = burst
         self.stop = asyncio.Event()
         self.redis_state = "waiting"
-        self.started_at = dt.datetime.now(dt.UTC)
+        self.started_at = clock.now()
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

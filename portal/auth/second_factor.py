@@ -40,8 +40,8 @@ from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth import repository
 from portal.auth.enums import LoginOutcome
-from portal.auth.service import AuthError, CurrentUser, now
-from portal.core import security
+from portal.auth.service import AuthError, CurrentUser
+from portal.core import clock, security
 from portal.core.db import transaction
 from portal.settings import get_settings
 
@@ -156,7 +156,7 @@ async def confirm_enrolment(request: Request, user: CurrentUser, raw_code: str) 
     row = await _row(user.id)
     if row["totp_confirmed_at"] is not None or not row["totp_secret"]:
         raise SecondFactorError("Aucune activation en cours : recommencez.")
-    at = now()
+    at = clock.now()
     step = _matching_step(_decrypt_secret(str(row["totp_secret"])), _normalise(raw_code), at)
     if step is None:
         raise SecondFactorError(WRONG_CODE, "code")
@@ -232,7 +232,7 @@ async def _check_totp(request: Request, user: CurrentUser, raw_code: str) -> Non
     row = await _row(user.id)
     if row["totp_confirmed_at"] is None or not row["totp_secret"]:
         raise SecondFactorError("La double authentification n'est pas activée sur ce compte.")
-    at = now()
+    at = clock.now()
     if await _locked(user.email, at):
         raise SecondFactorError(LOCKED, "code")
     step = _matching_step(_decrypt_secret(str(row["totp_secret"])), _normalise(raw_code), at)
@@ -248,7 +248,7 @@ async def _check_totp(request: Request, user: CurrentUser, raw_code: str) -> Non
 async def verify_login(request: Request, user: CurrentUser, raw_code: str) -> None:
     """Accepts a current TOTP code or an unused recovery code; raises with a French message.
     A `SecondFactorError` without a field means the code step is locked: start again later."""
-    at = now()
+    at = clock.now()
     ip = audit.client_ip(request)
     if await _locked(user.email, at):
         await audit.record(

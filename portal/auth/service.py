@@ -23,7 +23,7 @@ from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth import jobs, repository, throttle
 from portal.auth.enums import LoginOutcome
-from portal.core import mail, security
+from portal.core import clock, mail, security
 from portal.core.db import transaction
 from portal.core.forms import FieldError
 from portal.jobs import service as job_service
@@ -55,10 +55,6 @@ class CurrentUser:
 
 class AuthError(FieldError):
     pass
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def normalise_email(raw: str) -> str | None:
@@ -93,7 +89,7 @@ async def locked_until(email: str, at: dt.datetime, ip: str) -> dt.datetime | No
 async def authenticate(request: Request, raw_email: str, password: str) -> CurrentUser:
     email = normalise_email(raw_email) or raw_email.strip().lower()[:254]
     ip = audit.client_ip(request)
-    at = now()
+    at = clock.now()
     if await locked_until(email, at, ip):
         await repository.insert_attempt(email, LoginOutcome.LOCKED, ip, at)
         await audit.record(AuditTag.LOGIN_LOCKED, request=request, actor_email=email)
@@ -130,7 +126,7 @@ async def start_session(
     waits for the second factor and opens no page."""
     token = security.new_token()
     await repository.insert_session(
-        user_id, security.token_hash(token), now() + lifetime, pending=pending
+        user_id, security.token_hash(token), clock.now() + lifetime, pending=pending
     )
     return token
 
@@ -141,7 +137,7 @@ async def end_session(token: str) -> None:
 
 async def user_for_session(token: str, pending: bool = False) -> CurrentUser | None:
     """`pending`: the user of a session still waiting for its second factor."""
-    row = await repository.session_user(security.token_hash(token), now(), pending)
+    row = await repository.session_user(security.token_hash(token), clock.now(), pending)
     if row is None or not row["user.is_active"]:
         return None
     return CurrentUser(
@@ -172,9 +168,9 @@ async def request_password_reset(request: Request, raw_email: str) -> None:
     token = _reset_token(token_id)
     async with transaction():
         # Only the latest link works: an older e-mail left in a mailbox opens nothing.
-        await repository.revoke_reset_tokens(row["id"], now())
+        await repository.revoke_reset_tokens(row["id"], clock.now())
         await repository.insert_reset_token(
-            token_id, row["id"], security.token_hash(token), now() + RESET_LIFETIME
+            token_id, row["id"], security.token_hash(token), clock.now() + RESET_LIFETIME
         )
         await audit.record(
             AuditTag.PASSWORD_RESET_REQUESTED,
@@ -192,7 +188,7 @@ def _reset_token(token_id: uuid.UUID) -> str:
 async def send_password_reset_email(token_id: uuid.UUID) -> None:
     """The job behind `request_password_reset`; nothing is sent for a used or expired link."""
     row = await repository.reset_token_with_user(token_id)
-    if row is None or row["used_at"] is not None or row["expires_at"] <= now():
+    if row is None or row["used_at"] is not None or row["expires_at"] <= clock.now():
         return
     settings = get_settings()
     link = f"{settings.base_url}/mot-de-passe/{_reset_token(token_id)}"
@@ -207,24 +203,24 @@ async def send_password_reset_email(token_id: uuid.UUID) -> None:
 
 
 async def reset_token_is_valid(token: str) -> bool:
-    return await repository.valid_reset_token(security.token_hash(token), now()) is not None
+    return await repository.valid_reset_token(security.token_hash(token), clock.now()) is not None
 
 
 async def reset_password(request: Request, token: str, password: str) -> None:
-    found = await repository.valid_reset_token(security.token_hash(token), now())
+    found = await repository.valid_reset_token(security.token_hash(token), clock.now())
     person = await repository.user_by_id(found["user"]) if found else None
     inputs = (person["email"], person["full_name"]) if person else ()
     problem = security.password_problem(password, inputs)
     if problem:
         raise AuthError(problem, "password")
     async with transaction():
-        row = await repository.valid_reset_token(security.token_hash(token), now())
-        if row is None or not await repository.consume_reset_token(row["id"], now()):
+        row = await repository.valid_reset_token(security.token_hash(token), clock.now())
+        if row is None or not await repository.consume_reset_token(row["id"], clock.now()):
             raise AuthError(
                 "Ce lien n'est plus valable. Demandez un nouveau lien de réinitialisation."
             )
         # Any other link sent before this reset must not reopen the account.
-        await repository.revoke_reset_tokens(row["user"], now())
+        await repository.revoke_reset_tokens(row["user"], clock.now())
         await repository.update_user(row["user"], password_hash=security.hash_password(password))
         # A reset means the old password may be known to someone else: close every session.
         await repository.delete_sessions_of(row["user"])

@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from portal.auth import repository
+from portal.core import clock
 from portal.settings import get_settings
 
 log = logging.getLogger("portal.throttle")
@@ -57,7 +58,7 @@ class Count:
 
     @property
     def message(self) -> str:
-        minutes = max(1, math.ceil((self.retry_at - now()).total_seconds() / 60))
+        minutes = max(1, math.ceil((self.retry_at - clock.now()).total_seconds() / 60))
         delay = "1 minute" if minutes == 1 else f"{minutes} minutes"
         return (
             "Trop de demandes depuis votre adresse réseau. Par sécurité, elles sont suspendues "
@@ -67,13 +68,9 @@ class Count:
 
 def retry_after(response: Response, count: Count) -> Response:
     """The refusal's Retry-After header, for clients that honour it."""
-    seconds = max(1, math.ceil((count.retry_at - now()).total_seconds()))
+    seconds = max(1, math.ceil((count.retry_at - clock.now()).total_seconds()))
     response.headers["Retry-After"] = str(seconds)
     return response
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def client_address(scope: Any) -> str:
@@ -93,7 +90,7 @@ def client_address(scope: Any) -> str:
 
 def _slot(window: dt.timedelta) -> tuple[int, int, dt.datetime]:
     seconds = max(1, int(window.total_seconds()))
-    slot = int(now().timestamp()) // seconds
+    slot = int(clock.now().timestamp()) // seconds
     end = (slot + 1) * seconds
     return slot, end, dt.datetime.fromtimestamp(end, dt.UTC)
 
@@ -106,7 +103,7 @@ async def hit(bucket: str, key: str, limit: int, window: dt.timedelta) -> Count:
     if hits is None:
         hits = await repository.throttle_hit(bucket, key, slot, end)
         if random.random() < 0.01:  # old windows are dead weight: sweep now and then
-            await repository.purge_throttle(int(now().timestamp()))
+            await repository.purge_throttle(int(clock.now().timestamp()))
     return Count(hits, limit, retry_at)
 
 

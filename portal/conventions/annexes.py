@@ -15,11 +15,10 @@ from portal.conventions import repository
 from portal.conventions.service import (
     Opened,
     Row,
-    now,
     record,
     require_edit,
 )
-from portal.core import antivirus
+from portal.core import antivirus, clock
 from portal.core.db import transaction
 from portal.core.outage import Unavailable
 from portal.core.storage import get_storage
@@ -93,7 +92,7 @@ async def remove_annex(
     if annex is None or annex["removed_at"] is not None:
         raise LookupError(annex_id)
     async with transaction():
-        await repository.remove_annex(opened.ctx, opened.id, annex_id, now())
+        await repository.remove_annex(opened.ctx, opened.id, annex_id, clock.now())
         await record(request, opened, user, f"Annexe retirée : {annex['title']}")
 
 

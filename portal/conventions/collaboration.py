@@ -22,11 +22,11 @@ from portal.conventions.enums import (
 from portal.conventions.service import (
     Opened,
     Row,
-    now,
     record,
     require_edit,
     subject,
 )
+from portal.core import clock
 from portal.core.db import transaction
 from portal.core.forms import FieldError
 from portal.core.tenancy import TenantContext
@@ -130,7 +130,7 @@ async def save_article(
                 "body": body,
                 "updated_by": user.id,
                 "updated_by_name": user.full_name,
-                "updated_at": now(),
+                "updated_at": clock.now(),
             },
             expected_revision=expected_revision,
         )
@@ -191,7 +191,9 @@ async def remove_article(
     if article is None:
         raise LookupError(article_id)
     async with transaction():
-        await repository.update_article(opened.ctx, opened.id, article_id, {"removed_at": now()})
+        await repository.update_article(
+            opened.ctx, opened.id, article_id, {"removed_at": clock.now()}
+        )
         await repository.insert_revision(
             opened.ctx,
             {
@@ -295,7 +297,9 @@ async def _organisation_name(ctx: TenantContext) -> str:
 async def resolve_thread(opened: Opened, user: CurrentUser, thread_id: uuid.UUID) -> None:
     if not opened.may_comment:
         raise PermissionError(opened.id)
-    if not await repository.resolve_thread(opened.ctx, opened.id, thread_id, now(), user.full_name):
+    if not await repository.resolve_thread(
+        opened.ctx, opened.id, thread_id, clock.now(), user.full_name
+    ):
         raise LookupError(thread_id)
 
 
@@ -383,7 +387,7 @@ async def decide(
             {
                 "status": SuggestionStatus.ACCEPTED if accept else SuggestionStatus.REJECTED,
                 "decided_by_name": user.full_name,
-                "decided_at": now(),
+                "decided_at": clock.now(),
                 "decision_note": note,
             },
         ):
@@ -398,7 +402,7 @@ async def decide(
                     "body": proposal["body"],
                     "updated_by": user.id,
                     "updated_by_name": user.full_name,
-                    "updated_at": now(),
+                    "updated_at": clock.now(),
                 },
                 expected_revision=proposal["base_revision"],
             ):

@@ -13,6 +13,7 @@ from portal.conventions import collaboration, drafting, editing, repository, ser
 from portal.conventions.enums import PartyRole
 from portal.conventions.lifecycle import add_months
 from portal.conventions.service import Opened
+from portal.core import clock
 from portal.tenants import service as tenants
 
 LEAD = "Rhône Habitat Solidaire"
@@ -74,7 +75,7 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
     if await repository.conventions(ctx):
         return
     # In force for ten months already: the payments demo has a past to show.
-    today = dt.date.today()
+    today = clock.today()
     start = add_months(today.replace(day=1), -10)
     year = start.year
     signed_at = dt.datetime.combine(start - dt.timedelta(days=10), dt.time(10), dt.UTC)

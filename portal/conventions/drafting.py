@@ -19,7 +19,8 @@ from portal.conventions.enums import (
     PartyRole,
     RevisionAction,
 )
-from portal.conventions.service import now, subject, today
+from portal.conventions.service import subject
+from portal.core import clock
 from portal.core.db import transaction
 from portal.core.forms import FieldError
 from portal.core.tenancy import TenantContext, TenantScope
@@ -28,7 +29,7 @@ from portal.tenants.enums import OrganisationKind
 
 
 async def _new_reference(scope: TenantScope, kind: ConventionKind) -> str:
-    prefix = f"{'CP' if kind == ConventionKind.PARTNERSHIP else 'CE'}-{today().year}-"
+    prefix = f"{'CP' if kind == ConventionKind.PARTNERSHIP else 'CE'}-{clock.today().year}-"
     used = await repository.references_like(scope, prefix)
     numbers = [int(r[len(prefix) :]) for r in used if r[len(prefix) :].isdigit()]
     return f"{prefix}{max(numbers, default=0) + 1:03d}"
@@ -144,7 +145,7 @@ async def insert_article(
             "body": body,
             "updated_by": user.id,
             "updated_by_name": user.full_name,
-            "updated_at": now(),
+            "updated_at": clock.now(),
         },
     )
     await repository.insert_revision(

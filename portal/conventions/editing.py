@@ -12,7 +12,8 @@ from starlette.requests import Request
 from portal.auth.service import CurrentUser
 from portal.conventions import budget, lifecycle, repository, snapshot
 from portal.conventions.enums import Origin
-from portal.conventions.service import Opened, chain_overlaps, now, record, require_edit
+from portal.conventions.service import Opened, chain_overlaps, record, require_edit
+from portal.core import clock
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
 from portal.core.templating import euros
@@ -46,7 +47,7 @@ async def update_info(
         if not await repository.update_convention(
             opened.ctx,
             opened.id,
-            {**changed, "updated_at": now()},
+            {**changed, "updated_at": clock.now()},
             revision=revision,
             status_in=list(lifecycle.EDITABLE),
         ):

@@ -32,24 +32,16 @@ from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions import access, budget, lifecycle, repository
 from portal.conventions.enums import ConventionKind, ConventionStatus, DisplayStatus
+from portal.core import clock
 from portal.core.db import transaction
 from portal.core.forms import FieldError
 from portal.core.permissions import Endpoint, Permission, allows
 from portal.core.responses import path_uuid
-from portal.core.templating import PARIS
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.core.visibility import EVERYTHING, Reach
 
 log = logging.getLogger("portal.conventions")
 Row = dict[str, Any]
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def today() -> dt.date:
-    return now().astimezone(PARIS).date()
 
 
 def subject(convention_id: uuid.UUID) -> str:
@@ -175,7 +167,7 @@ def require_edit(opened: Opened) -> None:
 
 
 def display_status(row: Mapping[str, Any]) -> DisplayStatus:
-    return lifecycle.display_status(row, today())
+    return lifecycle.display_status(row, clock.today())
 
 
 async def record(

@@ -30,12 +30,10 @@ from portal.conventions.service import (
     Opened,
     Row,
     chain_overlaps,
-    now,
     record,
     subject,
-    today,
 )
-from portal.core import spool
+from portal.core import clock, spool
 from portal.core.db import transaction
 from portal.core.forms import FieldError, is_digits
 from portal.core.storage import get_storage
@@ -132,7 +130,7 @@ async def change_status(
         if not await repository.update_convention(
             opened.ctx,
             opened.id,
-            {"status": goal, "updated_at": now()},
+            {"status": goal, "updated_at": clock.now()},
             status_in=[opened.row["status"]],
         ):
             raise FieldError("Le statut vient de changer : rechargez la page.", "status")
@@ -184,7 +182,7 @@ async def freeze(request: Request | None, opened: Opened, user: CurrentUser) -> 
         )
     snap = await current_snapshot(opened.ctx, opened.row, frozen=True)
     number = await repository.next_version_number(opened.ctx, opened.id)
-    label = f"version {number} figée le {date_fr(today())}"
+    label = f"version {number} figée le {date_fr(clock.today())}"
     document = await render_pdf(snap, version_label=label, frozen=True)
     pdf_sha = hashlib.sha256(document).hexdigest()
     key = (  # a random part: never the key of another attempt (see `portal.objects`)
@@ -214,7 +212,7 @@ async def _record_frozen(
         if not await repository.update_convention(
             opened.ctx,
             opened.id,
-            {"status": ConventionStatus.READY, "updated_at": now()},
+            {"status": ConventionStatus.READY, "updated_at": clock.now()},
             status_in=[ConventionStatus.REVIEW],
         ):
             raise FieldError("Le statut vient de changer : rechargez la page.", "status")
@@ -393,7 +391,7 @@ async def version_pdf(
     ctx = opened.ctx
     if number is None:
         snap = await current_snapshot(ctx, opened.row)
-        label = f"projet du {date_fr(today())}"
+        label = f"projet du {date_fr(clock.today())}"
         return f"{opened.row['reference']}-projet.pdf", await render_pdf(
             snap, version_label=label, frozen=False
         )

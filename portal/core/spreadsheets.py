@@ -66,9 +66,7 @@ class XlsxSheet:
     def __init__(self, sheet: WriteOnlyWorksheet) -> None:
         self.sheet = sheet
 
-    def cell(
-        self, value: Any, *, number_format: str | None = None, bold: bool = False
-    ) -> Cell:
+    def cell(self, value: Any, *, number_format: str | None = None, bold: bool = False) -> Cell:
         if isinstance(value, str):
             # openpyxl refuses control characters with an error that would fail the whole file.
             value = ILLEGAL_CHARACTERS_RE.sub("", value)

@@ -26,6 +26,7 @@ from minio import Minio
 from minio.error import MinioException, S3Error
 from urllib3.exceptions import HTTPError
 
+from portal.core import clock
 from portal.core.outage import Unavailable
 from portal.settings import get_settings
 
@@ -256,7 +257,7 @@ class S3Storage:
     async def list(self, prefix: str) -> list[StoredObject]:
         def scan() -> list[StoredObject]:
             return [
-                StoredObject(o.object_name, o.size or 0, o.last_modified or dt.datetime.now(dt.UTC))
+                StoredObject(o.object_name, o.size or 0, o.last_modified or clock.now())
                 for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
             ]
 

@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal.core import clock
 from portal.core.forms import read_form, submit
 from portal.core.permissions import Permission, allows, requires
 from portal.core.responses import path_uuid, see_other
-from portal.core.templating import PARIS, flash, render
+from portal.core.templating import flash, render
 from portal.deadlines import forms, service
 from portal.reminders import service as reminders
 from portal.reminders.schedule import steps
@@ -33,7 +34,7 @@ async def _page(
         {
             "deadlines": await service.listing(ctx),
             "organisations": await tenants.organisations(ctx),
-            "today": dt.datetime.now(PARIS).date(),
+            "today": clock.today(),
             "errors": errors or {},
             "values": values or {},
             "can": lambda p: allows(ctx.role, Permission(p)),

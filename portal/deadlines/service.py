@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
+from portal.core import clock
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
 from portal.core.permissions import Role
@@ -42,7 +42,7 @@ async def complete(ctx: TenantContext, deadline_id: uuid.UUID) -> None:
     if ctx.role != Role.PILOT and row["organisation"] != ctx.organisation_id:
         raise PermissionError(deadline_id)
     async with transaction():
-        if await repository.mark_done(ctx, deadline_id, ctx.user_id, dt.datetime.now(dt.UTC)):
+        if await repository.mark_done(ctx, deadline_id, ctx.user_id, clock.now()):
             await notifications.withdraw(subject(deadline_id))
 
 

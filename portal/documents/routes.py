@@ -3,7 +3,6 @@ download. Uploads are parsed as they stream (see `upload.py`), never with `reque
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -11,12 +10,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from portal.core import clock
 from portal.core.forms import FieldError, read_form, submit, text
 from portal.core.permissions import Permission, allows, requires
 from portal.core.responses import path_uuid, see_other
 from portal.core.spool import SpoolUnavailable
 from portal.core.storage import quote_filename
-from portal.core.templating import PARIS, flash, render
+from portal.core.templating import flash, render
 from portal.documents import forms, service, upload
 from portal.documents.enums import Recurrence
 from portal.documents.upload import UploadRefused
@@ -48,7 +48,7 @@ async def _checklist(
             "organisations": organisations,
             "conventions": await service.conventions_to_name(ctx),
             "chosen": chosen,
-            "today": dt.datetime.now(PARIS).date(),
+            "today": clock.today(),
             "recurrences": list(Recurrence),
             "errors": errors or {},
             "values": values or {},
@@ -68,7 +68,7 @@ async def request_create(request: Request) -> Response:
     result = forms.request_form(await read_form(request))
     ctx = request.state.tenant
     values = {k: v for k, v in result.values.items() if k != "raw"}
-    today = dt.datetime.now(PARIS).date()
+    today = clock.today()
     if (
         await submit(result, lambda: service.create_request(ctx, values, today), "organisation")
         is None
@@ -90,7 +90,7 @@ async def _item_page(
             "detail": detail,
             "errors": errors or {},
             "max_mb": get_settings().upload_max_bytes // (1024 * 1024),
-            "today": dt.datetime.now(PARIS).date(),
+            "today": clock.today(),
             "can": _can(request),
         },
         status_code=status_code if errors else 200,

@@ -33,7 +33,7 @@ from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions import service as conventions
-from portal.core import antivirus, db
+from portal.core import antivirus, clock, db
 from portal.core import periodic as units
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date, plausible_date
@@ -62,10 +62,6 @@ PRESIGNED_FOR = dt.timedelta(minutes=5)
 # they see (the conventions' rule, `portal.core.visibility`) and those their service asked for;
 # others see their own organisation's only.
 SEES_ALL = frozenset({Role.PILOT, Role.LESSOR_STAFF, Role.FINANCE, Role.READ_ONLY})
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def subject(item_id: uuid.UUID) -> str:
@@ -363,7 +359,7 @@ async def review(
             status=status,
             reviewer_comment=comment.strip(),
             reviewed_by=user.id,
-            reviewed_at=now(),
+            reviewed_at=clock.now(),
             self_reviewed=self_reviewed,
         )
         await audit.record_action(
@@ -442,7 +438,7 @@ async def delete_version(
         current = await repository.item(ctx, item_id)
         if current is None or current["status"] == ItemStatus.VALIDATED:
             raise FieldError(VALIDATED_STAYS, "versions")
-        await repository.soft_delete(ctx, version_id, now(), now() + retention)
+        await repository.soft_delete(ctx, version_id, clock.now(), clock.now() + retention)
         if not await repository.versions(ctx, item_id):
             await repository.update_item(ctx, item_id, status=ItemStatus.EXPECTED)
         await audit.record_action(

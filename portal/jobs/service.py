@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
 
-from portal.core import db, mail
+from portal.core import clock, db, mail
 from portal.core.outage import Unavailable
 from portal.jobs import repository
 from portal.jobs.enums import Delivery, DeliveryState, JobStatus
@@ -70,10 +70,6 @@ class JobTimeout(RuntimeError):
 class QueueUnavailable(Unavailable):
     service = "redis"
     default_message = "La file des tâches (Redis) ne répond pas : les tâches attendent."
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -144,7 +140,7 @@ async def enqueue(
         name,
         payload,
         consortium_id,
-        run_after or now(),
+        run_after or clock.now(),
         dedup_key,
         max_attempts,
     )
@@ -154,7 +150,7 @@ async def enqueue(
 
 async def relay_once(redis: Any, limit: int = 500) -> int:
     """Hands due outbox rows to Redis. Stops at the first Redis error: the rows stay pending."""
-    at = now()
+    at = clock.now()
     await release_abandoned(at)
     relayed = 0
     for row in await repository.due(at, limit):
@@ -181,7 +177,7 @@ async def release_abandoned(at: dt.datetime) -> int:
 async def reclaim_lost(redis: Any, limit: int = 500) -> int:
     """Jobs marked queued that Redis no longer has (it restarted empty, or was flushed) go back
     to the outbox at once, instead of after `QUEUED_TIMEOUT`."""
-    at = now()
+    at = clock.now()
     rows = [r for r in await repository.queued_before(at - LOST_AFTER, limit) if r["queued_as"]]
     if not rows:
         return 0
@@ -204,7 +200,7 @@ async def reclaim_lost(redis: Any, limit: int = 500) -> int:
 async def execute(job_id: uuid.UUID, handlers: Mapping[str, Handler]) -> JobStatus | None:
     """Runs one outbox job if it can be claimed; returns its new status (None: not claimed)."""
     settings = get_settings()
-    at = now()
+    at = clock.now()
     lease = dt.timedelta(seconds=settings.job_lease_seconds)
     try:
         job = await repository.claim(job_id, at, at + lease, runner_id())
@@ -213,7 +209,7 @@ async def execute(job_id: uuid.UUID, handlers: Mapping[str, Handler]) -> JobStat
             # The claim may have been committed, its answer lost: once the database answers,
             # the job is given back rather than left to wait for its lease.
             await persist(
-                lambda: repository.give_back(job_id, runner_id(), now()),
+                lambda: repository.give_back(job_id, runner_id(), clock.now()),
                 f"la prise de la tâche {job_id}",
             )
         raise
@@ -241,13 +237,13 @@ async def execute(job_id: uuid.UUID, handlers: Mapping[str, Handler]) -> JobStat
         except asyncio.CancelledError:
             # Stopped from outside (shutdown): due again at once, for this or another runner.
             await asyncio.shield(
-                persist(lambda: repository.give_back(job_id, runner, now(), attempt), name)
+                persist(lambda: repository.give_back(job_id, runner, clock.now(), attempt), name)
             )
             raise
         elapsed = (time.monotonic() - started) * 1000
         # Still ours while its end is written: the heartbeat keeps renewing the lease.
         if await persist(
-            lambda: repository.finish(job_id, attempt, runner, now()), f"la fin de {name}"
+            lambda: repository.finish(job_id, attempt, runner, clock.now()), f"la fin de {name}"
         ):
             log.info("Tâche %s %s, essai %s : terminée en %.0f ms", name, job_id, attempt, elapsed)
         else:
@@ -269,16 +265,18 @@ async def _failed(job: dict[str, Any], exc: Exception, started: float) -> JobSta
     error = "".join(traceback.format_exception_only(exc)).strip()
     elapsed = (time.monotonic() - started) * 1000
     if is_outage(exc):
-        retry_at: dt.datetime | None = now() + outage_delay()
+        retry_at: dt.datetime | None = clock.now() + outage_delay()
         counted = False
         status = JobStatus.PENDING
     else:
         exhausted = attempt >= job["max_attempts"]
-        retry_at = None if exhausted else now() + backoff(attempt)
+        retry_at = None if exhausted else clock.now() + backoff(attempt)
         counted = True
         status = JobStatus.FAILED if exhausted else JobStatus.PENDING
     await persist(
-        lambda: repository.fail(job_id, attempt, runner_id(), error, retry_at, now(), counted),
+        lambda: repository.fail(
+            job_id, attempt, runner_id(), error, retry_at, clock.now(), counted
+        ),
         f"l'échec de {name}",
     )
     outcome = (
@@ -304,7 +302,7 @@ def heartbeat_every() -> float:
 
 async def heartbeat(kind: str, redis_state: str, running: int, started_at: dt.datetime) -> None:
     """Tells `/healthz` this runner is alive and extends the lease of the jobs it runs."""
-    at = now()
+    at = clock.now()
     runner = runner_id()
     await repository.beat(
         {
@@ -323,7 +321,7 @@ async def heartbeat(kind: str, redis_state: str, running: int, started_at: dt.da
 
 
 async def runners(within: dt.timedelta) -> list[dict[str, Any]]:
-    return await repository.runners_seen(now() - within)
+    return await repository.runners_seen(clock.now() - within)
 
 
 async def last_runner_seen() -> dt.datetime | None:
@@ -341,7 +339,7 @@ async def schedule_of(job_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any
 
 async def run_due(handlers: Mapping[str, Handler], limit: int = 100) -> int:
     """In-process mode (no Redis): runs the due outbox rows here."""
-    at = now()
+    at = clock.now()
     await release_abandoned(at)
     ran = 0
     for row in await repository.due(at, limit):
@@ -355,7 +353,7 @@ async def failed_jobs() -> list[dict[str, Any]]:
 
 
 async def retry(job_id: uuid.UUID) -> bool:
-    done = await repository.retry_failed(job_id, now())
+    done = await repository.retry_failed(job_id, clock.now())
     wakeup_event().set()
     return done
 
@@ -366,7 +364,7 @@ async def get(job_id: uuid.UUID) -> dict[str, Any] | None:
 
 async def backlog() -> tuple[int, float | None]:
     """(jobs due and waiting, age in seconds of the oldest one)."""
-    at = now()
+    at = clock.now()
     count, oldest = await repository.backlog(at)
     return count, (at - oldest).total_seconds() if oldest else None
 
@@ -393,19 +391,19 @@ async def deliver_once(key: str, message: EmailMessage, policy: Delivery) -> boo
             "(au plus une fois)",
             message["Message-ID"],
         )
-        await repository.set_delivery(key, DeliveryState.UNCERTAIN, now())
+        await repository.set_delivery(key, DeliveryState.UNCERTAIN, clock.now())
         return False
     if found is None:
         await repository.insert_intent(
-            key, recipient, str(message["Subject"])[:300], str(message["Message-ID"]), now()
+            key, recipient, str(message["Subject"])[:300], str(message["Message-ID"]), clock.now()
         )
     else:
-        await repository.retry_intent(key, now())
+        await repository.retry_intent(key, clock.now())
     try:
         await mail.send(message)
     except mail.MailUncertain:
         await persist(
-            lambda: repository.set_delivery(key, DeliveryState.UNCERTAIN, now()),
+            lambda: repository.set_delivery(key, DeliveryState.UNCERTAIN, clock.now()),
             f"l'envoi incertain de {key}",
         )
         if policy is Delivery.AT_MOST_ONCE:
@@ -416,7 +414,7 @@ async def deliver_once(key: str, message: EmailMessage, policy: Delivery) -> boo
         await persist(lambda: repository.drop_intent(key), f"l'échec d'envoi de {key}")
         raise
     await persist(
-        lambda: repository.set_delivery(key, DeliveryState.SENT, now()), f"la remise de {key}"
+        lambda: repository.set_delivery(key, DeliveryState.SENT, clock.now()), f"la remise de {key}"
     )
     return True
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from portal.core import mail
+from portal.core import clock, mail
 from portal.core import periodic as units
 from portal.jobs import service as job_service
 from portal.jobs.enums import Delivery
@@ -28,10 +28,6 @@ from portal.settings import get_settings
 
 PARIS = ZoneInfo("Europe/Paris")
 DIGEST_FROM = dt.time(8, 0)  # with no quiet hours; otherwise at their end
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def next_sending_time(at: dt.datetime) -> dt.datetime:
@@ -65,7 +61,7 @@ async def preference(user_id: uuid.UUID) -> Preference:
 
 
 async def save_preference(user_id: uuid.UUID, email_mode: EmailMode, unsubscribed: bool) -> None:
-    await repository.save_preference(user_id, email_mode, unsubscribed, now())
+    await repository.save_preference(user_id, email_mode, unsubscribed, clock.now())
 
 
 async def notify(
@@ -81,7 +77,7 @@ async def notify(
 ) -> list[uuid.UUID]:
     """Creates one notification per person (call it inside the caller's transaction) and
     schedules its e-mail as each person prefers."""
-    at = at or now()
+    at = at or clock.now()
     created = []
     for user_id in user_ids:
         pref = await preference(user_id)
@@ -131,7 +127,7 @@ async def unsubscribe(token: str) -> bool:
     if user_id is None:
         return False
     pref = await preference(user_id)
-    await repository.save_preference(user_id, pref.email_mode, True, now())
+    await repository.save_preference(user_id, pref.email_mode, True, clock.now())
     return True
 
 
@@ -171,7 +167,7 @@ async def send_email(notification_id: uuid.UUID) -> None:
     await job_service.deliver_once(
         f"notification:{notification_id}", message, Delivery.AT_MOST_ONCE
     )
-    await repository.mark_emailed([notification_id], EmailStatus.PENDING, now())
+    await repository.mark_emailed([notification_id], EmailStatus.PENDING, clock.now())
 
 
 async def schedule_digests(at: dt.datetime) -> int:
@@ -203,7 +199,7 @@ async def send_digest(user_id: uuid.UUID, day: dt.date) -> None:
     await job_service.deliver_once(
         f"digest:{user_id}:{day.isoformat()}", message, Delivery.AT_MOST_ONCE
     )
-    await repository.mark_emailed([i["id"] for i in items], EmailStatus.DIGEST, now())
+    await repository.mark_emailed([i["id"] for i in items], EmailStatus.DIGEST, clock.now())
 
 
 async def unread_count(user_id: uuid.UUID) -> int:
@@ -218,9 +214,9 @@ async def open_one(user_id: uuid.UUID, notification_id: uuid.UUID) -> dict[str, 
     """Marks it read and returns it (None when it is not this person's)."""
     row = await repository.one_of_user(user_id, notification_id)
     if row is not None:
-        await repository.mark_read(user_id, notification_id, now())
+        await repository.mark_read(user_id, notification_id, clock.now())
     return row
 
 
 async def mark_all_read(user_id: uuid.UUID) -> None:
-    await repository.mark_read(user_id, None, now())
+    await repository.mark_read(user_id, None, clock.now())

@@ -30,7 +30,7 @@ from typing import Any
 
 import anyio
 
-from portal.core import db, spool
+from portal.core import clock, db, spool
 from portal.core.outage import DatabaseUnavailable
 from portal.core.storage import StorageError, get_storage
 from portal.objects import repository
@@ -50,10 +50,6 @@ class CommitUnknown(DatabaseUnavailable):
     )
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 @dataclass
 class Handle:
     key: str
@@ -63,7 +59,7 @@ class Handle:
         """Inside the transaction that writes the row pointing at the object."""
         if not db.in_transaction():
             raise RuntimeError("confirm() belongs inside the row's transaction")
-        if not await repository.confirm(self.key, now()):
+        if not await repository.confirm(self.key, clock.now()):
             # The sweep gave up on it meanwhile (it had waited past the grace): start again.
             raise StorageError(f"{self.key} a été retiré entre-temps")
         self.confirmed = True
@@ -77,7 +73,7 @@ async def store(
     if db.in_transaction():
         raise RuntimeError("objects.store() must run outside a transaction")
     size = (await anyio.Path(path).stat()).st_size
-    await repository.insert_intent(key, owner, consortium_id, size, now())
+    await repository.insert_intent(key, owner, consortium_id, size, clock.now())
     await get_storage().put_file(key, path, content_type)
 
 
@@ -184,7 +180,7 @@ async def sweep(at: dt.datetime) -> SweepReport:
         if await settle(key, at - grace) is Settled.REMOVED:
             report.abandoned += 1
     storage = get_storage()
-    listed_at = now()
+    listed_at = clock.now()
     objects = await storage.list("")
     present = {o.key for o in objects}
     old = [o.key for o in objects if at - o.modified > grace]

@@ -30,8 +30,8 @@ from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions.enums import Funder
+from portal.core import clock, spool
 from portal.core import periodic as units
-from portal.core import spool
 from portal.core.db import stream, transaction, unique_violation
 from portal.core.forms import FieldError
 from portal.core.outage import Unavailable
@@ -324,7 +324,7 @@ async def request_export(
     found: LineFilter,
 ) -> uuid.UUID:
     chosen = check_choice(chosen)
-    stamp = dt.date.today().isoformat()
+    stamp = clock.today().isoformat()
     async with transaction():
         export_id = await repository.insert_export(
             ctx,
@@ -402,7 +402,7 @@ async def _build(scope: TenantScope, row: Row) -> None:
         {"status": ExportStatus.RUNNING.value, "total_rows": total, "done_rows": 0, "error": ""},
     )
     name = await _consortium_name(scope)
-    day = dt.date.today()
+    day = clock.today()
     with spool.temporary_directory() as tmp:
         path = tmp / f"export.{fmt.value}"
         try:
@@ -428,7 +428,7 @@ async def _build(scope: TenantScope, row: Row) -> None:
                         "storage_key": key,
                         "size": size,
                         "error": "",
-                        "finished_at": dt.datetime.now(dt.UTC),
+                        "finished_at": clock.now(),
                     },
                 )
                 await stored.confirm()
@@ -482,7 +482,7 @@ async def write_to(
 ) -> int:
     """The same writing, straight to a file (benchmarks, operators)."""
     name = await _consortium_name(scope)
-    return await _write(scope, view, found, fmt, chosen, path, name, dt.date.today(), None)
+    return await _write(scope, view, found, fmt, chosen, path, name, clock.today(), None)
 
 
 async def _consortium_name(scope: TenantScope) -> str:
@@ -506,7 +506,7 @@ async def _with_progress(rows: list[Row]) -> list[Row]:
     """`progress`: what the person sees of the export's state, from the export and its job:
     a failure the job will retry reads « nouvelle tentative à HH:MM »."""
     schedule = await job_service.schedule_of([r["job_id"] for r in rows if r.get("job_id")])
-    at = dt.datetime.now(dt.UTC)
+    at = clock.now()
     for row in rows:
         status = ExportStatus(row["status"])
         job = schedule.get(row["job_id"]) if row.get("job_id") else None

@@ -14,7 +14,7 @@ from typing import Any
 from piccolo.query import Select
 from piccolo.table import Table
 
-from portal.core import db
+from portal.core import clock, db
 from portal.core.tenancy import TenantScope
 from portal.core.visibility import within
 from portal.payments.access import Sight
@@ -101,7 +101,7 @@ async def update_schedule(
             {
                 **{getattr(Schedule, k): v for k, v in values.items()},
                 Schedule.revision: revision + 1,
-                Schedule.updated_at: dt.datetime.now(dt.UTC),
+                Schedule.updated_at: clock.now(),
             }
         )
         .where(
@@ -383,9 +383,7 @@ async def replace_export_model(
     await ExportModel.update(
         {ExportModel.columns: values["columns"], ExportModel.format: values["format"]}
     ).where(
-        _mine(ExportModel, scope)
-        & (ExportModel.id == model_id)
-        & (ExportModel.created_by == owner)
+        _mine(ExportModel, scope) & (ExportModel.id == model_id) & (ExportModel.created_by == owner)
     )
 
 
@@ -397,9 +395,7 @@ async def share_export_model(scope: TenantScope, model_id: uuid.UUID, shared: bo
 
 async def delete_export_model(scope: TenantScope, model_id: uuid.UUID, owner: uuid.UUID) -> None:
     await ExportModel.delete().where(
-        _mine(ExportModel, scope)
-        & (ExportModel.id == model_id)
-        & (ExportModel.created_by == owner)
+        _mine(ExportModel, scope) & (ExportModel.id == model_id) & (ExportModel.created_by == owner)
     )
 
 

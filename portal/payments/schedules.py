@@ -22,6 +22,7 @@ from portal.auth.service import CurrentUser
 from portal.conventions import service as conventions
 from portal.conventions.enums import ConventionKind, Funder, PartyRole
 from portal.conventions.service import add_months, ends_on
+from portal.core import clock
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
 from portal.core.templating import euros
@@ -115,7 +116,7 @@ async def proposal(
     convention = await signed_convention(ctx, convention_id)
     parties = await conventions.parties_of(ctx, convention_id)
     lead = _party(parties, PartyRole.LEAD_LESSOR, PartyRole.LESSOR)
-    starts = convention["starts_on"] or dt.date.today()
+    starts = convention["starts_on"] or clock.today()
     ends = ends_on(convention) or add_months(starts, 24)
     signed = convention["signed_at"].date() if convention["signed_at"] else starts
     if kind is ScheduleKind.SUBSIDY:
@@ -375,7 +376,7 @@ async def create(
     if not access.may_manage(ctx.role):
         raise PermissionError("payments")
     draft = await _check(ctx, draft, [])
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     async with transaction():
         schedule_id = await repository.insert_schedule(
             ctx, {**_schedule_values(draft), "created_by": user.id}
@@ -457,7 +458,7 @@ async def update(
     )
     draft = await _check(ctx, draft, existing)
     before = snapshot(draft_of(current, existing))
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     async with transaction():
         if not await repository.update_schedule(
             ctx, schedule_id, _schedule_values(draft), revision

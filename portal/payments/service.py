@@ -19,6 +19,7 @@ from starlette.requests import Request
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
+from portal.core import clock
 from portal.core import periodic as units
 from portal.core.forms import FieldError, check_date
 from portal.core.permissions import Role
@@ -33,14 +34,6 @@ from portal.reminders.schedule import DueItem
 from portal.tenants import service as tenants
 
 EVERYTHING = access.Sight(everything=True)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def today() -> dt.date:
-    return now().astimezone(PARIS).date()
 
 
 def subject(line_id: uuid.UUID) -> str:
@@ -109,10 +102,10 @@ def present(line: Row, day: dt.date, trigger_text: str = "") -> dict[str, Any]:
 async def visible_lines(
     ctx: TenantContext, found: LineFilter | None = None
 ) -> list[dict[str, Any]]:
-    await conditions.refresh(ctx, now())
+    await conditions.refresh(ctx, clock.now())
     rows = await repository.lines(ctx, await access.sight_of(ctx), found or LineFilter())
     texts = await trigger_texts(ctx, rows)
-    day = today()
+    day = clock.today()
     return [present(row, day, texts.get(row["id"], "")) for row in rows]
 
 
@@ -142,13 +135,13 @@ class LineDetail:
 
 
 async def line_detail(ctx: TenantContext, line_id: uuid.UUID) -> LineDetail:
-    await conditions.refresh(ctx, now())
+    await conditions.refresh(ctx, clock.now())
     row = await _seen_line(ctx, line_id)
     schedule = await repository.schedule(ctx, row["schedule"])
     assert schedule is not None
     texts = await trigger_texts(ctx, [row])
     return LineDetail(
-        line=present(row, today(), texts.get(row["id"], "")),
+        line=present(row, clock.today(), texts.get(row["id"], "")),
         schedule=schedule,
         payments=await repository.payments(ctx, [line_id]),
         history=await audit.subject_events(ctx, subject(line_id)),
@@ -212,7 +205,7 @@ async def _save(
 ) -> None:
     """Inside `repository.locked_line`: applies `changes`, derives the status again, records
     before and after, then lets dependent lines notice (a subsidy received…)."""
-    at = now()
+    at = clock.now()
     after = {**line, **changes}
     status = lifecycle.status_of(after, lifecycle.amount_of(after, after))
     if status != line["status"]:
@@ -242,7 +235,7 @@ def _check_date(day: dt.date | None, field: str, what: str) -> dt.date:
     if day is None:
         raise FieldError("Indiquez la date au format jj/mm/aaaa, par exemple 15/03/2027.", field)
     check_date(day, field)
-    if day > today():
+    if day > clock.today():
         raise FieldError(f"La date {what} ne peut pas être dans le futur.", field)
     return day
 
@@ -276,7 +269,7 @@ async def mark_met(
             ctx,
             user,
             line,
-            {"met_at": now(), "met_note": note.strip()[:2000]},
+            {"met_at": clock.now(), "met_note": note.strip()[:2000]},
             AuditTag.PAYMENT_CONDITION_MET,
             note=note.strip()[:2000],
         )
@@ -384,7 +377,7 @@ async def declare(
             ctx,
             user,
             line,
-            {**changes, "amount_cents": amount, "declared_by": user.id, "declared_at": now()},
+            {**changes, "amount_cents": amount, "declared_by": user.id, "declared_at": clock.now()},
             AuditTag.PAYMENT_DECLARED,
         )
 
@@ -544,7 +537,7 @@ async def cancel_payment(
             ctx,
             payment_id,
             {
-                "cancelled_at": now(),
+                "cancelled_at": clock.now(),
                 "cancelled_by_name": user.full_name,
                 "cancel_reason": reason.strip()[:2000],
             },

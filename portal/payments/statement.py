@@ -12,6 +12,7 @@ from typing import Any
 import anyio.to_thread
 import weasyprint
 
+from portal.core import clock
 from portal.core.templating import PARIS, env
 from portal.core.tenancy import TenantContext
 from portal.payments import access, repository, service
@@ -52,7 +53,7 @@ async def statement(ctx: TenantContext, organisation_id: uuid.UUID) -> Statement
     for p in await repository.payments(ctx, [line["id"] for line in lines]):
         if p["cancelled_at"] is None:
             payments.setdefault(p["line"], []).append(p)
-    return Statement(organisation, lines, payments, service.now())
+    return Statement(organisation, lines, payments, clock.now())
 
 
 def html(found: Statement, consortium: str) -> str:

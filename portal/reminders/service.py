@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from portal.core import clock
 from portal.core import periodic as units
 from portal.core.db import transaction
 from portal.core.templating import date_fr
@@ -47,7 +48,7 @@ async def save_policy(scope: TenantScope, policy: Policy) -> None:
             "overdue_max": policy.overdue_max,
             "escalate": policy.escalate,
         },
-        dt.datetime.now(dt.UTC),
+        clock.now(),
     )
 
 

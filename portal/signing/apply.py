@@ -10,6 +10,7 @@ import base64
 import uuid
 
 from portal.conventions import service as conventions
+from portal.core import clock
 from portal.core.tenancy import TenantScope
 from portal.notifications import service as notifications
 from portal.signing import authority, certificate, chain, files, jobs, keys, repository, workflow
@@ -97,7 +98,7 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
     seal = await keys.seal(scope)
     convention = await conventions.convention_of(scope, req["convention"])
     assert convention is not None
-    at = workflow.now()
+    at = clock.now()
     stamper = _timestamper(req)
     context = authority.validation_context(seal.trust_roots, seal.crls) if stamper else None
     try:
@@ -215,7 +216,7 @@ async def _finish(scope: TenantScope, req: Row) -> None:
             await stored.confirm()
         latest = await repository.latest_revision(scope, req["id"])
         assert latest is not None
-    at = workflow.now()
+    at = clock.now()
     sealed = await certificate.build(scope, req, seal, stamper, at)
     cert_sha = files.sha256(sealed)
     cert_key = files.certificate_key(scope.consortium_id, req["id"], cert_sha)

@@ -29,6 +29,8 @@ from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from portal.core import clock
+
 TEST_LABEL = "Autorité de test du portail (non qualifiée)"
 ROOT_CN = "Autorité de test – Portail partenariats Hlm (NON QUALIFIÉE)"
 ORGANISATION = "Portail partenariats Hlm – test"
@@ -137,7 +139,7 @@ def load_pkcs12(path: Path, passphrase: bytes | None, extra_trust_roots: Sequenc
     cert = signer.signing_cert
     if cert is None:  # pragma: no cover - load_pkcs12_data always sets it
         raise SealError(f"Le fichier « {path.name} » ne contient pas de certificat de cachet.")
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     if cert.not_valid_after < now:
         raise SealError(
             f"Le certificat de cachet « {_common_name(cert)} » a expiré le "
@@ -228,7 +230,7 @@ def _issue(
 
 
 def _new_crl(root: x509.Certificate, root_key: rsa.RSAPrivateKey) -> x509.CertificateRevocationList:
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     return (
         x509.CertificateRevocationListBuilder()
         .issuer_name(root.subject)
@@ -285,7 +287,7 @@ def _create(folder: Path) -> None:
     os.chmod(folder, 0o700)  # it may predate us, created with the umask's mode
     for name in _FILES:  # leftovers of an interrupted creation
         (folder / name).unlink(missing_ok=True)
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     root_key, seal_key, tsa_key = _new_key(), _new_key(), _new_key()
     root = _issue(ROOT_CN, root_key, None, root_key, 20, now)
     seal = _issue(SEAL_CN, seal_key, root, root_key, 5, now)
@@ -307,7 +309,7 @@ def _load_crl(folder: Path) -> x509.CertificateRevocationList:
 def _renew_crl_if_due(folder: Path) -> None:
     def due() -> bool:
         next_update = _load_crl(folder).next_update_utc
-        return next_update is None or next_update - _CRL_RENEW_BEFORE < dt.datetime.now(dt.UTC)
+        return next_update is None or next_update - _CRL_RENEW_BEFORE < clock.now()
 
     if not due():
         return

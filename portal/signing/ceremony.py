@@ -16,7 +16,7 @@ import secrets
 import uuid
 from typing import Any
 
-from portal.core import mail, security
+from portal.core import clock, mail, security
 from portal.core.forms import FieldError
 from portal.core.templating import datetime_fr
 from portal.core.tenancy import TenantScope
@@ -87,9 +87,7 @@ class Ceremony:
     @property
     def code_valid(self) -> bool:
         expires = self.participant["code_expires_at"]
-        return (
-            bool(self.participant["code_hash"]) and expires is not None and expires > workflow.now()
-        )
+        return bool(self.participant["code_hash"]) and expires is not None and expires > clock.now()
 
     @property
     def tries_left(self) -> int:
@@ -108,7 +106,7 @@ async def load(token: str) -> Ceremony | None:
         return None
     scope = TenantScope(consortium_id=participant["consortium"])
     req = await repository.request(scope, participant["request"])
-    if req is None or not workflow.link_alive(participant, req, workflow.now()):
+    if req is None or not workflow.link_alive(participant, req, clock.now()):
         return None
     found = await tenants.platform_scope(scope.consortium_id)
     from portal.conventions import service as conventions
@@ -136,7 +134,7 @@ async def record_opening(c: Ceremony, audit: Audit) -> None:
         return
     async with repository.locked(c.scope, c.request["id"]):
         await repository.update_participant(
-            c.scope, c.participant["id"], {"opened_at": workflow.now()}
+            c.scope, c.participant["id"], {"opened_at": clock.now()}
         )
         await chain.append(
             c.scope,
@@ -194,7 +192,7 @@ def _too_many(retry: dt.datetime) -> TooManyCodes:
 
 
 async def codes_blocked_until(c: Ceremony) -> dt.datetime | None:
-    at = workflow.now().astimezone(dt.UTC)
+    at = clock.now().astimezone(dt.UTC)
     window = max(w for w, _ in CODE_CAPS)
     recent = await repository.code_events(c.scope, c.participant["id"], at - window)
     return code_retry_at([e["at"] for e in recent if e["kind"] == EventKind.CODE_SENT], at)
@@ -214,7 +212,7 @@ async def _lock_out(c: Ceremony, recent: list[Row], retry: dt.datetime, audit: A
         participant=c.participant["id"],
         document_sha256=c.latest["sha256"],
         details={"retry_at": retry.isoformat()},
-        at=workflow.now().astimezone(dt.UTC),
+        at=clock.now().astimezone(dt.UTC),
     )
     name = c.participant["name"]
     await workflow.tell_pilots(
@@ -235,7 +233,7 @@ async def send_code(c: Ceremony, audit: Audit) -> None:
             "Cette étape se signe avec votre propre outil : déposez le PDF signé.", "code"
         )
     sent = c.participant["code_expires_at"]
-    if sent is not None and sent - CODE_LIFETIME + CODE_INTERVAL > workflow.now():
+    if sent is not None and sent - CODE_LIFETIME + CODE_INTERVAL > clock.now():
         raise FieldError(
             "Un code vient de vous être envoyé : attendez 30 secondes avant d'en "
             "demander un autre.",
@@ -243,7 +241,7 @@ async def send_code(c: Ceremony, audit: Audit) -> None:
         )
     code = f"{secrets.randbelow(10**6):06d}"
     # In UTC: SQLite compares the stored times as text.
-    at = workflow.now().astimezone(dt.UTC)
+    at = clock.now().astimezone(dt.UTC)
     window = max(w for w, _ in CODE_CAPS)
     async with repository.locked(c.scope, c.request["id"]):
         # Counted under the request's lock: two processes cannot both send the fifth code.
@@ -260,7 +258,7 @@ async def send_code(c: Ceremony, audit: Audit) -> None:
             c.participant["id"],
             {
                 "code_hash": _code_hash(c.participant["id"], code),
-                "code_expires_at": workflow.now() + CODE_LIFETIME,
+                "code_expires_at": clock.now() + CODE_LIFETIME,
                 "code_failures": 0,
             },
         )
@@ -348,7 +346,7 @@ async def sign(
         raise FieldError("Cochez la case pour confirmer que vous signez ce document.", "consent")
     if c.participant["role"] == ParticipantRole.SIGNER and mark is None:
         raise FieldError("Choisissez une signature tapée ou tracée.", "mark")
-    at = workflow.now()
+    at = clock.now()
     finished = False
     async with repository.locked(c.scope, request_id):
         await chain.append(
@@ -410,7 +408,7 @@ async def decline(c: Ceremony, reason: str, audit: Audit) -> None:
             {
                 "status": ParticipantStatus.DECLINED,
                 "decline_reason": reason[:2000],
-                "done_at": workflow.now(),
+                "done_at": clock.now(),
             },
         )
         await workflow.close(
@@ -546,7 +544,7 @@ async def upload_external(c: Ceremony, uploaded: bytes, audit: Audit) -> None:
             c.participant["id"],
             {
                 "status": ParticipantStatus.SIGNED,
-                "done_at": workflow.now(),
+                "done_at": clock.now(),
                 "revision": number,
                 "certificate_subject": report.certificate_subject,
                 "certificate_issuer": report.certificate_issuer,

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from portal.core import clock
 from portal.core.tenancy import TenantScope
 from portal.signing import repository
 from portal.signing.enums import EventKind
@@ -74,7 +75,7 @@ async def append(
     event = {
         "request": request_id,
         "seq": (last["seq"] + 1) if last else 1,
-        "at": at or dt.datetime.now(dt.UTC),
+        "at": at or clock.now(),
         "kind": kind.value,
         "participant": participant,
         "actor": audit.actor[:400],

@@ -12,11 +12,11 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from portal.core import clock
 from portal.core.forms import FieldError, check_date, is_digits, read_date, text
 from portal.signing.enums import ParticipantRole
 from portal.signing.pades.errors import PadesError
 from portal.signing.pades.signing import drawn_mark
-from portal.signing.requests import today
 
 REASON_MAX = 2000  # a cancellation's reason (the form layer refuses longer)
 MARK_MAX_BYTES = 200_000
@@ -98,7 +98,7 @@ def parse_expiry(raw: str) -> dt.date:
     if value is None:
         raise FieldError("Date au format jj/mm/aaaa, par exemple 31/12/2026.", "expires_on")
     check_date(value, "expires_on")
-    if value <= today():
+    if value <= clock.today():
         raise FieldError("La date d'expiration doit être postérieure à aujourd'hui.", "expires_on")
     return value
 

@@ -19,7 +19,7 @@ from portal.auth.service import CurrentUser
 from portal.conventions import service as convention_service
 from portal.conventions.enums import ConventionStatus, PartyRole
 from portal.conventions.service import Opened
-from portal.core import security
+from portal.core import clock, security
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
 from portal.core.tenancy import TenantScope
@@ -38,7 +38,7 @@ from portal.signing.pades.fields import FieldSpec, add_signature_fields
 from portal.signing.repository import Row
 from portal.tenants import service as tenants
 
-if TYPE_CHECKING:  # forms reads `today()` from here
+if TYPE_CHECKING:  # forms reads `clock.today()` from here
     from portal.signing.forms import Line
 
 DEFAULT_EXPIRY = dt.timedelta(days=30)
@@ -59,10 +59,6 @@ def audit_of(request: Request | None, who: str) -> Audit:
         ip=audit_log.client_ip(request),
         user_agent=request.headers.get("user-agent", "")[:400],
     )
-
-
-def today() -> dt.date:
-    return workflow.now().date()
 
 
 async def draft(opened: Opened) -> dict[str, Any]:
@@ -100,7 +96,7 @@ async def draft(opened: Opened) -> dict[str, Any]:
         "parties": [
             (i, p["organisation_name"]) for i, p in enumerate(version["snapshot"]["parties"], 1)
         ],
-        "expires_on": today() + DEFAULT_EXPIRY,
+        "expires_on": clock.today() + DEFAULT_EXPIRY,
         "reminder_days": "3, 7",
     }
 
@@ -571,7 +567,7 @@ async def remind(
             raise LookupError(participant_id)
         if person["status"] != ParticipantStatus.PENDING:
             raise FieldError("Seule une personne dont c'est le tour peut être relancée.", "remind")
-        day = today()
+        day = clock.today()
         if person["last_manual_reminder_on"] == day:
             raise FieldError(f"{person['name']} a déjà été relancé(e) aujourd'hui.", "remind")
         await repository.update_participant(scope, participant_id, {"last_manual_reminder_on": day})

@@ -22,7 +22,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from portal.core import security
+from portal.core import clock, security
 from portal.core.tenancy import TenantScope
 from portal.notifications import service as notifications
 from portal.settings import get_settings
@@ -31,10 +31,6 @@ from portal.signing.chain import Audit
 from portal.signing.enums import EventKind, ParticipantRole, ParticipantStatus, RequestStatus
 from portal.signing.repository import Row
 from portal.tenants import service as tenants
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def token_for(participant: Row) -> str:
@@ -79,7 +75,7 @@ async def open_step(
     scope: TenantScope, request: Row, step: int, document_sha256: str, audit: Audit
 ) -> None:
     """Inside `repository.locked`: the step's people may act, and are told so."""
-    at = now()
+    at = clock.now()
     await repository.update_request(
         scope, request["id"], {"current_step": step, "step_opened_at": at}
     )
@@ -130,7 +126,7 @@ async def close(
     """Inside `repository.locked`: ends an active request (declined, cancelled, expired)."""
     latest = await repository.latest_revision(scope, request_id)
     await repository.update_request(
-        scope, request_id, {"status": status, "closed_reason": reason, "completed_at": now()}
+        scope, request_id, {"status": status, "closed_reason": reason, "completed_at": clock.now()}
     )
     await chain.append(
         scope,

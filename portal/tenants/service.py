@@ -23,7 +23,7 @@ from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth import service as auth
 from portal.auth.service import CurrentUser
-from portal.core import mail, security
+from portal.core import clock, mail, security
 from portal.core.db import transaction
 from portal.core.forms import FieldError, FormResult
 from portal.core.permissions import Role
@@ -40,10 +40,6 @@ INVITATION_LIFETIME = dt.timedelta(days=7)
 
 class TenantError(FieldError):
     pass
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 async def resolve_tenant(slug: str, user_id: uuid.UUID) -> TenantContext | None:
@@ -224,7 +220,7 @@ class InvitationView:
 
 
 async def pending_invitations(scope: TenantScope) -> list[dict[str, Any]]:
-    return await repository.pending_invitations(scope, now())
+    return await repository.pending_invitations(scope, clock.now())
 
 
 async def invite(
@@ -249,7 +245,7 @@ async def invite(
             may_sign=values["may_sign"],
             token_hash=security.token_hash(_invitation_token(invitation_id)),
             invited_by=actor.id,
-            expires_at=now() + INVITATION_LIFETIME,
+            expires_at=clock.now() + INVITATION_LIFETIME,
         )
         await audit.record_action(
             AuditTag.INVITATION_SENT,
@@ -269,7 +265,7 @@ def _invitation_token(invitation_id: uuid.UUID) -> str:
 async def send_invitation_email(scope: TenantScope, invitation_id: uuid.UUID) -> None:
     """The job behind `invite`; nothing is sent for an invitation no longer open."""
     row = await repository.invitation_for_email(scope, invitation_id)
-    if row is None or row["accepted_at"] or row["revoked_at"] or row["expires_at"] <= now():
+    if row is None or row["accepted_at"] or row["revoked_at"] or row["expires_at"] <= clock.now():
         return
     settings = get_settings()
     message = mail.build_message(
@@ -294,7 +290,7 @@ async def revoke_invitation(
     request: Request, ctx: TenantContext, actor: CurrentUser, invitation_id: uuid.UUID
 ) -> None:
     async with transaction():
-        if not await repository.revoke_invitation(ctx, invitation_id, now()):
+        if not await repository.revoke_invitation(ctx, invitation_id, clock.now()):
             raise LookupError(invitation_id)
         await audit.record_action(
             AuditTag.INVITATION_REVOKED,
@@ -313,7 +309,7 @@ async def invitation_for_token(token: str) -> InvitationView | None:
         problem = "Cette invitation a déjà été acceptée. Connectez-vous pour accéder à l'espace."
     elif row["revoked_at"] is not None:
         problem = "Cette invitation a été annulée par le pilote du consortium."
-    elif row["expires_at"] <= now():
+    elif row["expires_at"] <= clock.now():
         problem = (
             "Cette invitation a expiré (elle était valable 7 jours). "
             "Demandez au pilote du consortium de vous inviter à nouveau."
@@ -335,7 +331,7 @@ async def invitation_for_token(token: str) -> InvitationView | None:
 
 async def _join(request: Request | None, invitation: InvitationView, user: CurrentUser) -> None:
     """Inside a transaction: marks the invitation used and grants (or restores) membership."""
-    if not await repository.mark_invitation_accepted(invitation.id, now()):
+    if not await repository.mark_invitation_accepted(invitation.id, clock.now()):
         raise TenantError("Cette invitation a déjà été utilisée.")
     existing = await repository.member_of_user(invitation.scope, user.id)
     if existing:
@@ -421,7 +417,7 @@ async def register_and_accept(
 async def accept_invitations_for_verified_email(request: Request, user: CurrentUser) -> int:
     """After an identity provider proved `user.email`: join what was sent to that address."""
     count = 0
-    for row in await repository.open_invitations_for_email(user.email, now()):
+    for row in await repository.open_invitations_for_email(user.email, clock.now()):
         view = InvitationView(
             id=row["id"],
             email=row["email"],
@@ -441,7 +437,7 @@ async def accept_invitations_for_verified_email(request: Request, user: CurrentU
 
 
 async def has_open_invitation(email: str) -> bool:
-    return bool(await repository.open_invitations_for_email(email, now()))
+    return bool(await repository.open_invitations_for_email(email, clock.now()))
 
 
 async def account_exists(email: str) -> bool:

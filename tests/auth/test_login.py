@@ -8,6 +8,7 @@ import pytest
 
 from portal.audit import repository as audit_repository
 from portal.auth import service
+from portal.core import clock as portal_clock
 from tests.conftest import PASSWORD, World, csrf_token, login, post_form
 
 
@@ -119,7 +120,7 @@ class TestBruteForce:
         # Attempts during the lock do not extend it.
         await attempt(client, email, PASSWORD)
         later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15, seconds=5)
-        monkeypatch.setattr(service, "now", lambda: later)
+        monkeypatch.setattr(portal_clock, "now", lambda: later)
         assert (await attempt(client, email, PASSWORD)).status_code == 303
 
     async def test_failures_spread_over_more_than_15_minutes_do_not_lock(
@@ -129,7 +130,7 @@ class TestBruteForce:
         email = world.tenant.pilot.email
         for i in range(5):
             moment = start + dt.timedelta(minutes=4 * i)
-            monkeypatch.setattr(service, "now", lambda moment=moment: moment)
+            monkeypatch.setattr(portal_clock, "now", lambda moment=moment: moment)
             await attempt(client, email, "pas le bon mot")
         assert (await attempt(client, email, PASSWORD)).status_code == 303
 

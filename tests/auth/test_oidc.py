@@ -12,9 +12,10 @@ import pytest
 
 from portal.auth import oidc
 from portal.auth.repository import identity_user, user_by_email
+from portal.core import clock as portal_clock
+from portal.core.clock import now
 from portal.core.tenancy import TenantScope
 from portal.tenants import repository as tenants_repository
-from portal.tenants.service import now
 from tests.auth.oidc_harness import complete_provider_login, start_oidc_provider
 from tests.conftest import OIDC_PORT, World, enrol_second_factor, login, post_form
 
@@ -101,7 +102,6 @@ class TestOidcLinking:
     ) -> None:
         import datetime as dt
 
-        from portal.tenants import service
 
         pilot = make_client()
         await login(pilot, world.tenant.pilot.email)
@@ -109,7 +109,7 @@ class TestOidcLinking:
 
         await invite(pilot, world, "tardif@asso.fr")
         later = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
-        monkeypatch.setattr(service, "now", lambda: later)
+        monkeypatch.setattr(portal_clock, "now", lambda: later)
         response = await sign_in(make_client(), "tardif@asso.fr")
         assert response.status_code == 403
         assert await user_by_email("tardif@asso.fr") is None

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from portal.auth import service, throttle
+from portal.core import clock as portal_clock
 from tests.conftest import PASSWORD, World, delivered_mails, post_form, redis_test_url
 
 REDIS_TEST_URL = redis_test_url(1)
@@ -131,7 +132,7 @@ class TestSprayingAddresses:
             await attempt(sprayer, f"cible{i}@exemple.fr", "devine peut-etre")
         assert (await attempt(sprayer, world.tenant.pilot.email, PASSWORD)).status_code == 429
         later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15, seconds=1)
-        monkeypatch.setattr(throttle, "now", lambda: later)
+        monkeypatch.setattr(portal_clock, "now", lambda: later)
         assert (await attempt(sprayer, world.tenant.pilot.email, PASSWORD)).status_code == 303
 
     async def test_reset_requests_are_limited_per_address(

@@ -10,6 +10,7 @@ import uuid
 import httpx
 import pytest
 
+from portal.core import clock as portal_clock
 from tests.conftest import login
 from tests.conventions.conftest import (
     Cast,
@@ -249,7 +250,6 @@ class TestSignedConventions:
     async def test_signature_then_in_force_then_expired(
         self, client: httpx.AsyncClient, cast: Cast, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        from portal.conventions import service
 
         url = await _frozen(client, cast)
         await _sign(url, cast)
@@ -259,7 +259,7 @@ class TestSignedConventions:
             (dt.date(2028, 12, 31), "En vigueur"),
             (dt.date(2029, 1, 1), "Échue"),
         ):
-            monkeypatch.setattr(service, "today", lambda day=day: day)
+            monkeypatch.setattr(portal_clock, "today", lambda day=day: day)
             assert (
                 f'status--{"open" if label == "Échue" else "done"}">{label}'
                 in (await client.get(url)).text

@@ -14,6 +14,7 @@ import pytest
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
+from portal.core import clock as portal_clock
 from portal.jobs import service as jobs
 from portal.jobs.enums import JobStatus
 from portal.jobs.tables import OutboxJob
@@ -34,11 +35,25 @@ async def ask_reset(client: httpx.AsyncClient, world: World) -> None:
     assert response.status_code == 303
 
 
+async def notify_worker(world: World) -> None:
+    """A notification e-mail: unlike a reset link, it stays worth sending however late."""
+    from portal.core.db import transaction
+    from portal.notifications import service as notifications
+
+    async with transaction():
+        await notifications.notify(
+            [world.tenant.association_worker.id],
+            kind="convention_mention",
+            title="Claire vous mentionne",
+            consortium_id=world.tenant.id,
+        )
+
+
 async def exhaust_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs the due jobs 5 times, 2 hours apart: past every backoff and outage delay."""
     moment = dt.datetime.now(dt.UTC)
     for _ in range(5):
-        monkeypatch.setattr(jobs, "now", lambda moment=moment: moment)
+        monkeypatch.setattr(portal_clock, "now", lambda moment=moment: moment)
         await jobs.run_due(HANDLERS)
         moment += dt.timedelta(hours=2)
 
@@ -161,7 +176,7 @@ class TestSmtpDown:
         smtp.start()
         assert await jobs.relay_once(redis_pool) == 0  # not due yet
         later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=37)
-        monkeypatch.setattr(jobs, "now", lambda: later)
+        monkeypatch.setattr(portal_clock, "now", lambda: later)
         assert await jobs.relay_once(redis_pool) == 1
         await run_worker(redis_pool)
         assert (await only_job())["status"] == JobStatus.DONE
@@ -175,7 +190,7 @@ class TestSmtpDown:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         smtp.stop()
-        await ask_reset(client, world)
+        await notify_worker(world)  # hours of outage: a reset link would have expired
         await exhaust_retries(monkeypatch)
         await exhaust_retries(monkeypatch)
         job = await only_job()
@@ -190,7 +205,7 @@ class TestSmtpDown:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         smtp.handler.reject = True
-        await ask_reset(client, world)
+        await notify_worker(world)
         await exhaust_retries(monkeypatch)
         job = await only_job()
         assert job["status"] == JobStatus.FAILED and job["attempts"] == 5
@@ -251,12 +266,12 @@ class TestFailedJobsPage:
         from tests.conftest import csrf_token, login
 
         smtp.handler.reject = True
-        await ask_reset(client, world)
+        await notify_worker(world)
         await exhaust_retries(monkeypatch)
         job = await only_job()
         await login(client, world.admin.email)
         page = await client.get("/admin/taches")
-        assert "auth.send_password_reset" in page.text and "Message refusé" in page.text
+        assert "notifications.send_email" in page.text and "Message refusé" in page.text
         token = await csrf_token(client, "/admin/taches")
         response = await client.post(
             f"/admin/taches/{job['id']}/relance", data={"csrf_token": token}

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from arq.connections import ArqRedis
 
+from portal.core import clock as portal_clock
 from portal.core.db import transaction
 from portal.jobs import repository
 from portal.jobs import service as jobs
@@ -67,7 +68,7 @@ async def mention(world: World) -> uuid.UUID:
 async def run_later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
     """Runs what is due `seconds` from now (past leases and retry delays)."""
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-    monkeypatch.setattr(jobs, "now", lambda: later)
+    monkeypatch.setattr(portal_clock, "now", lambda: later)
     await jobs.run_due(HANDLERS)
 
 
@@ -281,7 +282,7 @@ class TestRedisLost:
         assert await jobs.relay_once(redis_pool) == 1
         assert await jobs.reclaim_lost(redis_pool) == 0  # just handed over: not asked yet
         later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20)
-        monkeypatch.setattr(jobs, "now", lambda: later)
+        monkeypatch.setattr(portal_clock, "now", lambda: later)
         assert await jobs.reclaim_lost(redis_pool) == 0  # Redis still has it
         await redis_pool.flushdb()  # Redis restarted with nothing on disk
         assert await jobs.reclaim_lost(redis_pool) == 1

@@ -10,11 +10,12 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from tests.conftest import Person, _member, _person, login
+from tests.conftest import Clock, Person, _member, _person, login
 from tests.conventions.conftest import Cast, cast, post
 
 __all__ = ["cast"]
@@ -129,9 +130,16 @@ async def _document(scope: Any, organisation: uuid.UUID, title: str, by: uuid.UU
     return uuid.UUID(str(items[0]["id"]))
 
 
+# The payments tests' dates (advances in 2026, a balance in 2028, payments of November 2026)
+# are read against this day, not the real one: they must not start failing next year.
+TODAY = dt.datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
+
+
 @pytest.fixture
-async def money(cast: Cast) -> Money:
+async def money(cast: Cast, clock: Clock) -> Money:
     from portal.core.tenancy import TenantScope
+
+    clock.at = TODAY
 
     world = cast.world
     scope = TenantScope(world.tenant.id)

@@ -213,9 +213,6 @@ async def signed_bundle(
 
 
 @pytest.fixture
-def signing_clock(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """The controlled clock for the signing domain too (codes, reminders, expiry)."""
-    from portal.signing import workflow
-
-    monkeypatch.setattr(workflow, "now", clock.now)
+def signing_clock(clock: Clock) -> Clock:
+    """The controlled clock, which the signing domain reads too (codes, reminders, expiry)."""
     return clock

@@ -9,7 +9,7 @@ import datetime as dt
 import httpx
 import pytest
 
-from tests.conftest import Clock, run_jobs
+from tests.conftest import Clock, login, run_jobs
 from tests.conventions.conftest import Cast, post
 from tests.signing.conftest import (
     ceremony_post,
@@ -123,6 +123,7 @@ class TestManualReminder:
         early = await post(client, f"{base}/{second['id']}/relance", {})
         assert early.status_code == 422 and "dont c&#39;est le tour" in early.text
         signing_clock.advance(days=1)
+        await login(client, cast.world.tenant.pilot.email)  # the session lasts 12 hours
         assert (await post(client, f"{base}/{first['id']}/relance", {})).status_code == 303
         await run_jobs()
         assert reminders_to(smtp, first["email"]) == 2
@@ -197,6 +198,7 @@ class TestExpiry:
         # The e-mailed link now leads nowhere.
         assert (await anonymous.get(link)).status_code == 404
         assert (await ceremony_post(anonymous, link, "code")).status_code == 404
+        await login(client, cast.world.tenant.pilot.email)  # days later: a new session
         notifications = (await client.get("/notifications")).text
         assert "Demande de signature expirée" in notifications
         assert "manquent : Pilote Alpha, Aide Deux, Référente Alpha" in notifications

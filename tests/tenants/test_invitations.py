@@ -9,8 +9,9 @@ from email import policy
 import httpx
 import pytest
 
+from portal.core import clock as portal_clock
 from portal.core.tenancy import TenantScope
-from portal.tenants import repository, service
+from portal.tenants import repository
 from tests.conftest import World, csrf_token, delivered_mails, login, post_form
 
 
@@ -99,7 +100,7 @@ class TestInvite:
         await invite(pilot, world, "tardive@asso.fr")
         link = await invitation_link()
         eight_days = dt.datetime.now(dt.UTC) + dt.timedelta(days=7, minutes=1)
-        monkeypatch.setattr(service, "now", lambda: eight_days)
+        monkeypatch.setattr(portal_clock, "now", lambda: eight_days)
         newcomer = make_client()
         page = await newcomer.get(link)
         assert "a expiré" in html.unescape(page.text)
@@ -124,7 +125,7 @@ class TestInvite:
         await invite(pilot, world, "juste@asso.fr")
         link = await invitation_link()
         almost = dt.datetime.now(dt.UTC) + dt.timedelta(days=6, hours=23)
-        monkeypatch.setattr(service, "now", lambda: almost)
+        monkeypatch.setattr(portal_clock, "now", lambda: almost)
         page = await make_client().get(link)
         assert "Créer votre compte" in page.text
 

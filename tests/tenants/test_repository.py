@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from portal.core.clock import now
 from portal.core.tenancy import TenantScope
 from portal.tenants import repository
-from portal.tenants.service import now
 from tests.conftest import World
 
 
