@@ -23,19 +23,21 @@ from portal.auth import routes as auth_routes
 from portal.auth import second_factor_routes
 from portal.auth.middleware import SessionMiddleware
 from portal.conventions import routes as convention_routes
-from portal.core import clock, db, errors, logs, spool
+from portal.core import clock, db, errors, logs, spool, templating
 from portal.core.csrf import CsrfMiddleware
 from portal.core.forms import FieldError
 from portal.core.headers import SecurityHeadersMiddleware
 from portal.core.storage import StorageError, get_storage
-from portal.core.tenancy import TenantMiddleware
 from portal.deadlines import routes as deadline_routes
 from portal.documents import routes as document_routes
 from portal.notifications import routes as notification_routes
+from portal.notifications import service as notifications
 from portal.payments import routes as payment_routes
 from portal.settings import get_settings
 from portal.signing import routes as signing_routes
 from portal.tenants import routes as tenant_routes
+from portal.tenants import service as tenants
+from portal.tenants.middleware import TenantMiddleware
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 log = logging.getLogger("portal.app")
@@ -94,11 +96,21 @@ def lifespan_with(background: Background | None) -> Callable[[Starlette], Any]:
     return lifespan
 
 
+async def layout_data(user: Any) -> dict[str, Any]:
+    """What every page's layout shows of the signed-in person: the consortium switcher and the
+    unread notifications (core's templating knows no domain: the app gives it this)."""
+    return {
+        "my_consortia": await tenants.consortia_for_switcher(user.id),
+        "unread_notifications": await notifications.unread_count(user.id),
+    }
+
+
 def create_app(background: Background | None = None) -> ASGIApp:
     """`background` runs beside the web process (the outbox relay or the in-process jobs:
     see `workers/web.py`, which `portal serve` uses)."""
     settings = get_settings()
     logs.configure(settings.log_level)
+    templating.provide_layout(layout_data)
     app = Starlette(
         debug=False,
         routes=[

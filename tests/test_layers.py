@@ -18,6 +18,9 @@
 4. `portal` never imports `workers`, except `portal/cli.py`: the `portal` command is the
    composition root that starts the worker and runs the periodic work (as `portal serve`
    names `workers.web:create_app`).
+5. `portal/core/` imports no domain, nor the modules that compose them: what a page's layout
+   shows of the domains (switcher, unread count) is given to it by the app; the tenant
+   middleware, which asks the tenants domain, lives there.
 
 A domain is a package directly under `portal/`, `core` aside (shared machinery, no business
 rule). The modules at the top of `portal/` (app, cli, demo...) compose the domains: only rules 3
@@ -82,10 +85,13 @@ def violations(source: str, relpath: str) -> list[str]:
     own = _domain(own_parts)
     filename = relpath.rsplit("/", 1)[-1]
     migration = "piccolo_migrations" in own_parts
+    in_core = own_parts[:2] == ["portal", "core"]
     found = []
     for line, dotted in imported_modules(source, relpath):
         parts = dotted.split(".")
         where = f"{relpath}:{line}: imports {dotted}"
+        if in_core and parts[0] == "portal" and parts[1:2] not in (["core"], ["settings"]):
+            found.append(f"{where} (core imports no domain)")
         if parts[0] == "workers" and relpath not in COMPOSITION_ROOTS:
             found.append(f"{where} (portal never imports workers)")
         target = _domain(parts)
@@ -143,6 +149,12 @@ class TestTheRulesCatchViolations:
             ("portal/demo.py", "from portal.conventions.tables import Convention", "import tables"),
             ("portal/app.py", "from workers import web", "never imports workers"),
             (
+                "portal/core/templating.py",
+                "def f():\n    from portal.tenants.service import consortia_for_switcher",
+                "core imports no domain",
+            ),
+            ("portal/core/tenancy.py", "from portal import app", "core imports no domain"),
+            (
                 "portal/reminders/schedule.py",
                 "from portal.core.db import transaction",
                 "shared value module",
@@ -165,6 +177,8 @@ class TestTheRulesCatchViolations:
             ("portal/deadlines/service.py", "from portal.reminders.schedule import DueItem"),
             ("portal/cli.py", "from workers import worker"),
             ("portal/app.py", "from portal.conventions import routes"),
+            ("portal/core/forms.py", "from portal.core.money import parse_cents"),
+            ("portal/core/security.py", "from portal.settings import get_settings"),
         ],
     )
     def test_what_the_layers_allow_passes(self, relpath: str, source: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -84,21 +85,28 @@ def _take_flash(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# What the layout shows of the signed-in person, from the domains: the app provides it.
+LayoutData = Callable[[Any], Awaitable[dict[str, Any]]]
+NO_LAYOUT_DATA: dict[str, Any] = {"my_consortia": [], "unread_notifications": 0}
+_layout: list[LayoutData] = []
+
+
+def provide_layout(data: LayoutData) -> None:
+    _layout[:] = [data]
+
+
 async def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    from portal.notifications.service import unread_count
-    from portal.tenants.service import consortia_for_switcher
-
     state = request.scope.get("state", {})
     user = state.get("user")
     message = _take_flash(request)
+    layout = await _layout[0](user) if user and _layout else NO_LAYOUT_DATA
     html = env.get_template(template).render(
         request=request,
         user=user,
         tenant=state.get("tenant"),
-        my_consortia=await consortia_for_switcher(user.id) if user else [],
-        unread_notifications=await unread_count(user.id) if user else 0,
+        **layout,
         csrf_token=state.get("csrf_token", ""),
         flash_message=message,
         **(context or {}),

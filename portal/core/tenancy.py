@@ -1,23 +1,10 @@
-"""The tenant context and the middleware that builds it for everything mounted at `/c/{slug}/`.
-
-This is the one place where membership is checked: anonymous visitors are sent to the login page
-whatever the slug (no database lookup, so no hint), and a signed-in person who is not an active
-member gets the same 404 as for a consortium that does not exist.
-"""
+"""The tenant scope every repository filters by, and the context of a signed-in member, which
+`portal.tenants.middleware` builds for everything mounted at `/c/{slug}/`."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-from urllib.parse import quote
-
-from starlette.exceptions import HTTPException
-from starlette.responses import RedirectResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-if TYPE_CHECKING:
-    from portal.auth.service import CurrentUser
 
 
 @dataclass(frozen=True)
@@ -29,7 +16,7 @@ class TenantScope:
 
 @dataclass(frozen=True)
 class TenantContext(TenantScope):
-    """The scope of a signed-in member, built by `TenantMiddleware` for each request."""
+    """The scope of a signed-in member, built by the tenant middleware for each request."""
 
     slug: str
     name: str
@@ -40,34 +27,3 @@ class TenantContext(TenantScope):
     may_sign: bool
     # This member may enter only with a second factor (a consortium setting, for its pilots).
     second_factor_required: bool = False
-
-
-class TenantMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        from portal.tenants.service import resolve_tenant
-
-        user: CurrentUser | None = scope["state"].get("user")
-        if user is None:
-            # Under a Mount, Starlette keeps the full path in scope["path"].
-            response = RedirectResponse(f"/login?next={quote(scope['path'])}", status_code=303)
-            await response(scope, receive, send)
-            return
-        slug = scope["path_params"].get("slug", "")
-        tenant = await resolve_tenant(slug, user.id)
-        if tenant is None:
-            raise HTTPException(404)
-        if tenant.second_factor_required and not user.has_second_factor:
-            # Enrol first, then come back; the enrolment page lives outside the space.
-            response = RedirectResponse(
-                f"/compte/securite?next={quote(scope['path'])}", status_code=303
-            )
-            await response(scope, receive, send)
-            return
-        scope["state"]["tenant"] = tenant
-        await self.app(scope, receive, send)
