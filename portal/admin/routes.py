@@ -40,7 +40,7 @@ def admin_only(endpoint: Endpoint) -> Endpoint:
 
 
 async def _consortium(request: Request):  # type: ignore[no-untyped-def]
-    found = await service.platform_scope(path_uuid(request, "consortium_id"))
+    found = await service.scope_and_consortium(path_uuid(request, "consortium_id"))
     if found is None:
         raise HTTPException(404)
     return found

@@ -110,7 +110,7 @@ async def load(token: str) -> Ceremony | None:
     req = await repository.request(scope, participant["request"])
     if req is None or not workflow.link_alive(participant, req, workflow.now()):
         return None
-    found = await tenants.platform_scope(scope.consortium_id)
+    found = await tenants.scope_and_consortium(scope.consortium_id)
     from portal.conventions import repository as conventions
 
     convention = await conventions.convention(scope, req["convention"]) if req else None

@@ -74,7 +74,9 @@ async def list_consortia() -> list[dict[str, Any]]:
     return await repository.all_consortia()
 
 
-async def platform_scope(consortium_id: uuid.UUID) -> tuple[TenantScope, dict[str, Any]] | None:
+async def scope_and_consortium(
+    consortium_id: uuid.UUID,
+) -> tuple[TenantScope, dict[str, Any]] | None:
     """The scope a platform administrator acts in; they are not a member and see no tenant page."""
     row = await repository.consortium_by_id(consortium_id)
     return (TenantScope(consortium_id=row["id"]), row) if row else None
