@@ -70,6 +70,9 @@ class Settings:
     quiet_hours: tuple[int, int] | None = (20 * 60, 8 * 60)  # minutes since midnight, Paris
     worker_stale_seconds: int = 60
     log_level: str = "INFO"
+    # The schema's owner, for migrations only; the portal's own role (`database_url`) may not
+    # bypass row-level security.
+    migration_database_url: str | None = None
 
     @property
     def spool_dir(self) -> Path:
@@ -193,6 +196,7 @@ def load_settings() -> Settings:
         quiet_hours=_quiet_hours(os.environ.get("PORTAL_QUIET_HOURS", "20:00-08:00")),
         worker_stale_seconds=_positive_int("PORTAL_WORKER_STALE", 60),
         log_level=_log_level(os.environ.get("PORTAL_LOG_LEVEL", "INFO")),
+        migration_database_url=os.environ.get("PORTAL_MIGRATION_DATABASE_URL") or None,
     )
 
 
