@@ -20,6 +20,7 @@ from typing import Any
 
 from portal.core import mail, security
 from portal.core.forms import FieldError
+from portal.core.scope import platform_scope
 from portal.core.templating import datetime_fr
 from portal.core.tenancy import TenantScope
 from portal.settings import get_settings
@@ -94,6 +95,15 @@ class Ceremony:
     @property
     def tries_left(self) -> int:
         return CODE_TRIES - int(self.participant["code_failures"])
+
+
+async def link_consortium(token: str) -> uuid.UUID | None:
+    """The consortium a signing link belongs to: its pages run in that consortium's scope."""
+    if not token or len(token) > 200:
+        return None
+    async with platform_scope("a signing link is followed before its consortium is known"):
+        participant = await repository.participant_by_token_hash(security.token_hash(token))
+    return participant["consortium"] if participant else None
 
 
 async def load(token: str) -> Ceremony | None:

@@ -26,6 +26,7 @@ from portal.core import mail, security
 from portal.core.db import transaction
 from portal.core.forms import FieldError
 from portal.core.permissions import Role
+from portal.core.scope import consortium_scope, platform_scope
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.jobs import service as job_service
 from portal.jobs.enums import Delivery
@@ -46,7 +47,11 @@ def now() -> dt.datetime:
 
 
 async def resolve_tenant(slug: str, user_id: uuid.UUID) -> TenantContext | None:
-    row = await repository.active_membership(slug, user_id)
+    consortium = await repository.consortium_by_slug(slug)
+    if consortium is None:
+        return None
+    async with consortium_scope(consortium["id"]):
+        row = await repository.active_membership(slug, user_id)
     if row is None:
         return None
     return TenantContext(
@@ -64,7 +69,8 @@ async def resolve_tenant(slug: str, user_id: uuid.UUID) -> TenantContext | None:
 
 
 async def consortia_for_switcher(user_id: uuid.UUID) -> list[dict[str, Any]]:
-    return await repository.consortia_of(user_id)
+    async with platform_scope("the spaces a person belongs to, in every consortium"):
+        return await repository.consortia_of(user_id)
 
 
 # Platform administration ------------------------------------------------------------------
@@ -306,7 +312,8 @@ async def revoke_invitation(
 
 
 async def invitation_for_token(token: str) -> InvitationView | None:
-    row = await repository.invitation_by_token(security.token_hash(token))
+    async with platform_scope("an invitation link is followed before its consortium is known"):
+        row = await repository.invitation_by_token(security.token_hash(token))
     if row is None:
         return None
     problem = None
@@ -336,6 +343,11 @@ async def invitation_for_token(token: str) -> InvitationView | None:
 
 async def _join(request: Request | None, invitation: InvitationView, user: CurrentUser) -> None:
     """Inside a transaction: marks the invitation used and grants (or restores) membership."""
+    async with consortium_scope(invitation.scope.consortium_id):
+        await _joined(request, invitation, user)
+
+
+async def _joined(request: Request | None, invitation: InvitationView, user: CurrentUser) -> None:
     if not await repository.mark_invitation_accepted(invitation.id, now()):
         raise TenantError("Cette invitation a déjà été utilisée.")
     existing = await repository.member_of_user(invitation.scope, user.id)
@@ -422,7 +434,7 @@ async def register_and_accept(
 async def accept_invitations_for_verified_email(request: Request, user: CurrentUser) -> int:
     """After an identity provider proved `user.email`: join what was sent to that address."""
     count = 0
-    for row in await repository.open_invitations_for_email(user.email, now()):
+    for row in await _open_invitations(user.email):
         view = InvitationView(
             id=row["id"],
             email=row["email"],
@@ -442,7 +454,12 @@ async def accept_invitations_for_verified_email(request: Request, user: CurrentU
 
 
 async def has_open_invitation(email: str) -> bool:
-    return bool(await repository.open_invitations_for_email(email, now()))
+    return bool(await _open_invitations(email))
+
+
+async def _open_invitations(email: str) -> list[dict[str, Any]]:
+    async with platform_scope("an e-mail's open invitations, in every consortium"):
+        return await repository.open_invitations_for_email(email, now())
 
 
 async def account_exists(email: str) -> bool:
