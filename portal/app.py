@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal import pages
 from portal.admin import routes as admin_routes
@@ -27,6 +27,7 @@ from portal.core import clock, db, errors, logs, spool, templating
 from portal.core.csrf import CsrfMiddleware
 from portal.core.forms import FieldError
 from portal.core.headers import SecurityHeadersMiddleware
+from portal.core.scope import unscoped
 from portal.core.storage import StorageError, get_storage
 from portal.deadlines import routes as deadline_routes
 from portal.documents import routes as document_routes
@@ -76,6 +77,19 @@ async def _sweep_spool() -> None:
         except Exception:  # housekeeping must never stop the web process
             log.exception("Nettoyage de l'espace de travail interrompu")
         await asyncio.sleep(SPOOL_SWEEP_EVERY)
+
+
+class Unscoped:
+    """Every request and the lifespan's background loops start with no scope (see
+    `portal.core.scope`), whatever the context of the code that runs the app: a test's client
+    runs it in the test's own task."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with unscoped():
+            await self.app(scope, receive, send)
 
 
 def lifespan_with(background: Background | None) -> Callable[[Starlette], Any]:
@@ -137,6 +151,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
+            Middleware(Unscoped),
             Middleware(errors.OutageMiddleware),
             Middleware(SessionMiddleware),
             Middleware(

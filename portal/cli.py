@@ -175,13 +175,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_signing_audit(args: argparse.Namespace) -> int:
     """Recomputes every signature request's audit chain; exit 1 at the first broken link."""
+    from portal.core.scope import consortium_scope, platform_scope
     from portal.core.tenancy import TenantScope
     from portal.signing import chain, repository
 
     async def check() -> list[str]:
         broken = []
-        for consortium, request_id in await repository.all_request_ids():
-            found = await chain.check(TenantScope(consortium_id=consortium), request_id)
+        async with platform_scope("the operator checks the audit chains of every consortium"):
+            requests = await repository.all_request_ids()
+        for consortium, request_id in requests:
+            async with consortium_scope(consortium):
+                found = await chain.check(TenantScope(consortium_id=consortium), request_id)
             if found is not None:
                 broken.append(f"demande {request_id} : maillon {found.seq} rompu ({found.reason})")
         return broken

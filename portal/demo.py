@@ -13,6 +13,7 @@ from portal.conventions import demo as conventions_demo
 from portal.core import clock, db
 from portal.core.db import transaction
 from portal.core.permissions import Role
+from portal.core.scope import platform_scope
 from portal.core.storage import StorageError, get_storage
 from portal.core.tenancy import TenantScope
 from portal.deadlines import repository as deadlines_repository
@@ -192,6 +193,11 @@ async def _user(email: str, full_name: str) -> auth.CurrentUser:
 
 async def load() -> list[tuple[str, str, str, str]]:
     """Loads the demo data; returns (email, password, role, consortium slug) per account."""
+    async with platform_scope("`portal demo` loads the data of several consortia"):
+        return await _load()
+
+
+async def _load() -> list[tuple[str, str, str, str]]:
     accounts: list[tuple[str, str, str, str]] = []
     await auth.create_admin(ADMIN_EMAIL, "Administration du portail", DEMO_PASSWORD)
     accounts.append((ADMIN_EMAIL, DEMO_PASSWORD, "platform_admin", "-"))

@@ -39,5 +39,6 @@ APP_REGISTRY = AppRegistry(
         "portal.signing.piccolo_app",
         "portal.payments.piccolo_app",
         "portal.objects.piccolo_app",
+        "portal.rls.piccolo_app",
     ]
 )

@@ -72,6 +72,9 @@ class Settings:
     log_level: str = "INFO"
     # "fast": a cheap argon2 cost for the test suite, refused in production.
     password_hashing: str = "standard"
+    # The schema's owner, for migrations only; the portal's own role (`database_url`) may not
+    # bypass row-level security.
+    migration_database_url: str | None = None
 
     @property
     def spool_dir(self) -> Path:
@@ -196,6 +199,7 @@ def load_settings() -> Settings:
         worker_stale_seconds=_positive_int("PORTAL_WORKER_STALE", 60),
         log_level=_log_level(os.environ.get("PORTAL_LOG_LEVEL", "INFO")),
         password_hashing=_password_hashing(env, os.environ.get("PORTAL_PASSWORD_HASHING", "")),
+        migration_database_url=os.environ.get("PORTAL_MIGRATION_DATABASE_URL") or None,
     )
 
 

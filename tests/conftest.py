@@ -83,6 +83,55 @@ import pytest  # noqa: E402
 import portal  # noqa: E402, F401
 from portal.settings import get_settings  # noqa: E402
 
+# Row-level security (PostgreSQL) ------------------------------------------------------------
+# The suite connects as a plain role, as the portal does in production: a superuser bypasses
+# row-level security. The role of PORTAL_TEST_DATABASE_URL (a superuser) creates the database
+# and runs the migrations, as the tables' owner. Test code itself (fixtures, direct service
+# calls) acts as the platform; the requests, jobs and scans it starts set their own scope.
+APP_ROLE, APP_PASSWORD = "portal_app", "portal-app-test"
+OWNER_URL = _worker_database(os.environ.get("PORTAL_TEST_DATABASE_URL", ""))
+if OWNER_URL:
+    from urllib.parse import urlsplit, urlunsplit
+
+    _owner = urlsplit(OWNER_URL)
+    os.environ["PORTAL_MIGRATION_DATABASE_URL"] = OWNER_URL
+    os.environ["PORTAL_DATABASE_URL"] = urlunsplit(
+        _owner._replace(netloc=f"{APP_ROLE}:{APP_PASSWORD}@{_owner.netloc.rsplit('@', 1)[-1]}")
+    )
+
+
+async def _grant_app_role(owner_url: str) -> None:
+    """The portal's role: LOGIN, no SUPERUSER, no BYPASSRLS; DML (and TRUNCATE, for
+    `fresh_rows`) on the tables the owner creates."""
+    import asyncpg
+
+    owner = await asyncpg.connect(owner_url)
+    try:
+        try:
+            await owner.execute(f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}'")
+        except (asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
+            pass  # made by an earlier run (roles belong to the whole server)
+        await owner.execute(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE, "
+            f"TRUNCATE ON TABLES TO {APP_ROLE}; "
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO "
+            f"{APP_ROLE}"
+        )
+    finally:
+        await owner.close()
+
+
+@pytest.fixture(autouse=True)
+def test_code_is_the_platform() -> Iterator[None]:
+    from portal.core import scope
+
+    token = scope._current.set(scope.Scope(platform=True))
+    yield
+    scope._current.reset(token)
+
+
+# --------------------------------------------------------------------------------------------
+
 DATABASE_URL = os.environ["PORTAL_DATABASE_URL"]
 ON_POSTGRES = DATABASE_URL.startswith("postgres")
 PASSWORD = "correct horse battery staple"
@@ -119,7 +168,8 @@ async def database() -> AsyncIterator[None]:
     from portal.core import db
 
     if ON_POSTGRES:
-        await _recreate_postgres_database(DATABASE_URL)
+        await _recreate_postgres_database(OWNER_URL)
+        await _grant_app_role(OWNER_URL)
     await db.migrate()
     await db.start()
     yield

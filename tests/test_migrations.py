@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DATABASE_URL, ON_POSTGRES
+from tests.conftest import ON_POSTGRES, OWNER_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS = sorted(ROOT.glob("portal/*/piccolo_migrations/[!_]*.py"))
@@ -34,7 +34,7 @@ Report = dict[str, Any]
 def own_database_url(folder: Path) -> str:
     if not ON_POSTGRES:
         return f"sqlite:///{folder / 'migrations.sqlite3'}"
-    base, _, rest = DATABASE_URL.rpartition("/")
+    base, _, rest = OWNER_URL.rpartition("/")  # the superuser, who may create a database
     name, _, query = rest.partition("?")
     return f"{base}/{name}_migrations" + (f"?{query}" if query else "")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from portal.core import clock
 from portal.core import periodic as units
+from portal.core.scope import platform_scope
 from portal.documents import service as documents
 from portal.jobs import service as jobs
 from portal.notifications import service as notifications
@@ -54,15 +55,16 @@ async def periodic(now: dt.datetime) -> int:
     logged). The steps working consortium by consortium isolate each one's share
     (`portal.core.periodic.unit`): one consortium's bad row delays only its own work."""
     with units.tally() as tally:
-        for label, step in STEPS:
-            try:
-                await step(now)
-            except Exception as exc:
-                if units.outage(exc):
-                    tally.failed += 1
-                    log.warning("Tâche périodique « %s » reportée : %s", label, exc)
-                else:
-                    units.failed(label, exc)
+        async with platform_scope("periodic work: scans, sweeps and purges of every consortium"):
+            for label, step in STEPS:
+                try:
+                    await step(now)
+                except Exception as exc:
+                    if units.outage(exc):
+                        tally.failed += 1
+                        log.warning("Tâche périodique « %s » reportée : %s", label, exc)
+                    else:
+                        units.failed(label, exc)
     return tally.failed
 
 

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from portal.core.forms import read_form, submit
 from portal.core.permissions import Endpoint, Role
 from portal.core.responses import path_uuid, see_other
+from portal.core.scope import platform_scope
 from portal.core.templating import flash, render
 from portal.jobs import service as job_service
 from portal.objects import service as objects
@@ -34,13 +35,14 @@ def admin_only(endpoint: Endpoint) -> Endpoint:
         if not user.has_second_factor:
             # The platform's keys: no admin page without a second factor, enrolled first.
             return see_other(f"/compte/securite?next={quote(request.url.path)}")
-        return await endpoint(request)
+        async with platform_scope("platform administrators manage every consortium"):
+            return await endpoint(request)
 
     return wrapper
 
 
 async def _consortium(request: Request):  # type: ignore[no-untyped-def]
-    found = await service.platform_scope(path_uuid(request, "consortium_id"))
+    found = await service.scope_and_consortium(path_uuid(request, "consortium_id"))
     if found is None:
         raise HTTPException(404)
     return found

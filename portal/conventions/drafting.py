@@ -76,7 +76,7 @@ async def create(
         raise FieldError("Choisissez le type de convention.", "kind") from exc
     if not title:
         raise FieldError("Donnez un titre à la convention.", "title")
-    consortium = await tenants.platform_scope(ctx.consortium_id)
+    consortium = await tenants.scope_and_consortium(ctx.consortium_id)
     project = consortium[1]["name"] if consortium else ""
     async with transaction():
         convention_id = await repository.insert_convention(

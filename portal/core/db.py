@@ -17,7 +17,9 @@ from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import TransactionType
 
+from portal.core import scope
 from portal.core.outage import DatabaseUnavailable
+from portal.settings import get_settings
 
 log = logging.getLogger("portal.db")
 # Any fixed number: the key of the advisory lock that serialises migrations across processes.
@@ -82,20 +84,22 @@ def unique_violation(exc: BaseException | None) -> bool:
 
 async def migrate() -> None:
     """Apply pending migrations of every app, in dependency order. On PostgreSQL an advisory
-    lock makes processes started together (web replicas, workers) apply them one at a time."""
+    lock makes processes started together (web replicas, workers) apply them one at a time.
+    Runs before anything else of its process: as the schema's owner, see `_as_owner`."""
     db = engine()
-    lock = None
-    if db.engine_type == "postgres":
-        lock = await db.get_new_connection()  # type: ignore[attr-defined]
-        await lock.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
-    try:
-        await _rename_migrations()
-        # Piccolo prints headings on stdout; `portal demo` output must stay machine-readable.
-        with contextlib.redirect_stdout(io.StringIO()) as out:
-            result = await run_forwards(app_name="all")
-    finally:
-        if lock is not None:
-            await lock.close()  # the lock goes with the session
+    async with _as_owner(db), scope.platform_scope("migrations may rewrite any consortium's rows"):
+        lock = None
+        if db.engine_type == "postgres":
+            lock = await db.get_new_connection()  # type: ignore[attr-defined]
+            await lock.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        try:
+            await _rename_migrations()
+            # Piccolo prints headings on stdout; `portal demo` output must stay machine-readable.
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                result = await run_forwards(app_name="all")
+        finally:
+            if lock is not None:
+                await lock.close()  # the lock goes with the session
     if not result.success:
         raise RuntimeError(f"Échec des migrations : {result.message}\n{out.getvalue()}")
 
@@ -120,6 +124,25 @@ async def _rename_migrations() -> None:
         )
 
 
+@contextlib.asynccontextmanager
+async def _as_owner(db: Any) -> AsyncIterator[None]:
+    """With `PORTAL_MIGRATION_DATABASE_URL`, migrations connect as that role (the owner of the
+    tables), the portal's own role having no right to change the schema: a pool of its own,
+    swapped in while they run (piccolo's migrations use the engine's pool and settings)."""
+    url = get_settings().migration_database_url
+    if db.engine_type != "postgres" or not url:
+        yield
+        return
+    saved = db.config, db.pool
+    owner = await asyncpg.create_pool(dsn=url, min_size=1, max_size=2, setup=apply_scope)
+    db.config, db.pool = {"dsn": url}, owner
+    try:
+        yield
+    finally:
+        db.config, db.pool = saved
+        await owner.close()
+
+
 async def ping() -> None:
     await engine().run_ddl("SELECT 1")
 
@@ -127,12 +150,21 @@ async def ping() -> None:
 async def start() -> None:
     db = engine()
     if db.engine_type == "postgres":
-        # Keyword arguments go to asyncpg.create_pool.
-        await db.start_connection_pool(max_size=10)  # type: ignore[no-untyped-call, call-arg]
+        # Keyword arguments go to asyncpg.create_pool. `setup` runs at each acquire, in the
+        # acquiring task: the connection shows that task's scope (asyncpg's reset on release,
+        # RESET ALL, clears it).
+        await db.start_connection_pool(  # type: ignore[no-untyped-call, call-arg]
+            max_size=10, setup=apply_scope
+        )
     else:
         # Write-ahead log: a long read (an export's cursor) no longer blocks the writes of the
         # same process (web requests and jobs share the file). Kept in the file once set.
         await db.run_ddl("PRAGMA journal_mode=WAL")
+
+
+async def apply_scope(connection: Any) -> None:
+    """Row-level security reads the scope of the task from these two settings."""
+    await connection.execute(scope.SET_SQL, *scope.current().settings(), False)
 
 
 async def stop() -> None:
@@ -215,6 +247,7 @@ async def stream(query: Any, batch_size: int = 1000) -> AsyncIterator[list[dict[
         template, args = query.querystrings[0].compile_string(engine_type="postgres")
         connection = await db.get_new_connection()  # type: ignore[attr-defined]
         try:
+            await apply_scope(connection)  # not from the pool: it gets the scope here
             async with connection.transaction():  # a server-side cursor lives in one
                 batch: list[Any] = []
                 async for record in connection.cursor(template, *args, prefetch=batch_size):

@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import traceback
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
-from portal.core import db
+from portal.core import db, scope
 from portal.core.outage import Unavailable
 
 log = logging.getLogger("portal.schedule")
@@ -107,9 +108,15 @@ async def _isolated() -> AsyncIterator[None]:
 async def unit(task: str, **ids: object) -> AsyncIterator[None]:
     """One unit of `task` (named in the log by `ids`, e.g. `consortium=<uuid>`): its error
     is logged and swallowed, and what it wrote in the caller's transaction rolled back.
-    Outages propagate."""
+    Outages propagate. A consortium's unit sees that consortium's rows only."""
+    consortium = ids.get("consortium")
+    narrowed = (
+        scope.consortium_scope(consortium)
+        if isinstance(consortium, uuid.UUID)
+        else contextlib.nullcontext()
+    )
     try:
-        async with _isolated():
+        async with narrowed, _isolated():
             yield
     except Exception as exc:
         if outage(exc):

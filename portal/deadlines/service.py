@@ -48,7 +48,7 @@ async def complete(ctx: TenantContext, deadline_id: uuid.UUID) -> None:
 
 async def due_items(scope: TenantScope) -> list[DueItem]:
     """Open deadlines as reminder items (the reminder scan's source)."""
-    consortium = await tenants.platform_scope(scope.consortium_id)
+    consortium = await tenants.scope_and_consortium(scope.consortium_id)
     slug = consortium[1]["slug"] if consortium else ""
     items = []
     members: dict[uuid.UUID, list[uuid.UUID]] = {}

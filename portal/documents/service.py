@@ -489,7 +489,7 @@ async def _object_lost(version: dict[str, Any], at: dt.datetime) -> None:
         f"{date_fr(version['uploaded_at'])}) n'a pas été conservé par le stockage du "
         "portail : déposez-le à nouveau."
     )
-    found = await tenants.platform_scope(scope.consortium_id)
+    found = await tenants.scope_and_consortium(scope.consortium_id)
     slug = found[1]["slug"] if found else ""
     async with transaction():
         await repository.soft_delete(scope, version["id"], at, at)
@@ -528,7 +528,7 @@ async def _object_lost(version: dict[str, Any], at: dt.datetime) -> None:
 
 async def due_items(scope: TenantScope) -> list[DueItem]:
     """Expected or to-complete documents as reminder items (the reminder scan's source)."""
-    consortium = await tenants.platform_scope(scope.consortium_id)
+    consortium = await tenants.scope_and_consortium(scope.consortium_id)
     slug = consortium[1]["slug"] if consortium else ""
     members: dict[uuid.UUID, list[uuid.UUID]] = {}
     items = []

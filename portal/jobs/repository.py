@@ -124,6 +124,7 @@ async def claim(
             OutboxJob.payload,
             OutboxJob.attempts,
             OutboxJob.max_attempts,
+            OutboxJob.consortium_id,
         )
     )
     return _payload(rows[0]) if rows else None

@@ -46,6 +46,7 @@ from redis.exceptions import RedisError
 
 from portal.core import clock, db, mail
 from portal.core.outage import Unavailable
+from portal.core.scope import consortium_scope
 from portal.jobs import repository
 from portal.jobs.enums import Delivery, DeliveryState, JobStatus
 from portal.jobs.registry import Handler, UnknownJob
@@ -224,7 +225,8 @@ async def execute(job_id: uuid.UUID, handlers: Mapping[str, Handler]) -> JobStat
             handler = handlers.get(name)
             if handler is None:
                 raise UnknownJob(name)
-            async with limit:
+            # The consortium the job concerns, from its row (None: no tenant row).
+            async with limit, consortium_scope(job.get("consortium_id")):
                 await handler(job["payload"])
         except TimeoutError as exc:
             if not limit.expired():

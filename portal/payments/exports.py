@@ -486,7 +486,7 @@ async def write_to(
 
 
 async def _consortium_name(scope: TenantScope) -> str:
-    found = await tenants.platform_scope(scope.consortium_id)
+    found = await tenants.scope_and_consortium(scope.consortium_id)
     return str(found[1]["name"]) if found else ""
 
 

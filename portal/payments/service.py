@@ -601,7 +601,7 @@ async def due_items(scope: TenantScope) -> list[DueItem]:
     """Lines waiting for someone, as reminder items: the beneficiary (declare results,
     request a subsidy payment), the payer (pay a reversement), the State service (a requested
     subsidy). Lines waiting for a document or a signature are reminded by those domains."""
-    found = await tenants.platform_scope(scope.consortium_id)
+    found = await tenants.scope_and_consortium(scope.consortium_id)
     slug = found[1]["slug"] if found else ""
     members = await tenants.members(scope)
     state_agents = [m for m in members if m["is_active"] and m["role"] == Role.STATE_AGENT]

@@ -270,7 +270,7 @@ async def _announce(scope: TenantScope, req: Row) -> None:
             )
         await jobs.enqueue_mail(scope, p["id"], "completed")
     convention = await conventions.convention_of(scope, req["convention"])
-    found = await tenants.platform_scope(scope.consortium_id)
+    found = await tenants.scope_and_consortium(scope.consortium_id)
     if convention is None or found is None:
         return
     members: set[uuid.UUID] = set(await tenants.active_pilots(scope))

@@ -18,6 +18,7 @@ from typing import Any
 
 from portal.core import clock, mail, security
 from portal.core.forms import FieldError
+from portal.core.scope import platform_scope
 from portal.core.templating import datetime_fr
 from portal.core.tenancy import TenantScope
 from portal.settings import get_settings
@@ -94,6 +95,15 @@ class Ceremony:
         return CODE_TRIES - int(self.participant["code_failures"])
 
 
+async def link_consortium(token: str) -> uuid.UUID | None:
+    """The consortium a signing link belongs to: its pages run in that consortium's scope."""
+    if not token or len(token) > 200:
+        return None
+    async with platform_scope("a signing link is followed before its consortium is known"):
+        participant = await repository.participant_by_token_hash(security.token_hash(token))
+    return participant["consortium"] if participant else None
+
+
 async def load(token: str) -> Ceremony | None:
     """None for a link that leads to no signature (every page and action answers 404): an
     unknown token, a replaced or delegated participant, a cancelled or expired request (past
@@ -108,7 +118,7 @@ async def load(token: str) -> Ceremony | None:
     req = await repository.request(scope, participant["request"])
     if req is None or not workflow.link_alive(participant, req, clock.now()):
         return None
-    found = await tenants.platform_scope(scope.consortium_id)
+    found = await tenants.scope_and_consortium(scope.consortium_id)
     from portal.conventions import service as conventions
 
     convention = await conventions.convention_of(scope, req["convention"]) if req else None

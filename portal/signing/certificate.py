@@ -41,7 +41,7 @@ async def build(
     scope: TenantScope, req: Row, seal: Seal, stamper: TimeStamper | None, at: dt.datetime
 ) -> bytes:
     convention = await conventions.convention_of(scope, req["convention"])
-    found = await tenants.platform_scope(scope.consortium_id)
+    found = await tenants.scope_and_consortium(scope.consortium_id)
     assert convention is not None and found is not None
     people = await repository.participants(scope, req["id"])
     context = {

@@ -32,7 +32,7 @@ def _consortium_files(slug: str) -> tuple[Path, Path, Path] | None:
 
 async def seal(scope: TenantScope) -> Seal:
     """The seal signing for this consortium (raises SealError when none may be used)."""
-    found = await tenants.platform_scope(scope.consortium_id)
+    found = await tenants.scope_and_consortium(scope.consortium_id)
     if found is None:
         raise LookupError(scope.consortium_id)
     return seal_for(found[1]["slug"])

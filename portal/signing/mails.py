@@ -24,7 +24,7 @@ async def send(scope: TenantScope, participant_id: uuid.UUID, kind: str, key: st
         return
     req = await repository.request(scope, person["request"])
     convention = await conventions.convention_of(scope, req["convention"]) if req else None
-    found = await tenants.platform_scope(scope.consortium_id)
+    found = await tenants.scope_and_consortium(scope.consortium_id)
     if req is None or convention is None or found is None:
         return
     status = ParticipantStatus(person["status"])

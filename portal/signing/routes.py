@@ -5,6 +5,7 @@ public verification page, and downloads."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import uuid
 import zipfile
@@ -29,8 +30,9 @@ from portal.core.forms import (
     text,
 )
 from portal.core.outage import Unavailable
-from portal.core.permissions import Permission, requires
+from portal.core.permissions import Endpoint, Permission, requires
 from portal.core.responses import pdf_response, see_other
+from portal.core.scope import consortium_scope
 from portal.core.templating import flash, render
 from portal.signing import ceremony, files, forms, requests, service, verification, workflow
 from portal.signing.enums import ParticipantRole, ParticipantStatus, RequestStatus
@@ -299,6 +301,19 @@ async def my_signature(request: Request) -> Response:
 # The ceremony -----------------------------------------------------------------------------------
 
 
+def signing_link(endpoint: Endpoint) -> Endpoint:
+    """A signing link's pages run in the scope of its consortium, found by the link's token
+    (an unknown one: no scope, and the page answers 404)."""
+
+    @functools.wraps(endpoint)
+    async def in_scope(request: Request) -> Response:
+        consortium = await ceremony.link_consortium(request.path_params["token"])
+        async with consortium_scope(consortium):
+            return await endpoint(request)
+
+    return in_scope
+
+
 async def _ceremony(request: Request) -> ceremony.Ceremony:
     found = await ceremony.load(request.path_params["token"])
     if found is None:
@@ -346,14 +361,16 @@ async def _ceremony_page(
     )
 
 
+@signing_link
 async def ceremony_show(request: Request) -> Response:
     c = await _ceremony(request)
     await ceremony.record_opening(c, _audit(request, c))
     return await _ceremony_page(request, c)
 
 
+@signing_link
 async def ceremony_code(request: Request) -> Response:
-    # Counted before the link is looked up: guessing links costs the same budget.
+    # Counted whether the link exists or not: guessing links costs the same budget.
     address = auth.client_address(request)
     budget = await auth.throttle_hit("signing_code", address, *CODES_PER_ADDRESS)
     c = await _ceremony(request)
@@ -375,6 +392,7 @@ async def ceremony_code(request: Request) -> Response:
     )
 
 
+@signing_link
 async def ceremony_sign(request: Request) -> Response:
     c = await _ceremony(request)
     # A drawn mark is a PNG data URL, up to MARK_MAX_BYTES once decoded.
@@ -411,6 +429,7 @@ async def ceremony_sign(request: Request) -> Response:
     return flash(see_other(f"/signature/{request.path_params['token']}"), message)
 
 
+@signing_link
 async def ceremony_decline(request: Request) -> Response:
     c = await _ceremony(request)
     form = await read_form(request)
@@ -424,6 +443,7 @@ async def ceremony_decline(request: Request) -> Response:
     )
 
 
+@signing_link
 async def ceremony_delegate(request: Request) -> Response:
     c = await _ceremony(request)
     form = await read_form(request)
@@ -443,6 +463,7 @@ async def ceremony_delegate(request: Request) -> Response:
     return await render(request, "signing/delegated.html", {"c": c})
 
 
+@signing_link
 async def ceremony_upload(request: Request) -> Response:
     c = await _ceremony(request)
     try:
@@ -467,6 +488,7 @@ async def ceremony_upload(request: Request) -> Response:
     )
 
 
+@signing_link
 async def ceremony_document(request: Request) -> Response:
     c = await _ceremony(request)
     data = await files.get(c.latest["storage_key"], c.latest["sha256"])
@@ -474,6 +496,7 @@ async def ceremony_document(request: Request) -> Response:
     return pdf_response(_names(c.convention["reference"], done)[0], data)
 
 
+@signing_link
 async def ceremony_bundle(request: Request) -> Response:
     c = await _ceremony(request)
     req = c.request

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
+from portal.core.scope import platform_scope
 from portal.core.tenancy import TenantScope
 from portal.settings import get_settings
 from portal.signing import files, keys, repository
@@ -37,6 +38,11 @@ async def _seal_of(consortium_id: object) -> Seal:
 
 
 async def verify(data: bytes, fallback: Seal | None = None) -> Verdict:
+    async with platform_scope("any PDF is checked against every consortium's signed documents"):
+        return await _verify(data, fallback)
+
+
+async def _verify(data: bytes, fallback: Seal | None) -> Verdict:
     sha = hashlib.sha256(data).hexdigest()
     stored = await repository.revision_by_sha(sha)
     try:

@@ -142,7 +142,7 @@ async def close(
 async def tell_pilots(scope: TenantScope, request: Row, title: str, body: str) -> None:
     """The consortium's pilots and whoever sent the request, in the notification centre (and
     by e-mail as each prefers), with a link to the request's page."""
-    found = await tenants.platform_scope(scope.consortium_id)
+    found = await tenants.scope_and_consortium(scope.consortium_id)
     if found is None:
         return
     pilots = set(await tenants.active_pilots(scope))

@@ -2,7 +2,8 @@
 
 This is the one place where membership is checked: anonymous visitors are sent to the login page
 whatever the slug (no database lookup, so no hint), and a signed-in person who is not an active
-member gets the same 404 as for a consortium that does not exist.
+member gets the same 404 as for a consortium that does not exist. A member's request then runs
+in the consortium's scope (`portal.core.scope`): PostgreSQL shows it that consortium's rows only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal.auth.service import CurrentUser
+from portal.core.scope import consortium_scope
 from portal.tenants.service import resolve_tenant
 
 
@@ -43,4 +45,5 @@ class TenantMiddleware:
             await response(scope, receive, send)
             return
         scope["state"]["tenant"] = tenant
-        await self.app(scope, receive, send)
+        async with consortium_scope(tenant.consortium_id):
+            await self.app(scope, receive, send)

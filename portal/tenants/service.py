@@ -27,6 +27,7 @@ from portal.core import clock, mail, security
 from portal.core.db import transaction
 from portal.core.forms import FieldError, FormResult
 from portal.core.permissions import Role
+from portal.core.scope import consortium_scope, platform_scope
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.jobs import service as job_service
 from portal.jobs.enums import Delivery
@@ -43,7 +44,11 @@ class TenantError(FieldError):
 
 
 async def resolve_tenant(slug: str, user_id: uuid.UUID) -> TenantContext | None:
-    row = await repository.active_membership(slug, user_id)
+    consortium = await repository.consortium_by_slug(slug)
+    if consortium is None:
+        return None
+    async with consortium_scope(consortium["id"]):
+        row = await repository.active_membership(slug, user_id)
     if row is None:
         return None
     return TenantContext(
@@ -61,7 +66,8 @@ async def resolve_tenant(slug: str, user_id: uuid.UUID) -> TenantContext | None:
 
 
 async def consortia_for_switcher(user_id: uuid.UUID) -> list[dict[str, Any]]:
-    return await repository.consortia_of(user_id)
+    async with platform_scope("the spaces a person belongs to, in every consortium"):
+        return await repository.consortia_of(user_id)
 
 
 # Platform administration ------------------------------------------------------------------
@@ -71,7 +77,9 @@ async def list_consortia() -> list[dict[str, Any]]:
     return await repository.all_consortia()
 
 
-async def platform_scope(consortium_id: uuid.UUID) -> tuple[TenantScope, dict[str, Any]] | None:
+async def scope_and_consortium(
+    consortium_id: uuid.UUID,
+) -> tuple[TenantScope, dict[str, Any]] | None:
     """The scope a platform administrator acts in; they are not a member and see no tenant page."""
     row = await repository.consortium_by_id(consortium_id)
     return (TenantScope(consortium_id=row["id"]), row) if row else None
@@ -301,7 +309,8 @@ async def revoke_invitation(
 
 
 async def invitation_for_token(token: str) -> InvitationView | None:
-    row = await repository.invitation_by_token(security.token_hash(token))
+    async with platform_scope("an invitation link is followed before its consortium is known"):
+        row = await repository.invitation_by_token(security.token_hash(token))
     if row is None:
         return None
     problem = None
@@ -331,6 +340,11 @@ async def invitation_for_token(token: str) -> InvitationView | None:
 
 async def _join(request: Request | None, invitation: InvitationView, user: CurrentUser) -> None:
     """Inside a transaction: marks the invitation used and grants (or restores) membership."""
+    async with consortium_scope(invitation.scope.consortium_id):
+        await _joined(request, invitation, user)
+
+
+async def _joined(request: Request | None, invitation: InvitationView, user: CurrentUser) -> None:
     if not await repository.mark_invitation_accepted(invitation.id, clock.now()):
         raise TenantError("Cette invitation a déjà été utilisée.")
     existing = await repository.member_of_user(invitation.scope, user.id)
@@ -417,7 +431,7 @@ async def register_and_accept(
 async def accept_invitations_for_verified_email(request: Request, user: CurrentUser) -> int:
     """After an identity provider proved `user.email`: join what was sent to that address."""
     count = 0
-    for row in await repository.open_invitations_for_email(user.email, clock.now()):
+    for row in await _open_invitations(user.email):
         view = InvitationView(
             id=row["id"],
             email=row["email"],
@@ -437,7 +451,12 @@ async def accept_invitations_for_verified_email(request: Request, user: CurrentU
 
 
 async def has_open_invitation(email: str) -> bool:
-    return bool(await repository.open_invitations_for_email(email, clock.now()))
+    return bool(await _open_invitations(email))
+
+
+async def _open_invitations(email: str) -> list[dict[str, Any]]:
+    async with platform_scope("an e-mail's open invitations, in every consortium"):
+        return await repository.open_invitations_for_email(email, clock.now())
 
 
 async def account_exists(email: str) -> bool:

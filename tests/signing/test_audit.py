@@ -18,7 +18,7 @@ import pytest
 from asn1crypto import cms, tsp  # type: ignore[import-untyped]
 
 from portal.settings import get_settings
-from tests.conftest import ON_POSTGRES
+from tests.conftest import ON_POSTGRES, OWNER_URL
 from tests.conventions.conftest import Cast
 from tests.services import setting
 from tests.signing.conftest import (
@@ -45,20 +45,24 @@ def signing_audit() -> subprocess.CompletedProcess[str]:
 
 async def as_tamperer(change: Callable[[], Awaitable[object]]) -> None:
     """Someone with direct write access to the database; on PostgreSQL that takes disabling
-    the append-only trigger first (a superuser's privilege)."""
-    from portal.core import db
-
+    the append-only trigger first (the tables' owner's privilege, not the portal's)."""
     if ON_POSTGRES:
-        await db.engine().run_ddl(
-            "ALTER TABLE signing_event DISABLE TRIGGER signing_event_append_only"
-        )
+        await as_owner("ALTER TABLE signing_event DISABLE TRIGGER signing_event_append_only")
     try:
         await change()
     finally:
         if ON_POSTGRES:
-            await db.engine().run_ddl(
-                "ALTER TABLE signing_event ENABLE TRIGGER signing_event_append_only"
-            )
+            await as_owner("ALTER TABLE signing_event ENABLE TRIGGER signing_event_append_only")
+
+
+async def as_owner(ddl: str) -> None:
+    import asyncpg
+
+    owner = await asyncpg.connect(OWNER_URL)
+    try:
+        await owner.execute(ddl)
+    finally:
+        await owner.close()
 
 
 def _alter(request_id: uuid.UUID) -> Awaitable[object]:
