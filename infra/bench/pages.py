@@ -1,0 +1,444 @@
+"""Page-load benchmark (not a test): signed-in users against `portal serve --workers 2` on
+PostgreSQL, page by page, beside a bare Starlette + asyncpg + Jinja2 page rendering the tenant
+home page's rows (`bare_home.py`, also 2 workers): the limit.
+
+    PORTAL_BENCH_CONSORTIA=10 .venv/bin/python infra/bench/pages.py
+
+    PORTAL_BENCH_CONSORTIA   consortia seeded (10; run it at 10, 100 and 1000)
+    PORTAL_BENCH_USERS       concurrent signed-in users (50)
+    PORTAL_BENCH_SECONDS     measured seconds per page and round (3)
+    PORTAL_BENCH_ROUNDS      rounds; each runs bare, portal home, then the other pages (3)
+    PORTAL_BENCH_DATABASE_URL  scratch database, dropped and created
+                             (postgresql://postgres@127.0.0.1:5432/bench_pages)
+    PORTAL_BENCH_PYSPY       path of a py-spy binary: also samples one portal worker during an
+                             extra home-page round and prints where its time goes
+
+Seeding: `pages_seed.py` (one consortium through the portal's services, copied in bulk SQL).
+Queries per request are counted in this process (the portal app over httpx.ASGITransport,
+asyncpg's connection methods wrapped), on the first and the last consortium. The load runs in
+a separate process (asyncio + one httpx client per user); its CPU use is printed, since it
+shares the machine's cores with the servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[2]
+CONSORTIA = int(os.environ.get("PORTAL_BENCH_CONSORTIA", "10"))
+USERS = int(os.environ.get("PORTAL_BENCH_USERS", "50"))
+SECONDS = float(os.environ.get("PORTAL_BENCH_SECONDS", "3"))
+ROUNDS = int(os.environ.get("PORTAL_BENCH_ROUNDS", "3"))
+DATABASE_URL = os.environ.get(
+    "PORTAL_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench_pages"
+)
+PYSPY = os.environ.get("PORTAL_BENCH_PYSPY", "")
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+# page → path under /c/{slug}; {convention}: the draft with 20 budget lines, {schedule}: the
+# schedule with 20 lines.
+PAGES = {
+    "home": "/",
+    "conventions": "/conventions",
+    "convention": "/conventions/{convention}",
+    "budget": "/conventions/{convention}/budget",
+    "history": "/conventions/{convention}/historique",
+    "payments": "/versements",
+    "schedule": "/versements/echeanciers/{schedule}",
+    "documents": "/pieces",
+    "deadlines": "/echeances",
+    "members": "/membres",
+}
+
+
+def path_of(page: str, target: dict[str, Any]) -> str:
+    return f"/c/{target['slug']}" + PAGES["home" if page == "bare" else page].format(**target)
+
+
+# Load generator (a process of its own) ------------------------------------------------------
+
+
+async def user(
+    client: Any, url: str, deadline: float, latencies: list[float], errors: collections.Counter[int]
+) -> None:
+    """One signed-in user requesting `url` until `deadline`; what ends later is not counted."""
+    while True:
+        start = time.perf_counter()
+        response = await client.get(url)
+        end = time.perf_counter()
+        if end > deadline:
+            return
+        if response.status_code == 200:
+            latencies.append(end - start)
+        else:
+            errors[response.status_code] += 1
+
+
+async def drive(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Runs each step of `spec` in turn: every user requests its path in a loop for the step's
+    seconds; returns the latencies of the requests that finished within them."""
+    import httpx
+
+    clients = [
+        httpx.AsyncClient(cookies={"portal_session": token}, timeout=30) for token in spec["tokens"]
+    ]
+    results = []
+    for step in spec["steps"]:
+        latencies: list[float] = []
+        errors: collections.Counter[int] = collections.Counter()
+        start = time.perf_counter()
+        deadline = start + step["seconds"]
+        await asyncio.gather(
+            *(
+                user(c, step["base"] + p, deadline, latencies, errors)
+                for c, p in zip(clients, step["paths"], strict=True)
+            )
+        )
+        results.append(
+            {
+                "latencies": latencies,
+                "elapsed": min(time.perf_counter(), deadline) - start,
+                "errors": dict(errors),
+            }
+        )
+    for c in clients:
+        await c.aclose()
+    return results
+
+
+def run_load(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    out = subprocess.run(
+        [sys.executable, str(HERE), "--load", f.name], capture_output=True, text=True, check=True
+    )
+    os.unlink(f.name)
+    answer: dict[str, Any] = json.loads(out.stdout)
+    spec_cpu.append(answer["cpu"])
+    return list(answer["steps"])
+
+
+spec_cpu: list[float] = []
+
+
+# Servers ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def wait_for(url: str, process: asyncio.subprocess.Process) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            if process.returncode is not None:
+                raise SystemExit(f"server exited ({process.returncode}) before answering {url}")
+            try:
+                await client.get(url)
+                return
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    raise SystemExit(f"no answer from {url}")
+
+
+async def sign_in(base: str, email: str, password: str) -> str:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base) as client:
+        page = await client.get("/login")
+        token = CSRF_RE.search(page.text)
+        assert token, "no CSRF token on /login"
+        response = await client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token.group(1)}
+        )
+        assert response.status_code == 303, (email, response.status_code)
+        return str(client.cookies["portal_session"])
+
+
+# Queries per request ------------------------------------------------------------------------
+
+statements: collections.Counter[str] = collections.Counter()
+
+
+def count_statements() -> None:
+    """Counts what the portal sends through asyncpg; BEGIN/COMMIT/ROLLBACK counted apart."""
+    import asyncpg.connection
+
+    cls = asyncpg.connection.Connection
+    for name in ("execute", "executemany", "fetch", "fetchrow", "fetchval"):
+        original = getattr(cls, name)
+
+        def wrapped(self: Any, query: str, *args: Any, _original: Any = original, **kw: Any) -> Any:
+            word = query.lstrip().split(None, 1)[0].upper() if query.strip() else ""
+            statements["tx" if word in ("BEGIN", "COMMIT", "ROLLBACK") else "sql"] += 1
+            return _original(self, query, *args, **kw)
+
+        setattr(cls, name, wrapped)
+
+
+async def queries_per_page(targets: list[dict[str, Any]]) -> dict[str, dict[str, tuple[int, int]]]:
+    """page → slug → (SQL statements, transaction statements) of one warm request."""
+    import httpx
+    from pages_seed import PASSWORD
+
+    from portal.app import create_app
+    from portal.core import db
+
+    count_statements()
+    await db.start()
+    app = create_app()
+    found: dict[str, dict[str, tuple[int, int]]] = {}
+    try:
+        for target in targets:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            ) as client:
+                page = await client.get("/login")
+                token = CSRF_RE.search(page.text)
+                assert token
+                await client.post(
+                    "/login",
+                    data={"email": target["email"], "password": PASSWORD, "csrf_token": token[1]},
+                )
+                for page_name in PAGES:
+                    if "{" in PAGES[page_name] and target.get("convention") is None:
+                        continue  # the small consortium has no convention nor schedule
+                    url = path_of(page_name, target)
+                    await client.get(url)  # warm: caches, prepared statements
+                    statements.clear()
+                    response = await client.get(url)
+                    assert response.status_code == 200, (url, response.status_code)
+                    found.setdefault(page_name, {})[target["slug"]] = (
+                        statements["sql"],
+                        statements["tx"],
+                    )
+    finally:
+        await db.stop()
+    return found
+
+
+# Profile ------------------------------------------------------------------------------------
+
+
+def worker_pids(parent: int) -> list[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [int(c) for c in children]
+
+
+def summarise_profile(collapsed: Path, top: int = 25) -> None:
+    """Self time by function, and inclusive time by area of the code (what the page spends on
+    the session, the tenant check, SQL, templates)."""
+    own: collections.Counter[str] = collections.Counter()
+    areas: collections.Counter[str] = collections.Counter()
+    total = 0
+    area_of = [
+        ("session lookup (auth middleware)", "auth/middleware.py"),
+        ("tenant resolution (tenancy)", "core/tenancy.py"),
+        ("template rendering (jinja2)", "jinja2/"),
+        ("piccolo query building/results", "piccolo/"),
+        ("asyncpg (driver, protocol)", "asyncpg/"),
+        ("asyncpg pool acquire/release", "asyncpg/pool.py"),
+        ("csrf middleware", "core/csrf.py"),
+        ("uvicorn/h11 HTTP", "uvicorn/"),
+        ("starlette routing/responses", "starlette/"),
+    ]
+    for line in collapsed.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        samples = int(n)
+        total += samples
+        frames = stack.split(";")
+        own[frames[-1]] += samples
+        for label, needle in area_of:
+            if any(needle in f for f in frames):
+                areas[label] += samples
+    print(f"\nprofile of one portal worker, home page ({total} samples):")
+    print("inclusive, by area (an area includes what it calls):")
+    for label, count in areas.most_common():
+        print(f"  {100 * count / total:5.1f}%  {label}")
+    print("self time, top functions:")
+    for frame, count in own.most_common(top):
+        print(f"  {100 * count / total:5.1f}%  {frame}")
+
+
+# Main ---------------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(p * len(sorted_values)))]
+
+
+async def main() -> None:
+    import asyncpg
+
+    os.environ["PORTAL_DATABASE_URL"] = DATABASE_URL
+    os.environ.setdefault("PORTAL_DATA_DIR", tempfile.mkdtemp(prefix="portal-bench-"))
+    os.environ.setdefault("PORTAL_LOG_LEVEL", "WARNING")  # no access log line per request
+    sys.path.insert(0, str(HERE.parent))
+    name = urlsplit(DATABASE_URL).path.lstrip("/")
+    admin = await asyncpg.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+
+    import pages_seed
+
+    import portal  # noqa: F401
+    from portal.core import db
+
+    start = time.perf_counter()
+    await db.migrate()
+    await db.start()
+    await pages_seed.seed_template()
+    await db.stop()
+    template_seconds = time.perf_counter() - start
+    conn = await asyncpg.connect(DATABASE_URL)
+    copy_seconds = await pages_seed.copy_template(conn, CONSORTIA)
+    # Mails of the seeded notifications: nothing for the servers' job loop to do meanwhile.
+    await conn.execute("DELETE FROM jobs_outbox")
+    targets = await pages_seed.targets(conn, USERS)
+    sizes = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM tenants_consortium) AS consortia,"
+        " (SELECT count(*) FROM auth_user) AS users,"
+        " (SELECT count(*) FROM conventions_article) AS articles,"
+        " (SELECT count(*) FROM payments_line) AS payment_lines"
+    )
+    await conn.close()
+    print(
+        f"seeded {sizes['consortia']} consortia, {sizes['users']} users, {sizes['articles']}"
+        f" articles, {sizes['payment_lines']} payment lines: template {template_seconds:.1f} s"
+        f" (services), copies {copy_seconds:.1f} s (SQL)"
+    )
+
+    by_slug = {t["slug"]: t for t in targets}
+    first, last = by_slug[min(by_slug)], by_slug[max(by_slug)]
+    # The demo's second consortium shows fewer rows (3 organisations, 2 members, nothing else).
+    small = {"email": "thomas.dupuis@opale-habitat-demo.fr", "slug": "cote-opale"}
+    queries = await queries_per_page([*{first["slug"]: first, last["slug"]: last}.values(), small])
+
+    env = {**os.environ}
+    portal_port, bare_port = free_port(), free_port()
+    python = sys.executable
+    servers = [
+        await asyncio.create_subprocess_exec(
+            *(python, "-m", "portal.cli", "serve", "--workers", "2", "--port", str(portal_port)),
+            cwd=ROOT,
+            env=env,
+        ),
+        await asyncio.create_subprocess_exec(
+            *(python, "-m", "uvicorn", "--app-dir", str(HERE.parent), "bare_home:app"),
+            *("--workers", "2", "--port", str(bare_port), "--log-level", "warning"),
+            "--no-access-log",
+            cwd=ROOT,
+            env=env,
+        ),
+    ]
+    try:
+        portal_url, bare_url = f"http://127.0.0.1:{portal_port}", f"http://127.0.0.1:{bare_port}"
+        await wait_for(portal_url + "/healthz", servers[0])
+        await wait_for(bare_url + "/", servers[1])
+        tokens = []
+        for t in targets:  # one at a time: argon2 on 2 cores
+            tokens.append(await sign_in(portal_url, t["email"], pages_seed.PASSWORD))
+
+        def step(page: str, base: str, seconds: float) -> dict[str, Any]:
+            return {
+                "page": page,
+                "base": base,
+                "seconds": seconds,
+                "paths": [path_of(page, t) for t in targets],
+            }
+
+        warm = [step("bare", bare_url, 1)] + [step(p, portal_url, 1) for p in PAGES]
+        rounds = []
+        for _ in range(ROUNDS):
+            rounds += [step("bare", bare_url, SECONDS), step("home", portal_url, SECONDS)]
+            rounds += [step(p, portal_url, SECONDS) for p in PAGES if p != "home"]
+        for s in warm:
+            s["page"] = "warm"
+        load_start = os.getloadavg()
+        results = run_load({"tokens": tokens, "steps": warm + rounds})[len(warm) :]
+
+        if PYSPY:
+            pid = worker_pids(servers[0].pid)
+            out = Path(tempfile.mkdtemp(prefix="bench-pyspy-")) / "home.txt"
+            spy = await asyncio.create_subprocess_exec(
+                *(PYSPY, "record", "--format", "raw", "--rate", "200", "--nonblocking"),
+                *("-o", str(out), "-d", str(int(SECONDS * 2)), "-p", str(pid[0])),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            run_load({"tokens": tokens, "steps": [step("home", portal_url, SECONDS * 2)]})
+            await spy.wait()
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            await server.wait()
+
+    merged: dict[str, dict[str, Any]] = {}
+    for s, r in zip(rounds, results, strict=True):
+        m = merged.setdefault(s["page"], {"latencies": [], "elapsed": 0.0, "errors": 0})
+        m["latencies"] += r["latencies"]
+        m["elapsed"] += r["elapsed"]
+        m["errors"] += sum(r["errors"].values())
+    rate = {page: len(m["latencies"]) / m["elapsed"] for page, m in merged.items()}
+
+    print(
+        f"{CONSORTIA} consortia, {USERS} users, {ROUNDS} rounds x {SECONDS:g} s per page,"
+        f" Python {sys.version.split()[0]}, load average at start {load_start[0]:.2f}"
+        f" and end {os.getloadavg()[0]:.2f}, load generator CPU {sum(spec_cpu):.0f} s"
+    )
+    header = f"{'page':<13}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'req/s':>8}{'ratio':>7}"
+    print(header + f"{'queries':>9}{'small':>7}  errors")
+    for page, m in merged.items():
+        lat = sorted(m["latencies"])
+        if page == "bare":
+            q, few = "5", "5"
+        else:
+            big = [v for slug, v in queries[page].items() if slug != small["slug"]]
+            counts = {sql for sql, _ in big}
+            tx = max(t for _, t in big)
+            q = "/".join(str(c) for c in sorted(counts)) + (f"+{tx}tx" if tx else "")
+            few = str(queries[page][small["slug"]][0]) if small["slug"] in queries[page] else "-"
+        print(
+            f"{page:<13}{1000 * percentile(lat, 0.5):>8.0f}{1000 * percentile(lat, 0.95):>8.0f}"
+            f"{1000 * percentile(lat, 0.99):>8.0f}{rate[page]:>8.0f}"
+            f"{rate[page] / rate['bare']:>7.2f}{q:>9}{few:>7}  {m['errors'] or ''}"
+        )
+    print(
+        "queries: SQL statements of one request, first/last consortium when they differ;"
+        " +Ntx: BEGIN/COMMIT besides; small: the same page of a consortium with fewer rows."
+        " ratio: req/s over the bare page's."
+    )
+    if PYSPY:
+        summarise_profile(out)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--load"]:
+        steps = asyncio.run(drive(json.loads(Path(sys.argv[2]).read_text())))
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(json.dumps({"steps": steps, "cpu": usage.ru_utime + usage.ru_stime}))
+    else:
+        asyncio.run(main())
