@@ -6,7 +6,7 @@ home page's rows (`bare_home.py`, also 2 workers): the limit.
 
     PORTAL_BENCH_CONSORTIA   consortia seeded (10; run it at 10, 100 and 1000)
     PORTAL_BENCH_USERS       concurrent signed-in users (50)
-    PORTAL_BENCH_SECONDS     measured seconds per page and round (3)
+    PORTAL_BENCH_SECONDS     measured seconds per page and round (4), after 1 s of ramp-up
     PORTAL_BENCH_ROUNDS      rounds; each runs bare, portal home, then the other pages (3)
     PORTAL_BENCH_DATABASE_URL  scratch database, dropped and created
                              (postgresql://postgres@127.0.0.1:5432/bench_pages)
@@ -41,12 +41,13 @@ HERE = Path(__file__).resolve()
 ROOT = HERE.parents[2]
 CONSORTIA = int(os.environ.get("PORTAL_BENCH_CONSORTIA", "10"))
 USERS = int(os.environ.get("PORTAL_BENCH_USERS", "50"))
-SECONDS = float(os.environ.get("PORTAL_BENCH_SECONDS", "3"))
+SECONDS = float(os.environ.get("PORTAL_BENCH_SECONDS", "4"))
 ROUNDS = int(os.environ.get("PORTAL_BENCH_ROUNDS", "3"))
 DATABASE_URL = os.environ.get(
     "PORTAL_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench_pages"
 )
 PYSPY = os.environ.get("PORTAL_BENCH_PYSPY", "")
+RAMP = 1.0  # seconds of each step before the measure: every user has a request in flight
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # page → path under /c/{slug}; {convention}: the draft with 20 budget lines, {schedule}: the
@@ -73,15 +74,23 @@ def path_of(page: str, target: dict[str, Any]) -> str:
 
 
 async def user(
-    client: Any, url: str, deadline: float, latencies: list[float], errors: collections.Counter[int]
+    client: Any,
+    url: str,
+    window: tuple[float, float],
+    latencies: list[float],
+    errors: collections.Counter[int],
 ) -> None:
-    """One signed-in user requesting `url` until `deadline`; what ends later is not counted."""
+    """One signed-in user requesting `url` until the window closes; only the requests that end
+    inside it are counted (before it, the 50 users are still ramping up)."""
+    opens, closes = window
     while True:
         start = time.perf_counter()
         response = await client.get(url)
         end = time.perf_counter()
-        if end > deadline:
+        if end > closes:
             return
+        if end < opens:
+            continue
         if response.status_code == 200:
             latencies.append(end - start)
         else:
@@ -100,21 +109,15 @@ async def drive(spec: dict[str, Any]) -> list[dict[str, Any]]:
     for step in spec["steps"]:
         latencies: list[float] = []
         errors: collections.Counter[int] = collections.Counter()
-        start = time.perf_counter()
-        deadline = start + step["seconds"]
+        opens = time.perf_counter() + RAMP
+        window = (opens, opens + step["seconds"])
         await asyncio.gather(
             *(
-                user(c, step["base"] + p, deadline, latencies, errors)
+                user(c, step["base"] + p, window, latencies, errors)
                 for c, p in zip(clients, step["paths"], strict=True)
             )
         )
-        results.append(
-            {
-                "latencies": latencies,
-                "elapsed": min(time.perf_counter(), deadline) - start,
-                "errors": dict(errors),
-            }
-        )
+        results.append({"latencies": latencies, "elapsed": step["seconds"], "errors": dict(errors)})
     for c in clients:
         await c.aclose()
     return results
@@ -240,43 +243,58 @@ async def queries_per_page(targets: list[dict[str, Any]]) -> dict[str, dict[str,
 
 
 def worker_pids(parent: int) -> list[int]:
+    """uvicorn's worker processes (spawned by multiprocessing, beside its resource tracker)."""
     children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-    return [int(c) for c in children]
+    return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
-def summarise_profile(collapsed: Path, top: int = 25) -> None:
-    """Self time by function, and inclusive time by area of the code (what the page spends on
-    the session, the tenant check, SQL, templates)."""
-    own: collections.Counter[str] = collections.Counter()
-    areas: collections.Counter[str] = collections.Counter()
-    total = 0
-    area_of = [
-        ("session lookup (auth middleware)", "auth/middleware.py"),
-        ("tenant resolution (tenancy)", "core/tenancy.py"),
-        ("template rendering (jinja2)", "jinja2/"),
-        ("piccolo query building/results", "piccolo/"),
-        ("asyncpg (driver, protocol)", "asyncpg/"),
-        ("asyncpg pool acquire/release", "asyncpg/pool.py"),
-        ("csrf middleware", "core/csrf.py"),
-        ("uvicorn/h11 HTTP", "uvicorn/"),
-        ("starlette routing/responses", "starlette/"),
-    ]
+LIBRARIES = ("piccolo", "asyncpg", "jinja2", "markupsafe", "starlette", "uvicorn", "httptools")
+
+
+def _where(frame: str) -> tuple[str, str]:
+    """("func", "path") of a py-spy frame written `func (path:line)`; the path is relative to
+    its sys.path entry (`portal/core/db.py`), given a leading slash here."""
+    func, _, rest = frame.partition(" (")
+    return func, "/" + rest.rpartition(":")[0].lstrip("/")
+
+
+def summarise_profile(collapsed: Path, top: int = 15) -> None:
+    """Where the event loop's thread is busy, two ways: the library running (leaf frame), and
+    the innermost portal function on the stack (what the portal was doing, its SQL and
+    templates included). Samples of other threads, and of the loop waiting in select(), are
+    left out."""
+    library: collections.Counter[str] = collections.Counter()
+    portal_fn: collections.Counter[str] = collections.Counter()
+    busy = idle = 0
     for line in collapsed.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
-        samples = int(n)
-        total += samples
         frames = stack.split(";")
-        own[frames[-1]] += samples
-        for label, needle in area_of:
-            if any(needle in f for f in frames):
-                areas[label] += samples
-    print(f"\nprofile of one portal worker, home page ({total} samples):")
-    print("inclusive, by area (an area includes what it calls):")
-    for label, count in areas.most_common():
+        if not any("asyncio/runners.py" in f for f in frames):
+            continue  # another thread (thread pool, multiprocessing pipe)
+        if "asyncio/runners.py" in frames[-1] or "selectors.py" in frames[-1]:
+            idle += int(n)
+            continue
+        samples = int(n)
+        busy += samples
+        leaf = _where(frames[-1])[1]
+        lib = next((x for x in LIBRARIES if f"/{x}/" in leaf), "")
+        library[lib or ("portal" if "/portal/" in leaf else "python stdlib, asyncio, other")] += (
+            samples
+        )
+        inner = next((f for f in reversed(frames) if "/portal/" in _where(f)[1]), "")
+        func, path = _where(inner) if inner else ("(outside the portal)", "")
+        portal_fn[f"{path.partition('/portal/')[2]}:{func}" if path else func] += samples
+    total = max(busy, 1)
+    print(
+        f"\nprofile of one portal worker, home page: event loop busy in {busy} samples,"
+        f" waiting in {idle} ({100 * busy / max(busy + idle, 1):.0f}% busy)"
+    )
+    print("busy time by library running:")
+    for label, count in library.most_common():
         print(f"  {100 * count / total:5.1f}%  {label}")
-    print("self time, top functions:")
-    for frame, count in own.most_common(top):
-        print(f"  {100 * count / total:5.1f}%  {frame}")
+    print("busy time by innermost portal function (its piccolo, asyncpg, jinja2 included):")
+    for label, count in portal_fn.most_common(top):
+        print(f"  {100 * count / total:5.1f}%  {label}")
 
 
 # Main ---------------------------------------------------------------------------------------
@@ -383,10 +401,10 @@ async def main() -> None:
             pid = worker_pids(servers[0].pid)
             out = Path(tempfile.mkdtemp(prefix="bench-pyspy-")) / "home.txt"
             spy = await asyncio.create_subprocess_exec(
-                *(PYSPY, "record", "--format", "raw", "--rate", "200", "--nonblocking"),
+                *(PYSPY, "record", "--format", "raw", "--rate", "200", "--idle", "--nonblocking"),
                 *("-o", str(out), "-d", str(int(SECONDS * 2)), "-p", str(pid[0])),
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=(out.parent / "py-spy.log").open("w"),
             )
             run_load({"tokens": tokens, "steps": [step("home", portal_url, SECONDS * 2)]})
             await spy.wait()
