@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import re
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,6 +89,7 @@ async def user(
         start = time.perf_counter()
         response = await client.get(url)
         end = time.perf_counter()
+        errors[0] += 1  # every answer, for the CPU per request
         if end > closes:
             return
         if end < opens:
@@ -111,16 +114,52 @@ async def drive(spec: dict[str, Any]) -> list[dict[str, Any]]:
         errors: collections.Counter[int] = collections.Counter()
         opens = time.perf_counter() + RAMP
         window = (opens, opens + step["seconds"])
+        app_before, db_before = cpu_seconds(step["pids"]), database_cpu(spec["database"])
         await asyncio.gather(
             *(
                 user(c, step["base"] + p, window, latencies, errors)
                 for c, p in zip(clients, step["paths"], strict=True)
             )
         )
-        results.append({"latencies": latencies, "elapsed": step["seconds"], "errors": dict(errors)})
+        answers = errors.pop(0, 0) or 1
+        db_after = database_cpu(spec["database"])
+        results.append(
+            {
+                "latencies": latencies,
+                "elapsed": step["seconds"],
+                "errors": dict(errors),
+                "app_cpu": (cpu_seconds(step["pids"]) - app_before) / answers,
+                "db_cpu": sum(t - db_before.get(pid, 0.0) for pid, t in db_after.items()) / answers,
+            }
+        )
     for c in clients:
         await c.aclose()
     return results
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def database_cpu(name: str) -> dict[int, float]:
+    """CPU so far of each PostgreSQL backend serving database `name` (its process title)."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                title = (proc / "cmdline").read_bytes()
+                if title.startswith(b"postgres:") and f" {name} ".encode() in title:
+                    found[int(proc.name)] = cpu_seconds([int(proc.name)])
+    return found
 
 
 def run_load(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -312,7 +351,8 @@ async def main() -> None:
     os.environ["PORTAL_DATABASE_URL"] = DATABASE_URL
     os.environ.setdefault("PORTAL_DATA_DIR", tempfile.mkdtemp(prefix="portal-bench-"))
     os.environ.setdefault("PORTAL_LOG_LEVEL", "WARNING")  # no access log line per request
-    sys.path.insert(0, str(HERE.parent))
+    # This checkout's portal, not the one the virtualenv was installed from.
+    sys.path[:0] = [str(ROOT), str(HERE.parent)]
     name = urlsplit(DATABASE_URL).path.lstrip("/")
     admin = await asyncpg.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres")
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -354,7 +394,7 @@ async def main() -> None:
     small = {"email": "thomas.dupuis@opale-habitat-demo.fr", "slug": "cote-opale"}
     queries = await queries_per_page([*{first["slug"]: first, last["slug"]: last}.values(), small])
 
-    env = {**os.environ}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the servers import this checkout too
     portal_port, bare_port = free_port(), free_port()
     python = sys.executable
     servers = [
@@ -379,12 +419,15 @@ async def main() -> None:
         for t in targets:  # one at a time: argon2 on 2 cores
             tokens.append(await sign_in(portal_url, t["email"], pages_seed.PASSWORD))
 
+        pids = {portal_url: worker_pids(servers[0].pid), bare_url: worker_pids(servers[1].pid)}
+
         def step(page: str, base: str, seconds: float) -> dict[str, Any]:
             return {
                 "page": page,
                 "base": base,
                 "seconds": seconds,
                 "paths": [path_of(page, t) for t in targets],
+                "pids": pids[base],
             }
 
         warm = [step("bare", bare_url, 1)] + [step(p, portal_url, 1) for p in PAGES]
@@ -395,7 +438,8 @@ async def main() -> None:
         for s in warm:
             s["page"] = "warm"
         load_start = os.getloadavg()
-        results = run_load({"tokens": tokens, "steps": warm + rounds})[len(warm) :]
+        load = {"tokens": tokens, "database": name}
+        results = run_load({**load, "steps": warm + rounds})[len(warm) :]
 
         if PYSPY:
             pid = worker_pids(servers[0].pid)
@@ -406,7 +450,7 @@ async def main() -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=(out.parent / "py-spy.log").open("w"),
             )
-            run_load({"tokens": tokens, "steps": [step("home", portal_url, SECONDS * 2)]})
+            run_load({**load, "steps": [step("home", portal_url, SECONDS * 2)]})
             await spy.wait()
     finally:
         for server in servers:
@@ -416,9 +460,13 @@ async def main() -> None:
 
     merged: dict[str, dict[str, Any]] = {}
     for s, r in zip(rounds, results, strict=True):
-        m = merged.setdefault(s["page"], {"latencies": [], "elapsed": 0.0, "errors": 0})
+        m = merged.setdefault(
+            s["page"], {"latencies": [], "elapsed": 0.0, "errors": 0, "app": [], "db": []}
+        )
         m["latencies"] += r["latencies"]
         m["elapsed"] += r["elapsed"]
+        m["app"].append(r["app_cpu"])
+        m["db"].append(r["db_cpu"])
         m["errors"] += sum(r["errors"].values())
     rate = {page: len(m["latencies"]) / m["elapsed"] for page, m in merged.items()}
 
@@ -428,7 +476,7 @@ async def main() -> None:
         f" and end {os.getloadavg()[0]:.2f}, load generator CPU {sum(spec_cpu):.0f} s"
     )
     header = f"{'page':<13}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'req/s':>8}{'ratio':>7}"
-    print(header + f"{'queries':>9}{'small':>7}  errors")
+    print(header + f"{'queries':>9}{'small':>7}{'app ms':>8}{'db ms':>7}  errors")
     for page, m in merged.items():
         lat = sorted(m["latencies"])
         if page == "bare":
@@ -442,12 +490,15 @@ async def main() -> None:
         print(
             f"{page:<13}{1000 * percentile(lat, 0.5):>8.0f}{1000 * percentile(lat, 0.95):>8.0f}"
             f"{1000 * percentile(lat, 0.99):>8.0f}{rate[page]:>8.0f}"
-            f"{rate[page] / rate['bare']:>7.2f}{q:>9}{few:>7}  {m['errors'] or ''}"
+            f"{rate[page] / rate['bare']:>7.2f}{q:>9}{few:>7}"
+            f"{1000 * statistics.mean(m['app']):>8.1f}{1000 * statistics.mean(m['db']):>7.1f}"
+            f"  {m['errors'] or ''}"
         )
     print(
         "queries: SQL statements of one request, first/last consortium when they differ;"
         " +Ntx: BEGIN/COMMIT besides; small: the same page of a consortium with fewer rows."
-        " ratio: req/s over the bare page's."
+        " ratio: req/s over the bare page's. app ms, db ms: CPU per request of the 2 web"
+        " workers and of the PostgreSQL backends."
     )
     if PYSPY:
         summarise_profile(out)
