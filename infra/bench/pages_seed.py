@@ -17,6 +17,7 @@ import asyncpg
 
 from portal import demo
 from portal.auth import service as auth
+from portal.conventions import editing
 from portal.conventions import repository as conventions_repository
 from portal.conventions import service as conventions
 from portal.core.db import transaction
@@ -68,7 +69,7 @@ async def seed_template() -> None:
     have = len(await conventions_repository.budget_lines(ctx, draft["id"]))
     async with transaction():
         for n in range(have, BUDGET_LINES):
-            await conventions.add_budget_line(
+            await editing.add_budget_line(
                 None,
                 opened,
                 pilot,
