@@ -31,20 +31,26 @@ def portal_server(**env: str) -> Iterator[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + 30
+    # A loaded machine (CI runs both engines side by side) may take long to start it: this waits
+    # on its health, it measures nothing.
+    deadline = time.monotonic() + 120
+    last = "no answer"
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            health = httpx.get(f"{url}/healthz", timeout=2)
+            if health.status_code == 200:
                 break
+            last = f"{health.status_code} {health.text[:300]}"
         except httpx.TransportError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
         if process.poll() is not None:
             raise RuntimeError(
                 f"portal serve stopped:\n{process.stdout.read() if process.stdout else ''}"
             )
     else:
         process.kill()
-        raise RuntimeError("portal serve did not answer within 30 s")
+        raise RuntimeError(f"portal serve was not healthy within 120 s: {last}")
     try:
         yield url
     finally:

@@ -412,6 +412,7 @@ class TestStorageDown:
     async def test_the_export_says_when_it_will_try_again_then_is_ready(
         self, client: httpx.AsyncClient, money: Money, monkeypatch  # type: ignore[no-untyped-def]
     ) -> None:
+        from portal.core import clock as portal_clock
         from portal.core import storage as storage_module
         from portal.core.storage import StorageError
         from portal.core.templating import PARIS
@@ -427,19 +428,20 @@ class TestStorageDown:
         async def refused(*args: object, **kwargs: object) -> None:
             raise StorageError("connection refused")
 
-        monkeypatch.setattr(backend, "put_file", refused)
-        await run_jobs()
-        [job] = await OutboxJob.select().where(OutboxJob.name == "payments.export")
-        retry = f"{job['run_after'].astimezone(PARIS):%H:%M}"
-        waiting = await client.get(page_url)
-        assert f"Nouvelle tentative à {retry}" in waiting.text
-        assert "stockage des documents ne répond pas" in waiting.text.replace("&#39;", "'")
-        assert 'http-equiv="refresh"' in waiting.text  # it keeps looking
-        assert "nouvelle tentative à" in (await client.get(f"{money.base}/exports")).text
-        assert job["attempts"] == 0  # an outage, not a failed attempt
+        # The storage comes back by undoing this patch only (not the clock's).
+        with monkeypatch.context() as down:
+            down.setattr(backend, "put_file", refused)
+            await run_jobs()
+            [job] = await OutboxJob.select().where(OutboxJob.name == "payments.export")
+            retry = f"{job['run_after'].astimezone(PARIS):%H:%M}"
+            waiting = await client.get(page_url)
+            assert f"Nouvelle tentative à {retry}" in waiting.text
+            assert "stockage des documents ne répond pas" in waiting.text.replace("&#39;", "'")
+            assert 'http-equiv="refresh"' in waiting.text  # it keeps looking
+            assert "nouvelle tentative à" in (await client.get(f"{money.base}/exports")).text
+            assert job["attempts"] == 0  # an outage, not a failed attempt
 
-        monkeypatch.undo()
-        await OutboxJob.update({OutboxJob.run_after: dt.datetime.now(dt.UTC)}).where(
+        await OutboxJob.update({OutboxJob.run_after: portal_clock.now()}).where(
             OutboxJob.id == job["id"]
         )
         await run_jobs()
