@@ -50,11 +50,13 @@ async def _ready_convention(slug: str, pilot: Any, title: str) -> uuid.UUID:
     from portal.conventions import demo as conventions_demo
     from portal.conventions import drafting, versions
     from portal.conventions.lifecycle import add_months
+    from portal.core.actor import Actor
     from portal.tenants.service import resolve_tenant
 
     ctx = await resolve_tenant(slug, pilot.id)
     assert ctx is not None
-    convention = await drafting.create(None, ctx, pilot, "partnership", title)
+    actor = Actor.system(pilot.id, pilot.email)
+    convention = await drafting.create(actor, ctx, pilot, "partnership", title)
     start = add_months(dt.date.today().replace(day=1), 30)
     info = {
         "title": title,
@@ -88,9 +90,9 @@ async def _ready_convention(slug: str, pilot: Any, title: str) -> uuid.UUID:
 
     signatories = {o["name"]: ("Claire Martin", "Directrice") for o in await organisations(ctx)}
     opened = await conventions_demo._prepare(slug, pilot, convention, info, lines, signatories)
-    await versions.change_status(None, opened, pilot, "review")
+    await versions.change_status(actor, opened, pilot, "review")
     opened = await conventions_demo._opened(slug, pilot, convention)
-    await versions.change_status(None, opened, pilot, "ready")
+    await versions.change_status(actor, opened, pilot, "ready")
     return convention
 
 
@@ -110,6 +112,7 @@ def _request_form(email: str, external: bool) -> dict[str, str]:
 
 async def seed(accounts: list[tuple[str, str, str, str]], make_client: Any) -> Seeded:
     from portal.auth import service as auth
+    from portal.core.actor import Actor
     from portal.documents.tables import DocumentItem
     from portal.jobs import repository as jobs
     from portal.jobs.enums import JobStatus
@@ -225,7 +228,12 @@ async def seed(accounts: list[tuple[str, str, str, str]], make_client: Any) -> S
     finance_ctx = await resolve_tenant(slug, finance.id)
     assert finance_ctx is not None
     await exports.save_model(
-        None, finance_ctx, finance, "Modèle de test", exports.default_choice(), ExportFormat.CSV
+        Actor.system(finance.id, finance.email),
+        finance_ctx,
+        finance,
+        "Modèle de test",
+        exports.default_choice(),
+        ExportFormat.CSV,
     )
     starts["finance"].append(f"{base}/versements/exports")
 

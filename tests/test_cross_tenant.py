@@ -136,6 +136,7 @@ async def rows_of(consortium_id: uuid.UUID) -> Rows:
 async def _an_export(accounts: list[tuple[str, str, str, str]], slug: str) -> None:
     """The seed saves an export model; an export itself is asked here, as finance would."""
     from portal.auth import service as auth
+    from portal.core.actor import Actor
     from portal.payments import exports
     from portal.payments.enums import ExportFormat
     from portal.payments.repository import LineFilter
@@ -147,7 +148,12 @@ async def _an_export(accounts: list[tuple[str, str, str, str]], slug: str) -> No
     ctx = await resolve_tenant(slug, finance.id)
     assert ctx is not None
     await exports.request_export(
-        None, ctx, finance, exports.default_choice(), ExportFormat.CSV, LineFilter()
+        Actor.system(finance.id, finance.email),
+        ctx,
+        finance,
+        exports.default_choice(),
+        ExportFormat.CSV,
+        LineFilter(),
     )
 
 

@@ -20,6 +20,7 @@ from portal.auth import service as auth
 from portal.conventions import editing
 from portal.conventions import repository as conventions_repository
 from portal.conventions import service as conventions
+from portal.core.actor import Actor
 from portal.core.db import transaction
 from portal.core.permissions import Role
 from portal.documents import repository as documents_repository
@@ -70,7 +71,7 @@ async def seed_template() -> None:
     async with transaction():
         for n in range(have, BUDGET_LINES):
             await editing.add_budget_line(
-                None,
+                Actor.system(pilot.id, pilot.email),
                 opened,
                 pilot,
                 {
@@ -94,7 +95,7 @@ async def seed_template() -> None:
     start: dt.date = signed["starts_on"]
     async with transaction():
         await schedules.create(
-            None,
+            Actor.system(finance.id, finance.email),
             fctx,
             finance,
             ScheduleDraft(

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal.core.actor import Actor
 from portal.core.forms import read_form, submit
 from portal.core.permissions import Endpoint, Role
 from portal.core.responses import path_uuid, see_other
@@ -74,9 +75,10 @@ async def _home(
 @admin_only
 async def consortium_create(request: Request) -> Response:
     result = service.consortium_form(await read_form(request))
-    user = request.state.user
     consortium_id = await submit(
-        result, lambda: service.create_consortium(request, user, result.values), "name"
+        result,
+        lambda: service.create_consortium(Actor.of_request(request), result.values),
+        "name",
     )
     if consortium_id is None:
         return await _home(request, result.errors, result.values)
@@ -117,9 +119,10 @@ async def consortium_detail(request: Request) -> Response:
 async def consortium_organisation_add(request: Request) -> Response:
     scope, consortium = await _consortium(request)
     result = service.organisation_form(await read_form(request))
-    user = request.state.user
     await submit(
-        result, lambda: service.add_organisation(request, scope, user, result.values), "siret"
+        result,
+        lambda: service.add_organisation(Actor.of_request(request), scope, result.values),
+        "siret",
     )
     if not result.ok:
         return await _detail(request, result.errors, result.values, "organisation")
@@ -131,7 +134,11 @@ async def consortium_invite(request: Request) -> Response:
     scope, consortium = await _consortium(request)
     result = service.invitation_form(await read_form(request))
     user = request.state.user
-    await submit(result, lambda: service.invite(request, scope, user, result.values), "email")
+    await submit(
+        result,
+        lambda: service.invite(Actor.of_request(request), scope, user, result.values),
+        "email",
+    )
     if not result.ok:
         return await _detail(request, result.errors, result.values, "invitation")
     return flash(

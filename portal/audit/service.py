@@ -3,68 +3,43 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Protocol
-
-from starlette.requests import Request
+from typing import Any
 
 from portal.audit import repository
 from portal.audit.enums import AuditTag
+from portal.core.actor import Actor
 from portal.core.tenancy import TenantScope
-
-
-def client_ip(request: Request | None) -> str:
-    if request is None or request.client is None:
-        return ""
-    return request.client.host
 
 
 async def record(
     tag: AuditTag,
+    actor: Actor,
     *,
-    request: Request | None = None,
-    actor_id: uuid.UUID | None = None,
-    actor_email: str = "",
     consortium_id: uuid.UUID | None = None,
     subject: str = "",
     **details: Any,
 ) -> None:
+    # The table has no user-agent column: the signing events keep it, where it is evidence.
     await repository.insert(
         tag=tag.value,
-        actor_id=actor_id,
-        actor_email=actor_email,
+        actor_id=actor.user_id,
+        actor_email=actor.email,
         consortium_id=consortium_id,
         subject=subject,
-        ip=client_ip(request),
+        ip=actor.ip,
         details=details,
     )
 
 
-class Actor(Protocol):
-    @property
-    def id(self) -> uuid.UUID: ...
-
-    @property
-    def email(self) -> str: ...
-
-
 async def record_action(
     tag: AuditTag,
-    request: Request | None,
     actor: Actor,
     scope: TenantScope,
     subject: str = "",
     **details: Any,
 ) -> None:
-    """An action by a signed-in person on a consortium."""
-    await record(
-        tag,
-        request=request,
-        actor_id=actor.id,
-        actor_email=actor.email,
-        consortium_id=scope.consortium_id,
-        subject=subject,
-        **details,
-    )
+    """An action on a consortium."""
+    await record(tag, actor, consortium_id=scope.consortium_id, subject=subject, **details)
 
 
 async def tenant_events(ctx: TenantScope) -> list[dict[str, Any]]:

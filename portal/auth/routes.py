@@ -14,8 +14,9 @@ from portal.audit.enums import AuditTag
 from portal.auth import oidc, service, throttle
 from portal.auth.middleware import COOKIE
 from portal.auth.service import AuthError, CurrentUser
-from portal.auth.sessions import log_in
+from portal.auth.web import log_in
 from portal.core import csrf
+from portal.core.actor import Actor
 from portal.core.forms import FieldError, FormResult, read_form, text
 from portal.core.responses import (
     cookie_name,
@@ -74,7 +75,7 @@ async def login_submit(request: Request) -> Response:
         page = await _login_page(request, {}, email, 429, budget.message)
         return throttle.retry_after(page, budget)
     try:
-        user = await service.authenticate(request, email, password)
+        user = await service.authenticate(Actor.of_request(request), email, password)
     except AuthError as exc:
         # Only failures count: a whole office behind one address logs in every morning.
         await throttle.pause(await throttle.hit("login", address, *LOGIN_FAILURES_PER_ADDRESS))
@@ -88,9 +89,7 @@ async def logout(request: Request) -> Response:
     if token:
         await service.end_session(token)
     if user:
-        await audit.record(
-            AuditTag.LOGOUT, request=request, actor_id=user.id, actor_email=user.email
-        )
+        await audit.record(AuditTag.LOGOUT, Actor.of_request(request))
     csrf.rotate(request, None)
     response = see_other("/login")
     delete_private_cookie(response, COOKIE)
@@ -109,7 +108,7 @@ async def password_forgot(request: Request) -> Response:
             email = text(form, "email", 254)
             if budget.over:
                 raise AuthError(budget.message, "email")
-            await service.request_password_reset(request, email)
+            await service.request_password_reset(Actor.of_request(request), email)
         except FieldError as exc:
             errors["email"] = exc.message
         else:
@@ -142,7 +141,7 @@ async def password_reset(request: Request) -> Response:
             errors["password_confirm"] = "Les deux mots de passe ne sont pas identiques."
         else:
             try:
-                await service.reset_password(request, token, password)
+                await service.reset_password(Actor.of_request(request), token, password)
             except AuthError as exc:
                 if exc.field:
                     errors[exc.field] = exc.message
@@ -199,12 +198,12 @@ async def oidc_callback(request: Request) -> Response:
         identity = await oidc.finish(provider, flow, params.get("code", ""))
     except oidc.OidcError as exc:
         return await _login_page(request, {}, "", 400, str(exc))
-    user = await _oidc_user(request, provider.name, identity)
+    actor = Actor.of_request(request)
+    user = await _oidc_user(actor, provider.name, identity)
     if user is None:
         await audit.record(
             AuditTag.LOGIN_OIDC_REFUSED,
-            request=request,
-            actor_email=identity.email or "",
+            actor.identified(None, identity.email or ""),
             subject=f"{provider.name}:{identity.subject}",
             email_verified=identity.email_verified,
         )
@@ -214,9 +213,7 @@ async def oidc_callback(request: Request) -> Response:
     else:
         await audit.record(
             AuditTag.LOGIN_OIDC_SUCCEEDED,
-            request=request,
-            actor_id=user.id,
-            actor_email=user.email,
+            actor.identified(user.id, user.email),
             subject=f"{provider.name}:{identity.subject}",
         )
         response = await log_in(request, user, safe_next(flow.get("next")))
@@ -225,7 +222,7 @@ async def oidc_callback(request: Request) -> Response:
 
 
 async def _oidc_user(
-    request: Request, provider: str, identity: oidc.VerifiedIdentity
+    actor: Actor, provider: str, identity: oidc.VerifiedIdentity
 ) -> CurrentUser | None:
     """The linking rule: a known identity; else a verified e-mail matching an existing account
     or an open invitation. Anyone else gets no account and no access."""
@@ -244,7 +241,7 @@ async def _oidc_user(
             user_id = await service.create_user(identity.email, identity.full_name, None)
             user = CurrentUser(user_id, identity.email, identity.full_name, False)
         await service.link_identity(provider, identity.subject, user.id, identity.email)
-        await tenants.accept_invitations_for_verified_email(request, user)
+        await tenants.accept_invitations_for_verified_email(actor, user)
     return user
 
 

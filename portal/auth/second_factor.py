@@ -30,11 +30,11 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pyotp
 import segno
 from cryptography.fernet import Fernet, InvalidToken
-from starlette.requests import Request
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
@@ -42,6 +42,7 @@ from portal.auth import repository
 from portal.auth.enums import LoginOutcome
 from portal.auth.service import AuthError, CurrentUser
 from portal.core import clock, security
+from portal.core.actor import Actor
 from portal.core.db import transaction
 from portal.settings import get_settings
 
@@ -150,7 +151,7 @@ async def enrolment(user: CurrentUser) -> Enrolment | None:
     )
 
 
-async def confirm_enrolment(request: Request, user: CurrentUser, raw_code: str) -> list[str]:
+async def confirm_enrolment(actor: Actor, user: CurrentUser, raw_code: str) -> list[str]:
     """Puts the secret in force once a first code matches; returns the recovery codes, which
     only this answer ever shows."""
     row = await _row(user.id)
@@ -165,12 +166,7 @@ async def confirm_enrolment(request: Request, user: CurrentUser, raw_code: str) 
             raise SecondFactorError(REPLAYED_CODE, "code")
         await repository.update_user(user.id, totp_confirmed_at=at)
         codes = await _new_recovery_codes(user.id)
-        await audit.record(
-            AuditTag.SECOND_FACTOR_ENABLED,
-            request=request,
-            actor_id=user.id,
-            actor_email=user.email,
-        )
+        await _record(AuditTag.SECOND_FACTOR_ENABLED, actor, user)
     return codes
 
 
@@ -184,26 +180,21 @@ async def _new_recovery_codes(user_id: uuid.UUID) -> list[str]:
     return [f"{c[:half]}-{c[half:]}" for c in codes]
 
 
-async def renew_recovery_codes(request: Request, user: CurrentUser, raw_code: str) -> list[str]:
+async def renew_recovery_codes(actor: Actor, user: CurrentUser, raw_code: str) -> list[str]:
     """New codes (the old ones stop working), against a current code from the app."""
-    await _check_totp(request, user, raw_code)
+    await _check_totp(actor, user, raw_code)
     async with transaction():
         return await _new_recovery_codes(user.id)
 
 
-async def disable(request: Request, user: CurrentUser, raw_code: str) -> None:
-    await _check_totp(request, user, raw_code)
+async def disable(actor: Actor, user: CurrentUser, raw_code: str) -> None:
+    await _check_totp(actor, user, raw_code)
     async with transaction():
         await repository.update_user(
             user.id, totp_secret=None, totp_confirmed_at=None, totp_last_step=0
         )
         await repository.replace_recovery_codes(user.id, [])
-        await audit.record(
-            AuditTag.SECOND_FACTOR_DISABLED,
-            request=request,
-            actor_id=user.id,
-            actor_email=user.email,
-        )
+        await _record(AuditTag.SECOND_FACTOR_DISABLED, actor, user)
 
 
 async def remaining_recovery_codes(user: CurrentUser) -> int:
@@ -225,7 +216,7 @@ async def _locked(email: str, at: dt.datetime) -> bool:
     return len(failures) >= MAX_FAILURES
 
 
-async def _check_totp(request: Request, user: CurrentUser, raw_code: str) -> None:
+async def _check_totp(actor: Actor, user: CurrentUser, raw_code: str) -> None:
     """A current code from the app, for changes made from a signed-in session (a stolen
     session must not be enough to turn the second factor off). Throttled like the login; call
     it outside a transaction, or the failure it records would be rolled back with it."""
@@ -237,23 +228,19 @@ async def _check_totp(request: Request, user: CurrentUser, raw_code: str) -> Non
         raise SecondFactorError(LOCKED, "code")
     step = _matching_step(_decrypt_secret(str(row["totp_secret"])), _normalise(raw_code), at)
     if step is None:
-        await repository.insert_attempt(
-            user.email, LoginOutcome.SECOND_FACTOR_FAILED, audit.client_ip(request), at
-        )
+        await repository.insert_attempt(user.email, LoginOutcome.SECOND_FACTOR_FAILED, actor.ip, at)
         raise SecondFactorError(WRONG_CODE, "code")
     if not await repository.claim_totp_step(user.id, step):
         raise SecondFactorError(REPLAYED_CODE, "code")
 
 
-async def verify_login(request: Request, user: CurrentUser, raw_code: str) -> None:
+async def verify_login(actor: Actor, user: CurrentUser, raw_code: str) -> None:
     """Accepts a current TOTP code or an unused recovery code; raises with a French message.
     A `SecondFactorError` without a field means the code step is locked: start again later."""
     at = clock.now()
-    ip = audit.client_ip(request)
+    ip = actor.ip
     if await _locked(user.email, at):
-        await audit.record(
-            AuditTag.SECOND_FACTOR_LOCKED, request=request, actor_id=user.id, actor_email=user.email
-        )
+        await _record(AuditTag.SECOND_FACTOR_LOCKED, actor, user)
         raise SecondFactorError(LOCKED)
     code = _normalise(raw_code)
     row = await _row(user.id)
@@ -262,29 +249,24 @@ async def verify_login(request: Request, user: CurrentUser, raw_code: str) -> No
         step = _matching_step(_decrypt_secret(str(row["totp_secret"])), code, at)
         if step is not None:
             if await repository.claim_totp_step(user.id, step):
-                await _succeeded(request, user, "totp")
+                await _succeeded(actor, user, "totp")
                 return
             problem = REPLAYED_CODE
     elif code and await repository.consume_recovery_code(user.id, _recovery_hash(code), at):
-        await audit.record(
-            AuditTag.RECOVERY_CODE_USED, request=request, actor_id=user.id, actor_email=user.email
-        )
-        await _succeeded(request, user, "recovery_code")
+        await _record(AuditTag.RECOVERY_CODE_USED, actor, user)
+        await _succeeded(actor, user, "recovery_code")
         return
     await repository.insert_attempt(user.email, LoginOutcome.SECOND_FACTOR_FAILED, ip, at)
-    await audit.record(
-        AuditTag.SECOND_FACTOR_FAILED, request=request, actor_id=user.id, actor_email=user.email
-    )
+    await _record(AuditTag.SECOND_FACTOR_FAILED, actor, user)
     if await _locked(user.email, at):
         raise SecondFactorError(LOCKED)
     raise SecondFactorError(problem, "code")
 
 
-async def _succeeded(request: Request, user: CurrentUser, method: str) -> None:
-    await audit.record(
-        AuditTag.SECOND_FACTOR_SUCCEEDED,
-        request=request,
-        actor_id=user.id,
-        actor_email=user.email,
-        method=method,
-    )
+async def _succeeded(actor: Actor, user: CurrentUser, method: str) -> None:
+    await _record(AuditTag.SECOND_FACTOR_SUCCEEDED, actor, user, method=method)
+
+
+async def _record(tag: AuditTag, actor: Actor, user: CurrentUser, **details: Any) -> None:
+    # During login the session does not hold the person yet: the audit names them anyway.
+    await audit.record(tag, actor.identified(user.id, user.email), **details)

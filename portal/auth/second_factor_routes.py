@@ -13,7 +13,8 @@ from portal.auth import second_factor, service, throttle
 from portal.auth.middleware import COOKIE
 from portal.auth.routes import LOGIN_FAILURES_PER_ADDRESS
 from portal.auth.second_factor import SecondFactorError
-from portal.auth.sessions import open_session
+from portal.auth.web import open_session
+from portal.core.actor import Actor
 from portal.core.forms import read_form, text
 from portal.core.permissions import login_required
 from portal.core.responses import delete_private_cookie, safe_next, see_other
@@ -53,7 +54,9 @@ async def login_code(request: Request) -> Response:
             return throttle.retry_after(page, budget)
         form = await read_form(request)
         try:
-            await second_factor.verify_login(request, user, text(form, "code", 64))
+            await second_factor.verify_login(
+                Actor.of_request(request), user, text(form, "code", 64)
+            )
         except SecondFactorError as exc:
             if exc.field:
                 await throttle.pause(
@@ -131,7 +134,7 @@ async def totp_confirm(request: Request) -> Response:
     next_url = safe_next(text(form, "next", 500), "")
     try:
         codes = await second_factor.confirm_enrolment(
-            request, request.state.user, text(form, "code", 64)
+            Actor.of_request(request), request.state.user, text(form, "code", 64)
         )
     except SecondFactorError as exc:
         if not exc.field:
@@ -158,7 +161,7 @@ async def recovery_codes_renew(request: Request) -> Response:
     form = await read_form(request)
     try:
         codes = await second_factor.renew_recovery_codes(
-            request, request.state.user, text(form, "renew_code", 64)
+            Actor.of_request(request), request.state.user, text(form, "renew_code", 64)
         )
     except SecondFactorError as exc:
         return await _account_page(request, {"renew_code": exc.message})
@@ -169,7 +172,9 @@ async def recovery_codes_renew(request: Request) -> Response:
 async def totp_disable(request: Request) -> Response:
     form = await read_form(request)
     try:
-        await second_factor.disable(request, request.state.user, text(form, "disable_code", 64))
+        await second_factor.disable(
+            Actor.of_request(request), request.state.user, text(form, "disable_code", 64)
+        )
     except SecondFactorError as exc:
         return await _account_page(request, {"disable_code": exc.message})
     return flash(see_other(ACCOUNT), "La double authentification est désactivée.")

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth import jobs, repository, throttle
 from portal.auth.enums import LoginOutcome
 from portal.core import clock, mail, security
+from portal.core.actor import Actor
 from portal.core.db import transaction
 from portal.core.forms import FieldError
 from portal.jobs import service as job_service
@@ -86,26 +86,25 @@ async def locked_until(email: str, at: dt.datetime, ip: str) -> dt.datetime | No
     return end if end is not None and end > at else None
 
 
-async def authenticate(request: Request, raw_email: str, password: str) -> CurrentUser:
+async def authenticate(actor: Actor, raw_email: str, password: str) -> CurrentUser:
+    """`actor`: the anonymous visitor; the audit names the account they tried."""
     email = normalise_email(raw_email) or raw_email.strip().lower()[:254]
-    ip = audit.client_ip(request)
+    ip = actor.ip
     at = clock.now()
     if await locked_until(email, at, ip):
         await repository.insert_attempt(email, LoginOutcome.LOCKED, ip, at)
-        await audit.record(AuditTag.LOGIN_LOCKED, request=request, actor_email=email)
+        await audit.record(AuditTag.LOGIN_LOCKED, actor.identified(None, email))
         raise AuthError(LOCKED_MESSAGE)
     row = await repository.user_by_email(email)
     ok = security.verify_password(row["password_hash"] if row else None, password)
     if not (row and ok and row["is_active"]):
         await repository.insert_attempt(email, LoginOutcome.FAILED, ip, at)
-        await audit.record(AuditTag.LOGIN_FAILED, request=request, actor_email=email)
+        await audit.record(AuditTag.LOGIN_FAILED, actor.identified(None, email))
         if await locked_until(email, at, ip):
             raise AuthError(LOCKED_MESSAGE)
         raise AuthError(FAILED_MESSAGE)
     await repository.insert_attempt(email, LoginOutcome.SUCCEEDED, ip, at)
-    await audit.record(
-        AuditTag.LOGIN_SUCCEEDED, request=request, actor_id=row["id"], actor_email=email
-    )
+    await audit.record(AuditTag.LOGIN_SUCCEEDED, actor.identified(row["id"], email))
     return _current(row)
 
 
@@ -154,7 +153,7 @@ async def user_by_email(email: str) -> CurrentUser | None:
     return _current(row) if row else None
 
 
-async def request_password_reset(request: Request, raw_email: str) -> None:
+async def request_password_reset(actor: Actor, raw_email: str) -> None:
     """Sends a single-use link if the account exists; says nothing either way."""
     email = normalise_email(raw_email)
     if email is None:
@@ -172,12 +171,7 @@ async def request_password_reset(request: Request, raw_email: str) -> None:
         await repository.insert_reset_token(
             token_id, row["id"], security.token_hash(token), clock.now() + RESET_LIFETIME
         )
-        await audit.record(
-            AuditTag.PASSWORD_RESET_REQUESTED,
-            request=request,
-            actor_id=row["id"],
-            actor_email=email,
-        )
+        await audit.record(AuditTag.PASSWORD_RESET_REQUESTED, actor.identified(row["id"], email))
         await jobs.enqueue_password_reset_email(token_id)
 
 
@@ -206,7 +200,7 @@ async def reset_token_is_valid(token: str) -> bool:
     return await repository.valid_reset_token(security.token_hash(token), clock.now()) is not None
 
 
-async def reset_password(request: Request, token: str, password: str) -> None:
+async def reset_password(actor: Actor, token: str, password: str) -> None:
     found = await repository.valid_reset_token(security.token_hash(token), clock.now())
     person = await repository.user_by_id(found["user"]) if found else None
     inputs = (person["email"], person["full_name"]) if person else ()
@@ -224,7 +218,7 @@ async def reset_password(request: Request, token: str, password: str) -> None:
         await repository.update_user(row["user"], password_hash=security.hash_password(password))
         # A reset means the old password may be known to someone else: close every session.
         await repository.delete_sessions_of(row["user"])
-        await audit.record(AuditTag.PASSWORD_RESET_DONE, request=request, actor_id=row["user"])
+        await audit.record(AuditTag.PASSWORD_RESET_DONE, actor.identified(row["user"], ""))
 
 
 async def create_user(email: str, full_name: str, password: str | None) -> uuid.UUID:
@@ -257,7 +251,7 @@ async def create_admin(raw_email: str, full_name: str, password: str) -> uuid.UU
             user_id = await repository.insert_user(
                 email, full_name, security.hash_password(password), is_platform_admin=True
             )
-        await audit.record(AuditTag.ADMIN_CREATED, actor_id=user_id, actor_email=email)
+        await audit.record(AuditTag.ADMIN_CREATED, Actor.system(user_id, email))
     return user_id
 
 
@@ -273,14 +267,7 @@ async def link_identity(provider: str, subject: str, user_id: uuid.UUID, email: 
     await repository.insert_identity(provider, subject, user_id, email)
 
 
-# For the other domains' pages: logging in, throttling per address ------------------------------
-
-
-async def log_in(request: Request, user: CurrentUser, next_url: str) -> RedirectResponse:
-    """The redirect that opens a fresh session for `user` (see `sessions.log_in`)."""
-    from portal.auth import sessions  # which imports this module (through second_factor)
-
-    return await sessions.log_in(request, user, next_url)
+# For the other domains' pages: throttling per address (logging in is `web.log_in`) ----------------
 
 
 def client_address(scope: Any) -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import anyio.to_thread
 from pypdf import PdfReader
-from starlette.requests import Request
 
 from portal.auth.service import CurrentUser
 from portal.conventions import repository
@@ -19,6 +18,7 @@ from portal.conventions.service import (
     require_edit,
 )
 from portal.core import antivirus, clock
+from portal.core.actor import Actor
 from portal.core.db import transaction
 from portal.core.outage import Unavailable
 from portal.core.storage import get_storage
@@ -37,7 +37,7 @@ def _count_pages(path: Path) -> int:
 
 
 async def add_annex(
-    request: Request | None, opened: Opened, user: CurrentUser, title: str, received: ReceivedFile
+    actor: Actor, opened: Opened, user: CurrentUser, title: str, received: ReceivedFile
 ) -> None:
     """A PDF appended to the convention's PDF. Raises `UploadRefused`; nothing stays stored
     when refused."""
@@ -76,7 +76,7 @@ async def add_annex(
                             "uploaded_by_name": user.full_name,
                         },
                     )
-                    await record(request, opened, user, f"Annexe ajoutée : {title}")
+                    await record(actor, opened, user, f"Annexe ajoutée : {title}")
                     await handle.confirm()
         except Unavailable as exc:
             raise UploadRefused(exc.message, status_code=503) from exc
@@ -85,7 +85,7 @@ async def add_annex(
 
 
 async def remove_annex(
-    request: Request | None, opened: Opened, user: CurrentUser, annex_id: uuid.UUID
+    actor: Actor, opened: Opened, user: CurrentUser, annex_id: uuid.UUID
 ) -> None:
     require_edit(opened)
     annex = await repository.annex(opened.ctx, opened.id, annex_id)
@@ -93,7 +93,7 @@ async def remove_annex(
         raise LookupError(annex_id)
     async with transaction():
         await repository.remove_annex(opened.ctx, opened.id, annex_id, clock.now())
-        await record(request, opened, user, f"Annexe retirée : {annex['title']}")
+        await record(actor, opened, user, f"Annexe retirée : {annex['title']}")
 
 
 async def annex_chunks(opened: Opened, annex_id: uuid.UUID) -> tuple[Row, AsyncIterator[bytes]]:

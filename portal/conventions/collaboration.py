@@ -8,8 +8,6 @@ import re
 import uuid
 from typing import Any
 
-from starlette.requests import Request
-
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions import access, models, repository, text
@@ -27,6 +25,7 @@ from portal.conventions.service import (
     subject,
 )
 from portal.core import clock
+from portal.core.actor import Actor
 from portal.core.db import transaction
 from portal.core.forms import FieldError
 from portal.core.tenancy import TenantContext
@@ -87,7 +86,7 @@ async def article_page(opened: Opened, article_id: uuid.UUID) -> dict[str, Any] 
 
 
 async def add_article(
-    request: Request | None, opened: Opened, user: CurrentUser, title: str, body: str
+    actor: Actor, opened: Opened, user: CurrentUser, title: str, body: str
 ) -> uuid.UUID:
     require_edit(opened)
     if not title:
@@ -95,12 +94,12 @@ async def add_article(
     async with transaction():
         position = len(await repository.articles(opened.ctx, opened.id)) + 1
         article_id = await insert_article(opened.ctx, user, opened.id, position, title, body)
-        await record(request, opened, user, f"Article ajouté : {title}")
+        await record(actor, opened, user, f"Article ajouté : {title}")
     return article_id
 
 
 async def save_article(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     article_id: uuid.UUID,
@@ -154,7 +153,7 @@ async def save_article(
 
 
 async def move_article(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     article_id: uuid.UUID,
@@ -176,7 +175,7 @@ async def move_article(
                     opened.ctx, opened.id, article["id"], {"position": position}
                 )
         await record(
-            request,
+            actor,
             opened,
             user,
             f"Article « {articles[target]['title']} » déplacé en position {target + 1}",
@@ -184,7 +183,7 @@ async def move_article(
 
 
 async def remove_article(
-    request: Request | None, opened: Opened, user: CurrentUser, article_id: uuid.UUID
+    actor: Actor, opened: Opened, user: CurrentUser, article_id: uuid.UUID
 ) -> None:
     require_edit(opened)
     article = await repository.article(opened.ctx, opened.id, article_id)
@@ -213,7 +212,7 @@ async def remove_article(
                 await repository.update_article(
                     opened.ctx, opened.id, other["id"], {"position": position}
                 )
-        await record(request, opened, user, f"Article supprimé : {article['title']}")
+        await record(actor, opened, user, f"Article supprimé : {article['title']}")
 
 
 # Comments, mentions, proposals ----------------------------------------------------------------
@@ -237,7 +236,7 @@ async def _mentionable(opened: Opened) -> list[Row]:
 
 
 async def add_comment(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     article_id: uuid.UUID,
@@ -304,7 +303,7 @@ async def resolve_thread(opened: Opened, user: CurrentUser, thread_id: uuid.UUID
 
 
 async def suggest(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     article_id: uuid.UUID,
@@ -342,7 +341,7 @@ async def suggest(
             },
         )
         await record(
-            request, opened, user, f"Modification proposée sur l'article « {article['title']} »"
+            actor, opened, user, f"Modification proposée sur l'article « {article['title']} »"
         )
         await notifications.notify(
             await tenants.active_pilots(opened.ctx),
@@ -357,7 +356,7 @@ async def suggest(
 
 
 async def decide(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     suggestion_id: uuid.UUID,
@@ -424,7 +423,7 @@ async def decide(
             )
         verdict = "acceptée" if accept else "rejetée"
         await record(
-            request,
+            actor,
             opened,
             user,
             f"Proposition de {proposal['author_name']} sur « {article['title']} » {verdict}"

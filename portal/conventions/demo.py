@@ -14,9 +14,15 @@ from portal.conventions.enums import PartyRole
 from portal.conventions.lifecycle import add_months
 from portal.conventions.service import Opened
 from portal.core import clock
+from portal.core.actor import Actor
 from portal.tenants import service as tenants
 
 LEAD = "Rhône Habitat Solidaire"
+
+
+def _actor(user: CurrentUser) -> Actor:
+    """The demo command, acting as one of the demo people."""
+    return Actor.system(user.id, user.email)
 
 
 async def _opened(slug: str, user: CurrentUser, convention_id: uuid.UUID) -> Opened:
@@ -36,7 +42,7 @@ async def _prepare(
     signatories: dict[str, tuple[str, str]],
 ) -> Opened:
     opened = await _opened(slug, pilot, convention_id)
-    await editing.update_info(None, opened, pilot, info, opened.row["revision"])
+    await editing.update_info(_actor(pilot), opened, pilot, info, opened.row["revision"])
     opened = await _opened(slug, pilot, convention_id)
     for line in lines:
         values = {
@@ -46,7 +52,7 @@ async def _prepare(
             "funding_line": "",
             **line,
         }
-        await editing.add_budget_line(None, opened, pilot, values)
+        await editing.add_budget_line(_actor(pilot), opened, pilot, values)
     for party in await repository.parties(opened.ctx, convention_id):
         name, title = signatories.get(party["organisation_name"], (party["signatory_name"], ""))
         role = party["role"]
@@ -54,7 +60,7 @@ async def _prepare(
             is_lead = party["organisation_name"] == LEAD
             role = PartyRole.LEAD_LESSOR if is_lead else PartyRole.LESSOR
         await editing.update_party(
-            None,
+            _actor(pilot),
             opened,
             pilot,
             party["id"],
@@ -164,20 +170,22 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
         },
     ]
     # 1. Partnership: signed at the start of the year, in force; an avenant in draft.
-    partnership = await drafting.create(None, ctx, pilot, "partnership", str(info["title"]))
+    partnership = await drafting.create(
+        _actor(pilot), ctx, pilot, "partnership", str(info["title"])
+    )
     opened = await _prepare(slug, pilot, partnership, info, lines, signatories)
-    await versions.change_status(None, opened, pilot, "review")
+    await versions.change_status(_actor(pilot), opened, pilot, "review")
     opened = await _opened(slug, pilot, partnership)
-    await versions.change_status(None, opened, pilot, "ready")
+    await versions.change_status(_actor(pilot), opened, pilot, "ready")
     frozen = (await repository.versions(ctx, partnership))[0]
     await service.mark_signed(ctx, partnership, frozen["id"], signed_at)
     opened = await _opened(slug, pilot, partnership)
-    await versions.start_amendment(None, opened, pilot)
+    await versions.start_amendment(_actor(pilot), opened, pilot)
 
     # 2. With the State: signed too; its avenant in review, where the State service comments
     # and proposes a change.
     state = await drafting.create(
-        None, ctx, pilot, "state", f"Convention d'objectifs FNAVDL {year}-{year + 1}"
+        _actor(pilot), ctx, pilot, "state", f"Convention d'objectifs FNAVDL {year}-{year + 1}"
     )
     opened = await _prepare(
         slug,
@@ -187,18 +195,22 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
         lines,
         signatories,
     )
-    await versions.change_status(None, opened, pilot, "review")
+    await versions.change_status(_actor(pilot), opened, pilot, "review")
     opened = await _opened(slug, pilot, state)
-    await versions.change_status(None, opened, pilot, "ready")
+    await versions.change_status(_actor(pilot), opened, pilot, "ready")
     frozen = (await repository.versions(ctx, state))[0]
     await service.mark_signed(ctx, state, frozen["id"], signed_at)
-    avenant = await versions.start_amendment(None, await _opened(slug, pilot, state), pilot)
-    await versions.change_status(None, await _opened(slug, pilot, avenant), pilot, "review")
+    avenant = await versions.start_amendment(
+        _actor(pilot), await _opened(slug, pilot, state), pilot
+    )
+    await versions.change_status(
+        _actor(pilot), await _opened(slug, pilot, avenant), pilot, "review"
+    )
     opened = await _opened(slug, agent, avenant)
     articles = await repository.articles(ctx, avenant)
     subsidy = next(a for a in articles if a["key"] == "subvention")
     await collaboration.add_comment(
-        None,
+        _actor(agent),
         opened,
         agent,
         subsidy["id"],
@@ -207,7 +219,7 @@ async def load(slug: str, pilot: CurrentUser, agent: CurrentUser) -> None:
         None,
     )
     await collaboration.suggest(
-        None,
+        _actor(agent),
         opened,
         agent,
         subsidy["id"],

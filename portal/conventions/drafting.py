@@ -6,8 +6,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from starlette.requests import Request
-
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
@@ -21,6 +19,7 @@ from portal.conventions.enums import (
 )
 from portal.conventions.service import subject
 from portal.core import clock
+from portal.core.actor import Actor
 from portal.core.db import transaction
 from portal.core.forms import FieldError
 from portal.core.tenancy import TenantContext, TenantScope
@@ -68,7 +67,7 @@ async def _default_parties(ctx: TenantScope, kind: ConventionKind) -> list[dict[
 
 
 async def create(
-    request: Request | None, ctx: TenantContext, user: CurrentUser, kind: str, title: str
+    actor: Actor, ctx: TenantContext, user: CurrentUser, kind: str, title: str
 ) -> uuid.UUID:
     try:
         chosen = ConventionKind(kind)
@@ -112,8 +111,7 @@ async def create(
             )
         await audit.record_action(
             AuditTag.CONVENTION_CREATED,
-            request,
-            user,
+            actor,
             ctx,
             subject=subject(convention_id),
             summary=f"Convention créée à partir du modèle ({chosen.label.lower()})",

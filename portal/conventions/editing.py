@@ -7,13 +7,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from starlette.requests import Request
-
 from portal.auth.service import CurrentUser
 from portal.conventions import budget, lifecycle, repository, snapshot
 from portal.conventions.enums import Origin
 from portal.conventions.service import Opened, chain_overlaps, record, require_edit
 from portal.core import clock
+from portal.core.actor import Actor
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
 from portal.core.templating import euros
@@ -21,7 +20,7 @@ from portal.tenants import service as tenants
 
 
 async def update_info(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     values: dict[str, Any],
@@ -59,7 +58,7 @@ async def update_info(
             )
         labels = snapshot.FIELD_LABELS
         await record(
-            request,
+            actor,
             opened,
             user,
             "Informations modifiées : " + ", ".join(labels.get(k, k).lower() for k in changed),
@@ -73,7 +72,7 @@ def _jsonable(value: Any) -> Any:
 
 
 async def add_party(
-    request: Request | None, opened: Opened, user: CurrentUser, values: dict[str, Any]
+    actor: Actor, opened: Opened, user: CurrentUser, values: dict[str, Any]
 ) -> None:
     require_edit(opened)
     organisation = await tenants.organisation_in(opened.ctx, values["organisation"])
@@ -88,12 +87,12 @@ async def add_party(
             opened.ctx, {"convention": opened.id, **values, "position": len(opened.parties)}
         )
         await record(
-            request, opened, user, f"Partie ajoutée : {organisation['name']}", party=values["role"]
+            actor, opened, user, f"Partie ajoutée : {organisation['name']}", party=values["role"]
         )
 
 
 async def update_party(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     party_id: uuid.UUID,
@@ -110,7 +109,7 @@ async def update_party(
         changed = {k: v for k, v in values.items() if before.get(k) != v}
         if changed:
             await record(
-                request,
+                actor,
                 opened,
                 user,
                 f"Partie modifiée : {before['organisation_name']}",
@@ -120,7 +119,7 @@ async def update_party(
 
 
 async def remove_party(
-    request: Request | None, opened: Opened, user: CurrentUser, party_id: uuid.UUID
+    actor: Actor, opened: Opened, user: CurrentUser, party_id: uuid.UUID
 ) -> None:
     require_edit(opened)
     before = next(
@@ -130,18 +129,18 @@ async def remove_party(
         raise LookupError(party_id)
     async with transaction():
         await repository.delete_party(opened.ctx, opened.id, party_id)
-        await record(request, opened, user, f"Partie retirée : {before['organisation_name']}")
+        await record(actor, opened, user, f"Partie retirée : {before['organisation_name']}")
 
 
 async def add_budget_line(
-    request: Request | None, opened: Opened, user: CurrentUser, values: dict[str, Any]
+    actor: Actor, opened: Opened, user: CurrentUser, values: dict[str, Any]
 ) -> None:
     require_edit(opened)
     async with transaction():
         await repository.insert_budget_line(opened.ctx, {"convention": opened.id, **values})
         side = "Dépense" if values["side"] == budget.EXPENSE else "Ressource"
         await record(
-            request,
+            actor,
             opened,
             user,
             f"{side} ajoutée au budget : {values['label']} ({euros(values['amount_cents'])})",
@@ -149,7 +148,7 @@ async def add_budget_line(
 
 
 async def remove_budget_line(
-    request: Request | None, opened: Opened, user: CurrentUser, line_id: uuid.UUID
+    actor: Actor, opened: Opened, user: CurrentUser, line_id: uuid.UUID
 ) -> None:
     require_edit(opened)
     async with transaction():
@@ -157,7 +156,7 @@ async def remove_budget_line(
         if removed is None:
             raise LookupError(line_id)
         await record(
-            request,
+            actor,
             opened,
             user,
             f"Ligne retirée du budget : {removed['label']} ({euros(removed['amount_cents'])})",
@@ -165,20 +164,20 @@ async def remove_budget_line(
 
 
 async def add_indicator(
-    request: Request | None, opened: Opened, user: CurrentUser, values: dict[str, Any]
+    actor: Actor, opened: Opened, user: CurrentUser, values: dict[str, Any]
 ) -> None:
     require_edit(opened)
     async with transaction():
         await repository.insert_indicator(opened.ctx, {"convention": opened.id, **values})
-        await record(request, opened, user, f"Indicateur ajouté : {values['label']}")
+        await record(actor, opened, user, f"Indicateur ajouté : {values['label']}")
 
 
 async def remove_indicator(
-    request: Request | None, opened: Opened, user: CurrentUser, indicator_id: uuid.UUID
+    actor: Actor, opened: Opened, user: CurrentUser, indicator_id: uuid.UUID
 ) -> None:
     require_edit(opened)
     async with transaction():
         removed = await repository.delete_indicator(opened.ctx, opened.id, indicator_id)
         if removed is None:
             raise LookupError(indicator_id)
-        await record(request, opened, user, f"Indicateur retiré : {removed['label']}")
+        await record(actor, opened, user, f"Indicateur retiré : {removed['label']}")

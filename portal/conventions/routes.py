@@ -23,14 +23,15 @@ from portal.conventions import (
     views,
 )
 from portal.conventions.collaboration import EditConflict
-from portal.conventions.service import on_convention, opened_for
+from portal.conventions.web import on_convention, opened_for
+from portal.core.actor import Actor
 from portal.core.forms import FieldError, checked_form, is_digits, long_text, read_form, text
 from portal.core.money import cents_input
 from portal.core.outage import Unavailable
 from portal.core.permissions import Permission, requires
 from portal.core.responses import path_uuid, pdf_response, see_other
 from portal.core.templating import flash, render
-from portal.documents import service as documents
+from portal.documents import web as documents_web
 from portal.documents.service import UploadRefused
 from portal.settings import get_settings
 
@@ -68,7 +69,7 @@ async def convention_create(request: Request) -> Response:
     kind, title = text(form, "kind", 20), text(form, "title")
     try:
         convention_id = await drafting.create(
-            request, request.state.tenant, request.state.user, kind, title
+            Actor.of_request(request), request.state.tenant, request.state.user, kind, title
         )
     except FieldError as exc:
         return await _list_page(
@@ -125,7 +126,7 @@ async def info_update(request: Request) -> Response:
     if result.ok:
         try:
             await editing.update_info(
-                request, opened, request.state.user, values, forms.revision(form)
+                Actor.of_request(request), opened, request.state.user, values, forms.revision(form)
             )
         except FieldError as exc:
             result.errors[exc.field or "title"] = exc.message
@@ -143,7 +144,9 @@ async def party_add(request: Request) -> Response:
     opened = opened_for(request)
     if result.ok:
         try:
-            await editing.add_party(request, opened, request.state.user, result.values)
+            await editing.add_party(
+                Actor.of_request(request), opened, request.state.user, result.values
+            )
         except FieldError as exc:
             result.errors[exc.field or "organisation"] = exc.message
     if not result.ok:
@@ -158,7 +161,11 @@ async def party_update(request: Request) -> Response:
     if result.ok:
         try:
             await editing.update_party(
-                request, opened_for(request), request.state.user, party_id, result.values
+                Actor.of_request(request),
+                opened_for(request),
+                request.state.user,
+                party_id,
+                result.values,
             )
         except FieldError as exc:
             result.errors[exc.field or "role"] = exc.message
@@ -171,7 +178,10 @@ async def party_update(request: Request) -> Response:
 async def party_remove(request: Request) -> Response:
     try:
         await editing.remove_party(
-            request, opened_for(request), request.state.user, path_uuid(request, "party_id")
+            Actor.of_request(request),
+            opened_for(request),
+            request.state.user,
+            path_uuid(request, "party_id"),
         )
     except FieldError as exc:
         return await _show(request, {"status": exc.message})
@@ -184,7 +194,7 @@ async def indicator_add(request: Request) -> Response:
     if result.ok:
         try:
             await editing.add_indicator(
-                request, opened_for(request), request.state.user, result.values
+                Actor.of_request(request), opened_for(request), request.state.user, result.values
             )
         except FieldError as exc:
             result.errors[exc.field or "label"] = exc.message
@@ -197,7 +207,10 @@ async def indicator_add(request: Request) -> Response:
 async def indicator_remove(request: Request) -> Response:
     try:
         await editing.remove_indicator(
-            request, opened_for(request), request.state.user, path_uuid(request, "indicator_id")
+            Actor.of_request(request),
+            opened_for(request),
+            request.state.user,
+            path_uuid(request, "indicator_id"),
         )
     except FieldError as exc:
         return await _show(request, {"status": exc.message})
@@ -209,7 +222,10 @@ async def status_change(request: Request) -> Response:
     form = await read_form(request)
     try:
         message = await versions.change_status(
-            request, opened_for(request), request.state.user, text(form, "status", 20)
+            Actor.of_request(request),
+            opened_for(request),
+            request.state.user,
+            text(form, "status", 20),
         )
     except FieldError as exc:
         return await _show(request, {"status": exc.message}, status_code=409)
@@ -221,7 +237,9 @@ async def status_change(request: Request) -> Response:
 @on_convention(Permission.CONVENTIONS_EDIT)
 async def amendment_start(request: Request) -> Response:
     try:
-        new_id = await versions.start_amendment(request, opened_for(request), request.state.user)
+        new_id = await versions.start_amendment(
+            Actor.of_request(request), opened_for(request), request.state.user
+        )
     except FieldError as exc:
         return await _show(request, {"origin": exc.message}, status_code=409)
     return flash(see_other(f"{_list_url(request)}/{new_id}"), "Avenant ouvert en brouillon.")
@@ -232,7 +250,10 @@ async def renewal_start(request: Request) -> Response:
     raw = text(await read_form(request), "duration_months", 4)
     try:
         new_id = await versions.start_renewal(
-            request, opened_for(request), request.state.user, int(raw) if is_digits(raw) else 0
+            Actor.of_request(request),
+            opened_for(request),
+            request.state.user,
+            int(raw) if is_digits(raw) else 0,
         )
     except FieldError as exc:
         return await _show(request, {"renewal": exc.message}, status_code=409)
@@ -271,7 +292,7 @@ async def budget_line_add(request: Request) -> Response:
     if result.ok:
         try:
             await editing.add_budget_line(
-                request, opened_for(request), request.state.user, result.values
+                Actor.of_request(request), opened_for(request), request.state.user, result.values
             )
         except FieldError as exc:
             result.errors[exc.field or "label"] = exc.message
@@ -289,7 +310,10 @@ async def budget_line_add(request: Request) -> Response:
 async def budget_line_remove(request: Request) -> Response:
     try:
         await editing.remove_budget_line(
-            request, opened_for(request), request.state.user, path_uuid(request, "line_id")
+            Actor.of_request(request),
+            opened_for(request),
+            request.state.user,
+            path_uuid(request, "line_id"),
         )
     except FieldError as exc:
         return await _budget(request, {"status": exc.message})
@@ -334,7 +358,7 @@ async def article_add(request: Request) -> Response:
     if result.ok:
         try:
             article_id = await collaboration.add_article(
-                request, opened_for(request), request.state.user, **result.values
+                Actor.of_request(request), opened_for(request), request.state.user, **result.values
             )
         except FieldError as exc:
             result.errors[exc.field or "title"] = exc.message
@@ -352,7 +376,7 @@ async def article_save(request: Request) -> Response:
     if result.ok:
         try:
             await collaboration.save_article(
-                request,
+                Actor.of_request(request),
                 opened,
                 request.state.user,
                 article_id,
@@ -379,7 +403,7 @@ async def article_move(request: Request) -> Response:
     form = await read_form(request)
     try:
         await collaboration.move_article(
-            request,
+            Actor.of_request(request),
             opened_for(request),
             request.state.user,
             path_uuid(request, "article_id"),
@@ -394,7 +418,10 @@ async def article_move(request: Request) -> Response:
 async def article_remove(request: Request) -> Response:
     try:
         await collaboration.remove_article(
-            request, opened_for(request), request.state.user, path_uuid(request, "article_id")
+            Actor.of_request(request),
+            opened_for(request),
+            request.state.user,
+            path_uuid(request, "article_id"),
         )
     except FieldError as exc:
         return await _show(request, {"status": exc.message})
@@ -415,7 +442,12 @@ async def comment_add(request: Request) -> Response:
     article_id = path_uuid(request, "article_id")
     try:
         comment_id = await collaboration.add_comment(
-            request, opened_for(request), request.state.user, article_id, body, thread
+            Actor.of_request(request),
+            opened_for(request),
+            request.state.user,
+            article_id,
+            body,
+            thread,
         )
     except FieldError as exc:
         key = f"reply_{raw_thread}" if raw_thread else "comment"
@@ -449,7 +481,7 @@ async def suggestion_add(request: Request) -> Response:
         if refused:
             raise refused
         await collaboration.suggest(
-            request,
+            Actor.of_request(request),
             opened_for(request),
             request.state.user,
             article_id,
@@ -477,7 +509,7 @@ async def suggestion_decide(request: Request) -> Response:
         return await _article(request, {"decision": "Choisissez d'accepter ou de rejeter."})
     try:
         await collaboration.decide(
-            request,
+            Actor.of_request(request),
             opened_for(request),
             request.state.user,
             path_uuid(request, "suggestion_id"),
@@ -501,7 +533,7 @@ async def suggestion_decide(request: Request) -> Response:
 async def annex_upload(request: Request) -> Response:
     settings = get_settings()
     try:
-        received = await documents.receive_upload(request, "file", settings.upload_max_bytes)
+        received = await documents_web.receive_upload(request, "file", settings.upload_max_bytes)
         try:
             title = text(checked_form(received.fields.items()), "title")
         except FieldError as exc:
@@ -513,7 +545,7 @@ async def annex_upload(request: Request) -> Response:
                 received.file.discard()
             raise UploadRefused("Choisissez le fichier PDF de l'annexe.")
         await annexes.add_annex(
-            request,
+            Actor.of_request(request),
             opened_for(request),
             request.state.user,
             title,
@@ -533,7 +565,10 @@ async def annex_upload(request: Request) -> Response:
 async def annex_remove(request: Request) -> Response:
     try:
         await annexes.remove_annex(
-            request, opened_for(request), request.state.user, path_uuid(request, "annex_id")
+            Actor.of_request(request),
+            opened_for(request),
+            request.state.user,
+            path_uuid(request, "annex_id"),
         )
     except FieldError as exc:
         return await _show(request, {"annex_file": exc.message})

@@ -1,4 +1,4 @@
-"""Conventions: opening one (the visibility check, and `on_convention` for the pages about one,
+"""Conventions: opening one (the visibility check; `web.on_convention` for the pages about one,
 the signing's too), listing them, and what the other domains read and ask of them (the signing
 domain marks one signed).
 
@@ -16,16 +16,11 @@ builds, after the visibility check: a route cannot reach a convention its member
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
@@ -33,10 +28,9 @@ from portal.auth.service import CurrentUser
 from portal.conventions import access, budget, lifecycle, repository
 from portal.conventions.enums import ConventionKind, ConventionStatus, DisplayStatus
 from portal.core import clock
+from portal.core.actor import SYSTEM, Actor
 from portal.core.db import transaction
 from portal.core.forms import FieldError
-from portal.core.permissions import Endpoint, Permission, allows
-from portal.core.responses import path_uuid
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.core.visibility import EVERYTHING, Reach
 
@@ -114,42 +108,6 @@ async def open_convention(ctx: TenantContext, convention_id: uuid.UUID) -> Opene
     return Opened(ctx, row, parties)
 
 
-def on_convention(permission: Permission) -> Callable[[Endpoint], Endpoint]:
-    """The convention of the path, visible to this member or 404 (so a hidden convention looks
-    exactly like a missing one, whatever the route), then the role's permission (403), then
-    the endpoint with the convention in `request.state.convention`."""
-
-    def decorate(endpoint: Endpoint) -> Endpoint:
-        @functools.wraps(endpoint)
-        async def wrapper(request: Request) -> Response:
-            opened = await open_convention(
-                request.state.tenant, path_uuid(request, "convention_id")
-            )
-            if opened is None:
-                raise HTTPException(404)
-            if not allows(request.state.tenant.role, permission):
-                raise HTTPException(403)
-            request.state.convention = opened
-            try:
-                return await endpoint(request)
-            except LookupError as exc:
-                raise HTTPException(404) from exc
-            except PermissionError as exc:
-                raise HTTPException(403) from exc
-
-        wrapper.permission = permission  # type: ignore[attr-defined]
-        wrapper.loads_convention = True  # type: ignore[attr-defined]
-        return wrapper
-
-    return decorate
-
-
-def opened_for(request: Request) -> Opened:
-    """The convention `on_convention` opened for this request."""
-    opened: Opened = request.state.convention
-    return opened
-
-
 def require_edit(opened: Opened) -> None:
     if not access.may_edit(opened.ctx.role):
         raise PermissionError(opened.id)
@@ -171,7 +129,7 @@ def display_status(row: Mapping[str, Any]) -> DisplayStatus:
 
 
 async def record(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     summary: str,
@@ -180,8 +138,7 @@ async def record(
 ) -> None:
     await audit.record_action(
         tag,
-        request,
-        user,
+        actor,
         opened.ctx,
         subject=subject(opened.id),
         summary=summary,
@@ -288,6 +245,7 @@ async def mark_signed(
             )
         await audit.record(
             AuditTag.CONVENTION_SIGNED,
+            SYSTEM,  # the last signature's seal, applied by a job
             consortium_id=scope.consortium_id,
             subject=subject(convention_id),
             summary=f"Convention signée (version {version['number']})",

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from starlette.requests import Request
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
@@ -34,6 +33,7 @@ from portal.conventions.service import (
     subject,
 )
 from portal.core import clock, spool
+from portal.core.actor import Actor
 from portal.core.db import transaction
 from portal.core.forms import FieldError, is_digits
 from portal.core.storage import get_storage
@@ -109,9 +109,7 @@ async def _take_version(
     return number
 
 
-async def change_status(
-    request: Request | None, opened: Opened, user: CurrentUser, target: str
-) -> str:
+async def change_status(actor: Actor, opened: Opened, user: CurrentUser, target: str) -> str:
     """Moves the convention along its lifecycle; returns a French confirmation."""
     if not access.may_edit(opened.ctx.role):
         raise PermissionError(opened.id)
@@ -125,7 +123,7 @@ async def change_status(
         )
     lifecycle.check_transition(opened.row["status"], goal)
     if goal == ConventionStatus.READY:
-        return await freeze(request, opened, user)
+        return await freeze(actor, opened, user)
     async with transaction():
         if not await repository.update_convention(
             opened.ctx,
@@ -153,7 +151,7 @@ async def change_status(
             number = await _take_version(opened, user, snap)
             message = f"Convention soumise en relecture (version {number})"
         await record(
-            request,
+            actor,
             opened,
             user,
             message,
@@ -164,7 +162,7 @@ async def change_status(
     return message + "."
 
 
-async def freeze(request: Request | None, opened: Opened, user: CurrentUser) -> str:
+async def freeze(actor: Actor, opened: Opened, user: CurrentUser) -> str:
     """Freezes the version for signature: snapshot, SHA-256, PDF rendered once and stored."""
     c = await content(opened.ctx, opened.row)
     c.extra["pending_suggestions"] = sum(
@@ -193,12 +191,12 @@ async def freeze(request: Request | None, opened: Opened, user: CurrentUser) -> 
     async with objects.stored_bytes(
         key, document, "application/pdf", owner=OWNER, consortium_id=opened.ctx.consortium_id
     ) as stored:
-        await _record_frozen(request, opened, user, snap, number, key, document, stored)
+        await _record_frozen(actor, opened, user, snap, number, key, document, stored)
     return f"Version {number} figée : elle est prête à signer."
 
 
 async def _record_frozen(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     snap: snapshot.Snapshot,
@@ -240,7 +238,7 @@ async def _record_frozen(
             },
         )
         await record(
-            request,
+            actor,
             opened,
             user,
             f"Version {number} figée pour signature (PDF SHA-256 {pdf_sha[:16]}…)",
@@ -253,7 +251,7 @@ async def _record_frozen(
 
 
 async def _derive(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     origin: Origin,
@@ -360,11 +358,10 @@ async def _derive(
             await repository.insert_indicator(
                 opened.ctx, {"convention": new_id, **{k: i[k] for k in snapshot.INDICATOR_FIELDS}}
             )
-        await record(request, opened, user, summary, reference=values["reference"])
+        await record(actor, opened, user, summary, reference=values["reference"])
         await audit.record_action(
             AuditTag.CONVENTION_CREATED,
-            request,
-            user,
+            actor,
             opened.ctx,
             subject=subject(new_id),
             summary=f"{summary} à partir de la version signée de {row['reference']}",
@@ -373,14 +370,12 @@ async def _derive(
     return new_id
 
 
-async def start_amendment(request: Request | None, opened: Opened, user: CurrentUser) -> uuid.UUID:
-    return await _derive(request, opened, user, Origin.AMENDMENT)
+async def start_amendment(actor: Actor, opened: Opened, user: CurrentUser) -> uuid.UUID:
+    return await _derive(actor, opened, user, Origin.AMENDMENT)
 
 
-async def start_renewal(
-    request: Request | None, opened: Opened, user: CurrentUser, months: int
-) -> uuid.UUID:
-    return await _derive(request, opened, user, Origin.RENEWAL, months)
+async def start_renewal(actor: Actor, opened: Opened, user: CurrentUser, months: int) -> uuid.UUID:
+    return await _derive(actor, opened, user, Origin.RENEWAL, months)
 
 
 async def version_pdf(

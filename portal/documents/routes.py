@@ -1,5 +1,5 @@
 """Requested documents of a consortium (under `/c/{slug}/`): checklist, upload, review,
-download. Uploads are parsed as they stream (see `upload.py`), never with `request.form()`."""
+download. Uploads are parsed as they stream (see `web.py`), never with `request.form()`."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from portal.core import clock
+from portal.core.actor import Actor
 from portal.core.forms import FieldError, read_form, submit, text
 from portal.core.permissions import Permission, allows, requires
 from portal.core.responses import path_uuid, see_other
 from portal.core.spool import SpoolUnavailable
 from portal.core.storage import quote_filename
 from portal.core.templating import flash, render
-from portal.documents import forms, service, upload
+from portal.documents import forms, service, web
 from portal.documents.enums import Recurrence
 from portal.documents.upload import UploadRefused
 from portal.settings import get_settings
@@ -107,13 +108,17 @@ async def version_upload(request: Request) -> Response:
     item_id = path_uuid(request, "item_id")
     settings = get_settings()
     try:
-        received = await upload.receive(request, "file", settings.upload_max_bytes)
+        received = await web.receive_upload(request, "file", settings.upload_max_bytes)
         if received.file is None or (received.file.size == 0 and not received.file.filename):
             if received.file:
                 received.file.discard()
             raise UploadRefused("Choisissez un fichier à déposer.")
         number = await service.upload(
-            request, request.state.tenant, request.state.user, item_id, received.file
+            Actor.of_request(request),
+            request.state.tenant,
+            request.state.user,
+            item_id,
+            received.file,
         )
     except UploadRefused as exc:
         return await _item_page(request, {exc.field: exc.message}, exc.status_code)
@@ -130,9 +135,8 @@ async def version_upload(request: Request) -> Response:
 async def version_download(request: Request) -> Response:
     try:
         found = await service.download(
-            request,
+            Actor.of_request(request),
             request.state.tenant,
-            request.state.user,
             path_uuid(request, "item_id"),
             path_uuid(request, "version_id"),
         )
@@ -157,7 +161,7 @@ async def version_delete(request: Request) -> Response:
     item_id = path_uuid(request, "item_id")
     try:
         await service.delete_version(
-            request,
+            Actor.of_request(request),
             request.state.tenant,
             request.state.user,
             item_id,
@@ -179,7 +183,12 @@ async def item_review(request: Request) -> Response:
     ctx, user = request.state.tenant, request.state.user
     try:
         await service.review(
-            request, ctx, user, item_id, text(form, "decision"), text(form, "comment", 2000)
+            Actor.of_request(request),
+            ctx,
+            user,
+            item_id,
+            text(form, "decision"),
+            text(form, "comment", 2000),
         )
     except LookupError as exc:
         raise HTTPException(404) from exc

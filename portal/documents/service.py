@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
-from starlette.requests import Request
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
@@ -35,6 +34,7 @@ from portal.auth.service import CurrentUser
 from portal.conventions import service as conventions
 from portal.core import antivirus, clock, db
 from portal.core import periodic as units
+from portal.core.actor import SYSTEM, Actor
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date, plausible_date
 from portal.core.outage import DatabaseUnavailable, Unavailable
@@ -47,7 +47,6 @@ from portal.documents.enums import ItemStatus, Recurrence
 from portal.documents.inspect import FileType
 from portal.documents.periods import periods_until
 from portal.documents.upload import ReceivedFile as ReceivedFile
-from portal.documents.upload import ReceivedForm, receive
 from portal.documents.upload import UploadRefused as UploadRefused
 from portal.notifications import service as notifications
 from portal.objects import service as objects
@@ -217,7 +216,7 @@ async def item_detail(ctx: TenantContext, item_id: uuid.UUID) -> ItemDetail | No
 
 
 async def upload(
-    request: Request,
+    actor: Actor,
     ctx: TenantContext,
     user: CurrentUser,
     item_id: uuid.UUID,
@@ -258,7 +257,7 @@ async def upload(
             "uploaded_by_name": user.full_name,
         }
         try:
-            number = await _record_version(request, ctx, user, key, received, values)
+            number = await _record_version(actor, ctx, key, received, values)
         except StorageError as exc:
             log.error("Stockage indisponible pendant un dépôt : %s", exc)
             raise UploadRefused(
@@ -287,9 +286,8 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 async def _record_version(
-    request: Request,
+    actor: Actor,
     ctx: TenantContext,
-    user: CurrentUser,
     key: str,
     received: ReceivedFile,
     values: dict[str, Any],
@@ -305,8 +303,7 @@ async def _record_version(
             await repository.update_item(ctx, values["item"], status=ItemStatus.SUBMITTED)
             await audit.record_action(
                 AuditTag.DOCUMENT_UPLOADED,
-                request,
-                user,
+                actor,
                 ctx,
                 subject=str(values["item"]),
                 number=number,
@@ -319,7 +316,7 @@ async def _record_version(
 
 
 async def review(
-    request: Request,
+    actor: Actor,
     ctx: TenantContext,
     user: CurrentUser,
     item_id: uuid.UUID,
@@ -364,8 +361,7 @@ async def review(
         )
         await audit.record_action(
             AuditTag.DOCUMENT_REVIEWED,
-            request,
-            user,
+            actor,
             ctx,
             subject=str(item_id),
             decision=status.value,
@@ -383,9 +379,8 @@ class Download:
 
 
 async def download(
-    request: Request,
+    actor: Actor,
     ctx: TenantContext,
-    user: CurrentUser,
     item_id: uuid.UUID,
     version_id: uuid.UUID,
 ) -> Download:
@@ -396,8 +391,7 @@ async def download(
         raise LookupError(version_id)
     await audit.record_action(
         AuditTag.DOCUMENT_DOWNLOADED,
-        request,
-        user,
+        actor,
         ctx,
         subject=str(item_id),
         version=version["number"],
@@ -419,7 +413,7 @@ async def download(
 
 
 async def delete_version(
-    request: Request,
+    actor: Actor,
     ctx: TenantContext,
     user: CurrentUser,
     item_id: uuid.UUID,
@@ -443,8 +437,7 @@ async def delete_version(
             await repository.update_item(ctx, item_id, status=ItemStatus.EXPECTED)
         await audit.record_action(
             AuditTag.DOCUMENT_DELETED,
-            request,
-            user,
+            actor,
             ctx,
             subject=str(item_id),
             version=version["number"],
@@ -504,6 +497,7 @@ async def _object_lost(version: dict[str, Any], at: dt.datetime) -> None:
             )
         await audit.record(
             AuditTag.DOCUMENT_LOST,
+            SYSTEM,  # found by the sweep of objects
             consortium_id=scope.consortium_id,
             subject=str(version["item"]),
             version=version["number"],
@@ -576,12 +570,7 @@ def is_validated(item: dict[str, Any]) -> bool:
     return bool(item["status"] == ItemStatus.VALIDATED)
 
 
-# For the domains that receive files too (conventions' annexes) --------------------------------
-
-
-async def receive_upload(request: Request, file_field: str, max_bytes: int) -> ReceivedForm:
-    """The multipart form, its file spooled to disk within `max_bytes` (`UploadRefused`)."""
-    return await receive(request, file_field, max_bytes)
+# For the domains that receive files too (conventions' annexes; `web.receive_upload`) --------------
 
 
 def inspect_file(received: ReceivedFile) -> FileType:

@@ -15,6 +15,7 @@ from typing import Any
 from portal.auth.service import CurrentUser
 from portal.conventions import service as conventions
 from portal.conventions.enums import ConventionKind, Funder
+from portal.core.actor import Actor
 from portal.core.tenancy import TenantContext
 from portal.documents import service as documents
 from portal.payments import access, repository, schedules, service
@@ -34,6 +35,7 @@ async def load(slug: str, finance: CurrentUser) -> None:
     ctx = await tenants.resolve_tenant(slug, finance.id)
     if ctx is None or await repository.schedules(ctx, EVERYTHING):
         return
+    actor = Actor.system(finance.id, finance.email)
     signed = await conventions.signed_conventions(ctx)
     state = next((c for c in signed if c["kind"] == ConventionKind.STATE), None)
     partnership = next((c for c in signed if c["kind"] == ConventionKind.PARTNERSHIP), None)
@@ -64,11 +66,11 @@ async def load(slug: str, finance: CurrentUser) -> None:
     subsidy.lines[0].expected_on = on(0, 10)
     subsidy.lines[1].trigger_document = interim
     subsidy.lines[2].trigger_document = final
-    state_id = await schedules.create(None, ctx, finance, subsidy)
+    state_id = await schedules.create(actor, ctx, finance, subsidy)
     advance, second, _ = await _lines(ctx, state_id)
-    await service.record_request(None, ctx, finance, advance["id"], on(0, 12), "DDETS-DP-001")
+    await service.record_request(actor, ctx, finance, advance["id"], on(0, 12), "DDETS-DP-001")
     await service.record_payment(
-        None,
+        actor,
         ctx,
         finance,
         advance["id"],
@@ -77,11 +79,11 @@ async def load(slug: str, finance: CurrentUser) -> None:
         reference=f"CGLLS-{year}-00231",
     )
     # The interim report was validated; the payment was asked for and is now late.
-    await service.record_request(None, ctx, finance, second["id"], on(7), "DDETS-DP-002")
+    await service.record_request(actor, ctx, finance, second["id"], on(7), "DDETS-DP-002")
 
     # 2. The département pays an association directly (FSL): partly paid, then due.
     fsl_id = await schedules.create(
-        None,
+        actor,
         ctx,
         finance,
         ScheduleDraft(
@@ -107,7 +109,7 @@ async def load(slug: str, finance: CurrentUser) -> None:
     )
     first_fsl = (await _lines(ctx, fsl_id))[0]
     await service.record_payment(
-        None,
+        actor,
         ctx,
         finance,
         first_fsl["id"],
@@ -119,7 +121,7 @@ async def load(slug: str, finance: CurrentUser) -> None:
     # 3. Reversements by the bailleur: Horizon (fixed), Entraide (results), Chemins (fixed).
     base = await schedules.proposal(ctx, partnership["id"], ScheduleKind.REPAYMENT, horizon)
     horizon_id = await schedules.create(
-        None,
+        actor,
         ctx,
         finance,
         dataclasses.replace(
@@ -140,7 +142,7 @@ async def load(slug: str, finance: CurrentUser) -> None:
     )
     first = (await _lines(ctx, horizon_id))[0]
     await service.record_payment(
-        None,
+        actor,
         ctx,
         finance,
         first["id"],
@@ -152,7 +154,7 @@ async def load(slug: str, finance: CurrentUser) -> None:
     entraide = orgs["Entraide Saône Accompagnement"]
     base = await schedules.proposal(ctx, partnership["id"], ScheduleKind.REPAYMENT, entraide)
     entraide_id = await schedules.create(
-        None,
+        actor,
         ctx,
         finance,
         dataclasses.replace(
@@ -170,9 +172,9 @@ async def load(slug: str, finance: CurrentUser) -> None:
         ),
     )
     semester = (await _lines(ctx, entraide_id))[0]
-    await service.declare(None, ctx, finance, semester["id"], quantity=12)
+    await service.declare(actor, ctx, finance, semester["id"], quantity=12)
     await service.record_payment(
-        None,
+        actor,
         ctx,
         finance,
         semester["id"],
@@ -184,7 +186,7 @@ async def load(slug: str, finance: CurrentUser) -> None:
     chemins = orgs["Les Chemins du Logement"]
     base = await schedules.proposal(ctx, partnership["id"], ScheduleKind.REPAYMENT, chemins)
     chemins_id = await schedules.create(
-        None,
+        actor,
         ctx,
         finance,
         dataclasses.replace(
@@ -205,7 +207,7 @@ async def load(slug: str, finance: CurrentUser) -> None:
     )
     advance_chemins = (await _lines(ctx, chemins_id))[0]
     await service.record_payment(
-        None,
+        actor,
         ctx,
         finance,
         advance_chemins["id"],

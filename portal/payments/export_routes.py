@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from portal.conventions import service as conventions
+from portal.core.actor import Actor
 from portal.core.forms import FieldError, checkbox, read_form, text
 from portal.core.permissions import Permission, allows, requires
 from portal.core.responses import path_uuid, see_other
@@ -78,11 +79,19 @@ async def export_request(request: Request) -> Response:
     try:
         if text(form, "action", 20) == "model":
             await exports.save_model(
-                request, ctx, user, name, chosen, fmt, replace=checkbox(form, "replace")
+                Actor.of_request(request),
+                ctx,
+                user,
+                name,
+                chosen,
+                fmt,
+                replace=checkbox(form, "replace"),
             )
             return flash(see_other(f"{pages.base(request)}/exports"), "Modèle d'export enregistré.")
         found, _ = forms.line_filter(form)
-        export_id = await exports.request_export(request, ctx, user, chosen, fmt, found)
+        export_id = await exports.request_export(
+            Actor.of_request(request), ctx, user, chosen, fmt, found
+        )
     except FieldError as exc:
         return await _exports_page(
             request,
@@ -98,10 +107,12 @@ async def export_request(request: Request) -> Response:
 
 @requires(Permission.PAYMENTS_SHARE_MODELS)
 async def export_model_share(request: Request) -> Response:
-    ctx, user = request.state.tenant, request.state.user
+    ctx = request.state.tenant
     shared = checkbox(await read_form(request), "shared")
     try:
-        name = await exports.share_model(request, ctx, user, path_uuid(request, "model_id"), shared)
+        name = await exports.share_model(
+            Actor.of_request(request), ctx, path_uuid(request, "model_id"), shared
+        )
     except LookupError as exc:
         raise HTTPException(404) from exc
     except PermissionError as exc:
@@ -114,7 +125,9 @@ async def export_model_share(request: Request) -> Response:
 async def export_model_delete(request: Request) -> Response:
     ctx, user = request.state.tenant, request.state.user
     try:
-        name = await exports.delete_model(request, ctx, user, path_uuid(request, "model_id"))
+        name = await exports.delete_model(
+            Actor.of_request(request), ctx, user, path_uuid(request, "model_id")
+        )
     except LookupError as exc:
         raise HTTPException(404) from exc
     except PermissionError as exc:
@@ -137,7 +150,7 @@ async def export_show(request: Request) -> Response:
 
 @requires(Permission.PAYMENTS_VIEW)
 async def export_download(request: Request) -> Response:
-    ctx, user = request.state.tenant, request.state.user
+    ctx = request.state.tenant
     try:
         row = await exports.export_of(ctx, path_uuid(request, "export_id"))
     except LookupError as exc:
@@ -146,7 +159,7 @@ async def export_download(request: Request) -> Response:
         raise HTTPException(404)
     fmt = ExportFormat(row["format"])
     chunks = await exports.open_file(row)
-    await exports.downloaded(request, ctx, user, row)
+    await exports.downloaded(Actor.of_request(request), ctx, row)
     return StreamingResponse(
         chunks,
         media_type=exports.CONTENT_TYPES[fmt],

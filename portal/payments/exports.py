@@ -24,7 +24,6 @@ from typing import Any, TextIO
 import anyio.to_thread
 from openpyxl import Workbook
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from starlette.requests import Request
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
@@ -32,6 +31,7 @@ from portal.auth.service import CurrentUser
 from portal.conventions.enums import Funder
 from portal.core import clock, spool
 from portal.core import periodic as units
+from portal.core.actor import Actor
 from portal.core.db import stream, transaction, unique_violation
 from portal.core.forms import FieldError
 from portal.core.outage import Unavailable
@@ -316,7 +316,7 @@ def _filter_of(values: dict[str, Any]) -> LineFilter:
 
 
 async def request_export(
-    request: Request | None,
+    actor: Actor,
     ctx: TenantContext,
     user: CurrentUser,
     chosen: Sequence[Chosen],
@@ -342,8 +342,7 @@ async def request_export(
         )
         await audit.record_action(
             AuditTag.PAYMENT_EXPORT_REQUESTED,
-            request,
-            user,
+            actor,
             ctx,
             subject=f"payments-export:{export_id}",
             format=fmt.value,
@@ -537,11 +536,10 @@ async def open_file(row: Row) -> AsyncIterator[bytes]:
     return await get_storage().open(row["storage_key"])
 
 
-async def downloaded(request: Request, ctx: TenantContext, user: CurrentUser, row: Row) -> None:
+async def downloaded(actor: Actor, ctx: TenantContext, row: Row) -> None:
     await audit.record_action(
         AuditTag.PAYMENT_EXPORT_DOWNLOADED,
-        request,
-        user,
+        actor,
         ctx,
         subject=f"payments-export:{row['id']}",
     )
@@ -580,7 +578,7 @@ async def models(ctx: TenantContext) -> list[Row]:
 
 
 async def save_model(
-    request: Request | None,
+    actor: Actor,
     ctx: TenantContext,
     user: CurrentUser,
     name: str,
@@ -596,7 +594,7 @@ async def save_model(
     chosen = check_choice(chosen)
     values = {"columns": [dataclasses.asdict(c) for c in chosen], "format": fmt.value}
     try:
-        return await _save_model(request, ctx, user, name, values, replace)
+        return await _save_model(actor, ctx, user, name, values, replace)
     except Exception as exc:
         if not unique_violation(exc):
             raise
@@ -608,7 +606,7 @@ _NAME_TAKEN = "Le nom « {name} » est déjà pris par un autre modèle : choisi
 
 
 async def _save_model(
-    request: Request | None,
+    actor: Actor,
     ctx: TenantContext,
     user: CurrentUser,
     name: str,
@@ -647,8 +645,7 @@ async def _save_model(
             await repository.replace_export_model(ctx, model_id, user.id, values)
         await audit.record_action(
             AuditTag.PAYMENT_EXPORT_MODEL_SAVED,
-            request,
-            user,
+            actor,
             ctx,
             subject=f"payments-export-model:{model_id}",
             name=name,
@@ -666,9 +663,8 @@ async def model(ctx: TenantContext, model_id: uuid.UUID) -> Row:
 
 
 async def share_model(
-    request: Request | None,
+    actor: Actor,
     ctx: TenantContext,
-    user: CurrentUser,
     model_id: uuid.UUID,
     shared: bool,
 ) -> str:
@@ -682,8 +678,7 @@ async def share_model(
             AuditTag.PAYMENT_EXPORT_MODEL_SHARED
             if shared
             else AuditTag.PAYMENT_EXPORT_MODEL_UNSHARED,
-            request,
-            user,
+            actor,
             ctx,
             subject=f"payments-export-model:{model_id}",
             name=found["name"],
@@ -692,7 +687,7 @@ async def share_model(
 
 
 async def delete_model(
-    request: Request | None, ctx: TenantContext, user: CurrentUser, model_id: uuid.UUID
+    actor: Actor, ctx: TenantContext, user: CurrentUser, model_id: uuid.UUID
 ) -> str:
     """By whoever saved it only; returns its name."""
     found = await model(ctx, model_id)
@@ -702,8 +697,7 @@ async def delete_model(
         await repository.delete_export_model(ctx, model_id, user.id)
         await audit.record_action(
             AuditTag.PAYMENT_EXPORT_MODEL_DELETED,
-            request,
-            user,
+            actor,
             ctx,
             subject=f"payments-export-model:{model_id}",
             name=found["name"],

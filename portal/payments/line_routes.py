@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from portal.conventions import service as conventions
+from portal.core.actor import Actor
 from portal.core.forms import FieldError, read_date, read_form, redisplay, text
 from portal.core.permissions import Permission, requires
 from portal.core.responses import path_uuid, see_other
@@ -93,7 +94,7 @@ async def payment_record(request: Request) -> Response:
         if not result.ok:
             return await _line_page(request, result.errors, values, status_code=400)
         warnings = await service.record_payment(
-            request,
+            Actor.of_request(request),
             ctx,
             user,
             path_uuid(request, "line_id"),
@@ -137,7 +138,7 @@ async def request_record(request: Request) -> Response:
 
     async def act(form: Any) -> None:
         await service.record_request(
-            request,
+            Actor.of_request(request),
             ctx,
             user,
             path_uuid(request, "line_id"),
@@ -154,7 +155,11 @@ async def condition_met(request: Request) -> Response:
 
     async def act(form: Any) -> None:
         await service.mark_met(
-            request, ctx, user, path_uuid(request, "line_id"), text(form, "note", 2000)
+            Actor.of_request(request),
+            ctx,
+            user,
+            path_uuid(request, "line_id"),
+            text(form, "note", 2000),
         )
 
     return await _line_action(request, act, "Condition constatée : l'échéance est payable.", "note")
@@ -174,7 +179,7 @@ async def declaration(request: Request) -> Response:
             field, message = next(iter(result.errors.items()))
             raise FieldError(message, field)
         await service.declare(
-            request,
+            Actor.of_request(request),
             ctx,
             user,
             line_id,
@@ -191,7 +196,7 @@ async def payment_cancel(request: Request) -> Response:
 
     async def act(form: Any) -> None:
         await service.cancel_payment(
-            request,
+            Actor.of_request(request),
             ctx,
             user,
             path_uuid(request, "line_id"),

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from portal.conventions import service as conventions
 from portal.conventions.enums import Funder
+from portal.core.actor import Actor
 from portal.core.forms import FieldError, is_digits, read_form, submit, text
 from portal.core.permissions import Permission, requires
 from portal.core.responses import path_uuid, see_other
@@ -125,7 +126,7 @@ async def schedule_create(request: Request) -> Response:
     result = forms.schedule_form(form, kind, convention_id)
     created = await submit(
         result,
-        lambda: schedules.create(request, ctx, user, result.values["draft"]),
+        lambda: schedules.create(Actor.of_request(request), ctx, user, result.values["draft"]),
         "lines",
     )
     if created is None:
@@ -181,9 +182,8 @@ async def schedule_edit(request: Request) -> Response:
     await submit(
         result,
         lambda: schedules.update(
-            request,
+            Actor.of_request(request),
             ctx,
-            request.state.user,
             schedule["id"],
             result.values["draft"],
             int(revision) if is_digits(revision) else 0,

@@ -14,8 +14,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.requests import Request
-
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
@@ -23,6 +21,7 @@ from portal.conventions import service as conventions
 from portal.conventions.enums import ConventionKind, Funder, PartyRole
 from portal.conventions.service import add_months, ends_on
 from portal.core import clock
+from portal.core.actor import Actor
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
 from portal.core.templating import euros
@@ -371,7 +370,7 @@ def snapshot(draft: ScheduleDraft) -> dict[str, Any]:
 
 
 async def create(
-    request: Request | None, ctx: TenantContext, user: CurrentUser, draft: ScheduleDraft
+    actor: Actor, ctx: TenantContext, user: CurrentUser, draft: ScheduleDraft
 ) -> uuid.UUID:
     if not access.may_manage(ctx.role):
         raise PermissionError("payments")
@@ -394,8 +393,7 @@ async def create(
         await _tie_documents(ctx, draft)
         await audit.record_action(
             AuditTag.PAYMENT_SCHEDULE_CREATED,
-            request,
-            user,
+            actor,
             ctx,
             subject=subject(schedule_id),
             after=snapshot(draft),
@@ -437,9 +435,8 @@ def draft_of(schedule: Row, lines: Sequence[Row]) -> ScheduleDraft:
 
 
 async def update(
-    request: Request | None,
+    actor: Actor,
     ctx: TenantContext,
-    user: CurrentUser,
     schedule_id: uuid.UUID,
     draft: ScheduleDraft,
     revision: int,
@@ -501,8 +498,7 @@ async def update(
         await _tie_documents(ctx, draft)
         await audit.record_action(
             AuditTag.PAYMENT_SCHEDULE_CHANGED,
-            request,
-            user,
+            actor,
             ctx,
             subject=subject(schedule_id),
             before=before,

@@ -14,13 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
-
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.core import clock
 from portal.core import periodic as units
+from portal.core.actor import Actor
 from portal.core.forms import FieldError, check_date
 from portal.core.permissions import Role
 from portal.core.templating import PARIS, date_fr, euros
@@ -195,7 +194,7 @@ def _state(line: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _save(
-    request: Request | None,
+    actor: Actor,
     ctx: TenantContext,
     user: CurrentUser,
     line: Row,
@@ -214,8 +213,7 @@ async def _save(
     await repository.update_line(ctx, line["id"], changes)
     await audit.record_action(
         tag,
-        request,
-        user,
+        actor,
         ctx,
         subject=subject(line["id"]),
         actor_name=user.full_name,
@@ -253,7 +251,7 @@ def _signed_on(line: Row) -> dt.date | None:
 
 
 async def mark_met(
-    request: Request | None, ctx: TenantContext, user: CurrentUser, line_id: uuid.UUID, note: str
+    actor: Actor, ctx: TenantContext, user: CurrentUser, line_id: uuid.UUID, note: str
 ) -> None:
     """The condition was met outside the portal (a committee's decision, a letter…)."""
     _require_manager(ctx)
@@ -265,7 +263,7 @@ async def mark_met(
         if line["met_at"] is not None:
             raise FieldError("La condition de cette échéance est déjà remplie.", "note")
         await _save(
-            request,
+            actor,
             ctx,
             user,
             line,
@@ -276,7 +274,7 @@ async def mark_met(
 
 
 async def record_request(
-    request: Request | None,
+    actor: Actor,
     ctx: TenantContext,
     user: CurrentUser,
     line_id: uuid.UUID,
@@ -307,7 +305,7 @@ async def record_request(
                 "requested_on",
             )
         await _save(
-            request,
+            actor,
             ctx,
             user,
             line,
@@ -318,7 +316,7 @@ async def record_request(
 
 
 async def declare(
-    request: Request | None,
+    actor: Actor,
     ctx: TenantContext,
     user: CurrentUser,
     line_id: uuid.UUID,
@@ -373,7 +371,7 @@ async def declare(
                     field,
                 )
         await _save(
-            request,
+            actor,
             ctx,
             user,
             line,
@@ -447,7 +445,7 @@ async def _totals(ctx: TenantContext, line_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def record_payment(
-    request: Request | None,
+    actor: Actor,
     ctx: TenantContext,
     user: CurrentUser,
     line_id: uuid.UUID,
@@ -498,7 +496,7 @@ async def record_payment(
             },
         )
         await _save(
-            request,
+            actor,
             ctx,
             user,
             line,
@@ -514,7 +512,7 @@ async def record_payment(
 
 
 async def cancel_payment(
-    request: Request | None,
+    actor: Actor,
     ctx: TenantContext,
     user: CurrentUser,
     line_id: uuid.UUID,
@@ -543,7 +541,7 @@ async def cancel_payment(
             },
         )
         await _save(
-            request,
+            actor,
             ctx,
             user,
             line,

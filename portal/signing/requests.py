@@ -11,15 +11,14 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
-from starlette.requests import Request
 
-from portal.audit import service as audit_log
 from portal.audit.enums import AuditTag
 from portal.auth.service import CurrentUser
 from portal.conventions import service as convention_service
 from portal.conventions.enums import ConventionStatus, PartyRole
 from portal.conventions.service import Opened
 from portal.core import clock, security
+from portal.core.actor import Actor
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
 from portal.core.tenancy import TenantScope
@@ -51,14 +50,9 @@ STEP_OF_ROLE = {
 }
 
 
-def audit_of(request: Request | None, who: str) -> Audit:
-    if request is None:
-        return Audit(actor=who)
-    return Audit(
-        actor=who,
-        ip=audit_log.client_ip(request),
-        user_agent=request.headers.get("user-agent", "")[:400],
-    )
+def audit_of(actor: Actor, who: str) -> Audit:
+    """The evidence a signing event keeps of who acted, from where, with which browser."""
+    return Audit(actor=who, ip=actor.ip, user_agent=actor.user_agent)
 
 
 async def draft(opened: Opened) -> dict[str, Any]:
@@ -117,7 +111,7 @@ async def _frozen_version(opened: Opened) -> Row:
 
 
 async def create(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     lines: list[Line],
@@ -221,7 +215,7 @@ async def create(
         "expires_on": expires_on.isoformat(),
         "seal": seal.label,
     }
-    audit = audit_of(request, user.full_name)
+    audit = audit_of(actor, user.full_name)
     # Storage or database down: `Unavailable`, which the page shows as a 503.
     async with files.stored(key, prepared, scope.consortium_id) as stored:
         # One transaction: the request with its participants and revisions, or nothing.
@@ -367,7 +361,7 @@ async def cancellation(opened: Opened, request_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def cancel(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     request_id: uuid.UUID,
@@ -399,11 +393,11 @@ async def cancel(
             request_id,
             RequestStatus.CANCELLED,
             EventKind.CANCELLED,
-            audit_of(request, user.full_name),
+            audit_of(actor, user.full_name),
             reason,
         )
         await convention_service.record(
-            request,
+            actor,
             opened,
             user,
             f"Demande de signature annulée. Motif : {reason}. Déjà signé : "
@@ -423,7 +417,7 @@ async def cancel(
 
 
 async def set_expiry(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     request_id: uuid.UUID,
@@ -439,13 +433,13 @@ async def set_expiry(
             scope,
             request_id,
             EventKind.EXPIRY_CHANGED,
-            audit=audit_of(request, user.full_name),
+            audit=audit_of(actor, user.full_name),
             details={"from": req["expires_on"].isoformat(), "to": expires_on.isoformat()},
         )
 
 
 async def replace(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     request_id: uuid.UUID,
@@ -463,7 +457,7 @@ async def replace(
         name,
         email,
         reason,
-        audit_of(request, user.full_name),
+        audit_of(actor, user.full_name),
         EventKind.REPLACED,
         ParticipantStatus.REPLACED,
     )
@@ -551,7 +545,7 @@ async def substitute(
 
 
 async def remind(
-    request: Request | None,
+    actor: Actor,
     opened: Opened,
     user: CurrentUser,
     request_id: uuid.UUID,
@@ -575,7 +569,7 @@ async def remind(
             scope,
             request_id,
             EventKind.REMINDED,
-            audit=audit_of(request, user.full_name),
+            audit=audit_of(actor, user.full_name),
             participant=participant_id,
             details={"manual": True},
         )

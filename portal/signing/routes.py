@@ -18,8 +18,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.auth import service as auth
-from portal.conventions.service import on_convention, opened_for
+from portal.conventions.web import on_convention, opened_for
 from portal.core import body
+from portal.core.actor import Actor
 from portal.core.forms import (
     FieldError,
     FormResult,
@@ -113,7 +114,7 @@ async def create(request: Request) -> Response:
     }
     try:
         await requests.create(
-            request,
+            Actor.of_request(request),
             opened,
             request.state.user,
             lines,
@@ -168,7 +169,7 @@ async def cancel(request: Request) -> Response:
     try:
         seen = form.get("signed")
         await requests.cancel(
-            request,
+            Actor.of_request(request),
             opened,
             request.state.user,
             _uuid(request, "request_id"),
@@ -191,7 +192,7 @@ async def expiry(request: Request) -> Response:
 
     async def act(o: Any, f: dict[str, Any]) -> None:
         await requests.set_expiry(
-            request,
+            Actor.of_request(request),
             o,
             request.state.user,
             request_id,
@@ -207,7 +208,7 @@ async def replace(request: Request) -> Response:
     return await _pilot_action(
         request,
         lambda o, f: requests.replace(
-            request,
+            Actor.of_request(request),
             o,
             request.state.user,
             request_id,
@@ -225,7 +226,9 @@ async def remind(request: Request) -> Response:
     request_id, participant_id = _uuid(request, "request_id"), _uuid(request, "participant_id")
     return await _pilot_action(
         request,
-        lambda o, f: requests.remind(request, o, request.state.user, request_id, participant_id),
+        lambda o, f: requests.remind(
+            Actor.of_request(request), o, request.state.user, request_id, participant_id
+        ),
         "Relance envoyée.",
     )
 
@@ -322,7 +325,9 @@ async def _ceremony(request: Request) -> ceremony.Ceremony:
 
 
 def _audit(request: Request, c: ceremony.Ceremony) -> Any:
-    return requests.audit_of(request, f"{c.participant['name']} <{c.participant['email']}>")
+    return requests.audit_of(
+        Actor.of_request(request), f"{c.participant['name']} <{c.participant['email']}>"
+    )
 
 
 async def _ceremony_page(

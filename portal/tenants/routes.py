@@ -8,7 +8,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.audit import service as audit
-from portal.auth import service as auth
+from portal.auth import web as auth_web
+from portal.core.actor import Actor
 from portal.core.forms import read_form, submit, text
 from portal.core.permissions import MATRIX, REVIEW_RULE, Permission, Role, allows, requires
 from portal.core.responses import path_uuid, see_other
@@ -71,7 +72,9 @@ async def member_list(request: Request) -> Response:
 async def invitation_create(request: Request) -> Response:
     result = forms.invitation_form(await read_form(request))
     ctx, user = request.state.tenant, request.state.user
-    await submit(result, lambda: service.invite(request, ctx, user, result.values), "email")
+    await submit(
+        result, lambda: service.invite(Actor.of_request(request), ctx, user, result.values), "email"
+    )
     if not result.ok:
         return await _members_page(request, result.errors, result.values)
     return flash(
@@ -84,7 +87,7 @@ async def invitation_create(request: Request) -> Response:
 async def invitation_revoke(request: Request) -> Response:
     try:
         await service.revoke_invitation(
-            request, request.state.tenant, request.state.user, path_uuid(request, "invitation_id")
+            Actor.of_request(request), request.state.tenant, path_uuid(request, "invitation_id")
         )
     except LookupError as exc:
         raise HTTPException(404) from exc
@@ -105,9 +108,8 @@ async def member_edit(request: Request) -> Response:
         if result.ok:
             try:
                 await service.change_member(
-                    request,
+                    Actor.of_request(request),
                     ctx,
-                    request.state.user,
                     membership_id,
                     result.values["role"],
                     result.values["may_sign"],
@@ -137,7 +139,7 @@ async def member_toggle(request: Request) -> Response:
         raise HTTPException(404)
     activate = not member["is_active"]
     try:
-        await service.set_member_active(request, ctx, request.state.user, membership_id, activate)
+        await service.set_member_active(Actor.of_request(request), ctx, membership_id, activate)
     except TenantError as exc:
         return flash(see_other(f"{_base(request)}/membres"), exc.message)
     verb = "réactivé(e)" if activate else "désactivé(e)"
@@ -170,9 +172,11 @@ async def _organisations_page(
 @requires(Permission.ORGANISATIONS_MANAGE)
 async def organisation_create(request: Request) -> Response:
     result = forms.organisation_form(await read_form(request))
-    ctx, user = request.state.tenant, request.state.user
+    ctx = request.state.tenant
     await submit(
-        result, lambda: service.add_organisation(request, ctx, user, result.values), "siret"
+        result,
+        lambda: service.add_organisation(Actor.of_request(request), ctx, result.values),
+        "siret",
     )
     if not result.ok:
         return await _organisations_page(request, result.errors, result.values)
@@ -199,12 +203,12 @@ async def tenant_roles(request: Request) -> Response:
 
 @requires(Permission.SETTINGS_MANAGE)
 async def consortium_settings(request: Request) -> Response:
-    ctx, user = request.state.tenant, request.state.user
+    ctx = request.state.tenant
     errors: dict[str, str] = {}
     if request.method == "POST":
         result = forms.settings_form(await read_form(request))
         if result.ok:
-            await service.update_settings(request, ctx, user, result.values)
+            await service.update_settings(Actor.of_request(request), ctx, result.values)
             return flash(see_other(f"{_base(request)}/reglages"), "Réglages enregistrés.")
         errors = result.errors
     return await render(
@@ -258,7 +262,7 @@ async def invitation_accept(request: Request) -> Response:
         form = await read_form(request)
         try:
             if user:
-                await service.accept_invitation(request, token, user)
+                await service.accept_invitation(Actor.of_request(request), token, user)
                 response = see_other(f"/c/{invitation.consortium_slug}/")
             else:
                 full_name = text(form, "full_name")
@@ -267,8 +271,12 @@ async def invitation_accept(request: Request) -> Response:
                     raise TenantError(
                         "Les deux mots de passe ne sont pas identiques.", "password_confirm"
                     )
-                new_user, _ = await service.register_and_accept(request, token, full_name, password)
-                response = await auth.log_in(request, new_user, f"/c/{invitation.consortium_slug}/")
+                new_user, _ = await service.register_and_accept(
+                    Actor.of_request(request), token, full_name, password
+                )
+                response = await auth_web.log_in(
+                    request, new_user, f"/c/{invitation.consortium_slug}/"
+                )
             return flash(response, f"Bienvenue dans l'espace {invitation.consortium_name}.")
         except TenantError as exc:
             if exc.field:

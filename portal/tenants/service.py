@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import FormData
-from starlette.requests import Request
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
 from portal.auth import service as auth
 from portal.auth.service import CurrentUser
 from portal.core import clock, mail, security
+from portal.core.actor import Actor
 from portal.core.db import transaction
 from portal.core.forms import FieldError, FormResult
 from portal.core.permissions import Role
@@ -85,9 +85,7 @@ async def scope_and_consortium(
     return (TenantScope(consortium_id=row["id"]), row) if row else None
 
 
-async def create_consortium(
-    request: Request | None, admin: CurrentUser, values: dict[str, Any]
-) -> uuid.UUID:
+async def create_consortium(actor: Actor, values: dict[str, Any]) -> uuid.UUID:
     if await repository.consortium_by_slug(values["slug"]):
         raise TenantError("Cet identifiant d'adresse est déjà pris.", "slug")
     async with transaction():
@@ -100,9 +98,7 @@ async def create_consortium(
         )
         await audit.record(
             AuditTag.CONSORTIUM_CREATED,
-            request=request,
-            actor_id=admin.id,
-            actor_email=admin.email,
+            actor,
             consortium_id=consortium_id,
             subject=values["slug"],
         )
@@ -116,9 +112,7 @@ async def organisations(scope: TenantScope) -> list[dict[str, Any]]:
     return await repository.organisations(scope)
 
 
-async def add_organisation(
-    request: Request | None, scope: TenantScope, actor: CurrentUser, values: dict[str, Any]
-) -> uuid.UUID:
+async def add_organisation(actor: Actor, scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
     """Adds an organisation to the consortium; one already known by its SIRET is reused as is."""
     async with transaction():
         existing = await repository.organisation_by_siret(values["siret"])
@@ -133,7 +127,6 @@ async def add_organisation(
         await repository.insert_participation(scope, organisation_id)
         await audit.record_action(
             AuditTag.ORGANISATION_ADDED,
-            request,
             actor,
             scope,
             subject=values["siret"],
@@ -161,9 +154,8 @@ async def _ensure_other_pilot(ctx: TenantScope, current: dict[str, Any]) -> None
 
 
 async def change_member(
-    request: Request,
+    actor: Actor,
     ctx: TenantContext,
-    actor: CurrentUser,
     membership_id: uuid.UUID,
     role: str,
     may_sign: bool,
@@ -177,7 +169,6 @@ async def change_member(
         await repository.update_membership(ctx, membership_id, role=role, may_sign=may_sign)
         await audit.record_action(
             AuditTag.MEMBER_ROLE_CHANGED,
-            request,
             actor,
             ctx,
             subject=current["email"],
@@ -189,7 +180,7 @@ async def change_member(
 
 
 async def set_member_active(
-    request: Request, ctx: TenantContext, actor: CurrentUser, membership_id: uuid.UUID, active: bool
+    actor: Actor, ctx: TenantContext, membership_id: uuid.UUID, active: bool
 ) -> None:
     async with transaction():
         current = await repository.member(ctx, membership_id)
@@ -200,7 +191,6 @@ async def set_member_active(
         await repository.update_membership(ctx, membership_id, is_active=active)
         await audit.record_action(
             AuditTag.MEMBER_REACTIVATED if active else AuditTag.MEMBER_DEACTIVATED,
-            request,
             actor,
             ctx,
             subject=current["email"],
@@ -232,7 +222,7 @@ async def pending_invitations(scope: TenantScope) -> list[dict[str, Any]]:
 
 
 async def invite(
-    request: Request | None, scope: TenantScope, actor: CurrentUser, values: dict[str, Any]
+    actor: Actor, scope: TenantScope, user: CurrentUser, values: dict[str, Any]
 ) -> None:
     organisation = await repository.organisation_in(scope, values["organisation_id"])
     if organisation is None:
@@ -252,12 +242,11 @@ async def invite(
             role=values["role"],
             may_sign=values["may_sign"],
             token_hash=security.token_hash(_invitation_token(invitation_id)),
-            invited_by=actor.id,
+            invited_by=user.id,
             expires_at=clock.now() + INVITATION_LIFETIME,
         )
         await audit.record_action(
             AuditTag.INVITATION_SENT,
-            request,
             actor,
             scope,
             subject=values["email"],
@@ -294,15 +283,12 @@ async def send_invitation_email(scope: TenantScope, invitation_id: uuid.UUID) ->
     await job_service.deliver_once(f"invitation:{invitation_id}", message, Delivery.AT_LEAST_ONCE)
 
 
-async def revoke_invitation(
-    request: Request, ctx: TenantContext, actor: CurrentUser, invitation_id: uuid.UUID
-) -> None:
+async def revoke_invitation(actor: Actor, ctx: TenantContext, invitation_id: uuid.UUID) -> None:
     async with transaction():
         if not await repository.revoke_invitation(ctx, invitation_id, clock.now()):
             raise LookupError(invitation_id)
         await audit.record_action(
             AuditTag.INVITATION_REVOKED,
-            request,
             actor,
             ctx,
         )
@@ -338,13 +324,13 @@ async def invitation_for_token(token: str) -> InvitationView | None:
     )
 
 
-async def _join(request: Request | None, invitation: InvitationView, user: CurrentUser) -> None:
+async def _join(actor: Actor, invitation: InvitationView, user: CurrentUser) -> None:
     """Inside a transaction: marks the invitation used and grants (or restores) membership."""
     async with consortium_scope(invitation.scope.consortium_id):
-        await _joined(request, invitation, user)
+        await _joined(actor, invitation, user)
 
 
-async def _joined(request: Request | None, invitation: InvitationView, user: CurrentUser) -> None:
+async def _joined(actor: Actor, invitation: InvitationView, user: CurrentUser) -> None:
     if not await repository.mark_invitation_accepted(invitation.id, clock.now()):
         raise TenantError("Cette invitation a déjà été utilisée.")
     existing = await repository.member_of_user(invitation.scope, user.id)
@@ -367,8 +353,8 @@ async def _joined(request: Request | None, invitation: InvitationView, user: Cur
         )
     await audit.record_action(
         AuditTag.INVITATION_ACCEPTED,
-        request,
-        user,
+        # The invitee, whose session may not hold them yet (a new account, a provider's login).
+        actor.identified(user.id, user.email),
         invitation.scope,
         subject=user.email,
         role=invitation.role,
@@ -386,7 +372,7 @@ async def _joined(request: Request | None, invitation: InvitationView, user: Cur
         )
 
 
-async def accept_invitation(request: Request, token: str, user: CurrentUser) -> InvitationView:
+async def accept_invitation(actor: Actor, token: str, user: CurrentUser) -> InvitationView:
     invitation = await invitation_for_token(token)
     if invitation is None:
         raise TenantError("Ce lien d'invitation n'est pas valable.")
@@ -398,12 +384,12 @@ async def accept_invitation(request: Request, token: str, user: CurrentUser) -> 
             "ouvrez le lien avec ce compte."
         )
     async with transaction():
-        await _join(request, invitation, user)
+        await _join(actor, invitation, user)
     return invitation
 
 
 async def register_and_accept(
-    request: Request, token: str, full_name: str, password: str
+    actor: Actor, token: str, full_name: str, password: str
 ) -> tuple[CurrentUser, InvitationView]:
     invitation = await invitation_for_token(token)
     if invitation is None:
@@ -424,11 +410,11 @@ async def register_and_accept(
         user = CurrentUser(
             id=user_id, email=invitation.email, full_name=full_name, is_platform_admin=False
         )
-        await _join(request, invitation, user)
+        await _join(actor, invitation, user)
     return user, invitation
 
 
-async def accept_invitations_for_verified_email(request: Request, user: CurrentUser) -> int:
+async def accept_invitations_for_verified_email(actor: Actor, user: CurrentUser) -> int:
     """After an identity provider proved `user.email`: join what was sent to that address."""
     count = 0
     for row in await _open_invitations(user.email):
@@ -445,7 +431,7 @@ async def accept_invitations_for_verified_email(request: Request, user: CurrentU
             may_sign=row["may_sign"],
             invited_by=row["invited_by"],
         )
-        await _join(request, view, user)
+        await _join(actor, view, user)
         count += 1
     return count
 
@@ -499,9 +485,7 @@ async def self_review_allowed(scope: TenantScope) -> bool:
     return bool((await repository.consortium_settings(scope)).get("self_review_allowed"))
 
 
-async def update_settings(
-    request: Request | None, ctx: TenantContext, user: CurrentUser, values: dict[str, Any]
-) -> None:
+async def update_settings(actor: Actor, ctx: TenantContext, values: dict[str, Any]) -> None:
     before = await repository.consortium_settings(ctx)
     changed = {k: v for k, v in values.items() if before.get(k) != v}
     if not changed:
@@ -509,7 +493,7 @@ async def update_settings(
     async with transaction():
         await repository.update_consortium_settings(ctx, changed)
         await audit.record_action(
-            AuditTag.CONSORTIUM_SETTINGS_CHANGED, request, user, ctx, subject="settings", **changed
+            AuditTag.CONSORTIUM_SETTINGS_CHANGED, actor, ctx, subject="settings", **changed
         )
 
 

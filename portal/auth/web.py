@@ -1,5 +1,7 @@
 """Opening a session at login: a fresh token and CSRF cookie each time (no session fixation);
-with a second factor, a pending session that opens only the code step."""
+with a second factor, a pending session that opens only the code step. It sets cookies on the
+request and the response, so it is the web layer's, not the service's: the login pages use it,
+and so does the invitation page of the tenants domain (tests/test_layers.py, rule 1)."""
 
 from __future__ import annotations
 
