@@ -5,7 +5,11 @@
    - `Y.enums`: `StrEnum`s with stable codes and French labels, nothing else. A code crosses
      domains as a plain value (a payment line names the convention's `Funder`), and one enum
      per concept is better than a copy per domain;
-   - `Y.tables` from X's own `tables.py`, for foreign keys (see rule 3).
+   - `Y.tables` from X's own `tables.py`, for foreign keys (see rule 3);
+   - `Y.web` from X's web layer only (rule 6): the HTTP helpers a domain lends other domains'
+     pages (`auth.web.log_in` opens a session, `conventions.web.on_convention` loads the
+     convention of the path, `documents.web.receive_upload` reads an upload). They take the
+     request, so they cannot be in the service.
    Other value types a domain hands out (`Opened`, `ReceivedFile`...) are re-exported by its
    service. `reminders.schedule` is the one shared module besides these: the due-item and policy
    value types and the date arithmetic of reminders, which the domains that have due dates
@@ -21,6 +25,14 @@
 5. `portal/core/` imports no domain, nor the modules that compose them: what a page's layout
    shows of the domains (switcher, unread count) is given to it by the app; the tenant
    middleware, which asks the tenants domain, lives there.
+6. Services take an actor (`portal.core.actor.Actor`: who, which organisation, address, user
+   agent), never the Starlette request: outside its web layer, no module of a domain imports
+   `starlette.requests` or has a parameter annotated `Request`, `HTTPConnection` or `WebSocket`.
+   So services are called the same way from a page, a job or a command. A domain's web layer
+   is its route modules, `middleware.py`, `web.py` (rule 1) and `pages.py` (what the pages of
+   a domain share); everything else (`service.py`, the modules a service is split into,
+   `jobs.py`, `demo.py`...) is its domain side. Cookies, redirects, route decorators and
+   reading a request body belong to the web layer.
 
 A domain is a package directly under `portal/`, `core` aside (shared machinery, no business
 rule). The modules at the top of `portal/` (app, cli, demo...) compose the domains: only rules 3
@@ -39,6 +51,9 @@ PORTAL = ROOT / "portal"
 SHARED = {"service", "enums"}
 VALUE_MODULES = {("reminders", "schedule")}
 TABLE_LAYER = {"repository.py", "tables.py", "piccolo_app.py"}
+WEB_LAYER = {"routes.py", "middleware.py", "web.py", "pages.py"}  # and `*_routes.py`: rule 6
+WEB_SHARED = "web"  # what a domain's web layer may import of another's: rule 1
+REQUEST_TYPES = {"Request", "HTTPConnection", "WebSocket"}
 COMPOSITION_ROOTS = {"portal/cli.py"}  # may import `workers`, see rule 4
 
 
@@ -72,6 +87,44 @@ def imported_modules(source: str, relpath: str) -> list[tuple[int, str]]:
     return sorted(set(found))
 
 
+def is_web_layer(filename: str) -> bool:
+    return filename in WEB_LAYER or filename.endswith("_routes.py")
+
+
+def _annotation_names(node: ast.expr | None) -> set[str]:
+    """The names an annotation mentions, string (forward) annotations included."""
+    if node is None:
+        return set()
+    found = set()
+    for part in ast.walk(node):
+        if isinstance(part, ast.Name):
+            found.add(part.id)
+        elif isinstance(part, ast.Attribute):
+            found.add(part.attr)
+        elif isinstance(part, ast.Constant) and isinstance(part.value, str):
+            try:
+                found |= _annotation_names(ast.parse(part.value, mode="eval").body)
+            except SyntaxError:
+                pass
+    return found
+
+
+def request_parameters(source: str, relpath: str) -> list[str]:
+    """Rule 6: the parameters annotated with a Starlette request type."""
+    found = []
+    for node in ast.walk(ast.parse(source, relpath)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+            for arg in every:
+                if arg is not None and _annotation_names(arg.annotation) & REQUEST_TYPES:
+                    found.append(
+                        f"{relpath}:{arg.lineno}: {node.name}({arg.arg}) takes the request "
+                        "(services take an actor)"
+                    )
+    return found
+
+
 def _domain(parts: list[str]) -> str | None:
     """The domain of `portal.<domain>...` (module name parts), None for top-level modules."""
     if len(parts) < 2 or parts[0] != "portal" or parts[1] == "core":
@@ -86,10 +139,13 @@ def violations(source: str, relpath: str) -> list[str]:
     filename = relpath.rsplit("/", 1)[-1]
     migration = "piccolo_migrations" in own_parts
     in_core = own_parts[:2] == ["portal", "core"]
-    found = []
+    domain_side = own is not None and not migration and not is_web_layer(filename)
+    found = request_parameters(source, relpath) if domain_side else []
     for line, dotted in imported_modules(source, relpath):
         parts = dotted.split(".")
         where = f"{relpath}:{line}: imports {dotted}"
+        if domain_side and dotted.split(".")[:2] == ["starlette", "requests"]:
+            found.append(f"{where} (services take an actor, not the request)")
         if in_core and parts[0] == "portal" and parts[1:2] not in (["core"], ["settings"]):
             found.append(f"{where} (core imports no domain)")
         if parts[0] == "workers" and relpath not in COMPOSITION_ROOTS:
@@ -103,7 +159,11 @@ def violations(source: str, relpath: str) -> list[str]:
         if own is None or migration:
             continue
         if target != own:
-            allowed = sub in SHARED or (sub == "tables" and filename == "tables.py")
+            allowed = (
+                sub in SHARED
+                or (sub == "tables" and filename == "tables.py")
+                or (sub == WEB_SHARED and is_web_layer(filename))
+            )
             if not allowed and (target, sub) not in VALUE_MODULES:
                 found.append(f"{where} (another domain: through its service)")
         elif sub == "repository" and (filename == "routes.py" or filename.endswith("_routes.py")):
@@ -159,6 +219,27 @@ class TestTheRulesCatchViolations:
                 "from portal.core.db import transaction",
                 "shared value module",
             ),
+            (
+                "portal/signing/requests.py",
+                "from portal.conventions.web import on_convention",
+                "another domain",
+            ),
+            ("portal/payments/service.py", "from starlette.requests import Request", "an actor"),
+            (
+                "portal/conventions/editing.py",
+                "def f():\n    from starlette.requests import HTTPConnection",
+                "an actor",
+            ),
+            (
+                "portal/tenants/service.py",
+                "async def invite(request: 'Request | None', values: dict) -> None: ...",
+                "invite(request) takes the request",
+            ),
+            (
+                "portal/signing/pades/fields.py",
+                "import starlette\ndef f(*, r: starlette.requests.Request) -> None: ...",
+                "f(r) takes the request",
+            ),
         ],
     )
     def test_a_synthetic_violation_is_reported(
@@ -179,6 +260,14 @@ class TestTheRulesCatchViolations:
             ("portal/app.py", "from portal.conventions import routes"),
             ("portal/core/forms.py", "from portal.core.money import parse_cents"),
             ("portal/core/security.py", "from portal.settings import get_settings"),
+            ("portal/signing/routes.py", "from portal.conventions.web import on_convention"),
+            ("portal/tenants/routes.py", "from portal.auth import web"),
+            ("portal/payments/pages.py", "from starlette.requests import Request"),
+            ("portal/auth/middleware.py", "from starlette.requests import HTTPConnection"),
+            ("portal/conventions/web.py", "def opened_for(request: Request) -> None: ..."),
+            ("portal/core/actor.py", "from starlette.requests import HTTPConnection"),
+            ("portal/pages.py", "async def dashboard(request: Request) -> None: ..."),
+            ("portal/payments/service.py", "from portal.core.actor import Actor"),
         ],
     )
     def test_what_the_layers_allow_passes(self, relpath: str, source: str) -> None:
@@ -189,6 +278,12 @@ class TestTheTreeKeepsTheLayers:
     def test_the_tree_is_read(self) -> None:
         names = {relpath for relpath, _ in _tree()}
         assert {"portal/conventions/service.py", "portal/signing/routes.py"} <= names
+
+    def test_the_web_layer_is_where_the_request_is_read(self) -> None:
+        names = {relpath for relpath, _ in _tree()}
+        web = {n for n in names if is_web_layer(n.rsplit("/", 1)[-1])}
+        assert {"portal/auth/web.py", "portal/documents/routes.py"} <= web
+        assert not {"portal/auth/service.py", "portal/documents/upload.py"} & web
 
     def test_no_import_breaks_the_layers(self) -> None:
         found = [v for relpath, source in _tree() for v in violations(source, relpath)]
