@@ -75,6 +75,21 @@ class TestPasswordLogin:
         events = await audit_repository.list_by_tag("auth:login:succeeded")
         assert [e["actor_email"] for e in events] == [world.tenant.pilot.email]
 
+    async def test_the_audit_keeps_the_address_of_every_attempt(
+        self,
+        app,  # type: ignore[no-untyped-def]
+        world: World,
+    ) -> None:
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50_000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            await attempt(c, world.tenant.pilot.email, "mauvais mot de passe")
+            await login(c, world.tenant.pilot.email)
+        [failed] = await audit_repository.list_by_tag("auth:login:failed")
+        [succeeded] = await audit_repository.list_by_tag("auth:login:succeeded")
+        assert (failed["actor_id"], failed["actor_email"]) == (None, world.tenant.pilot.email)
+        assert succeeded["actor_id"] == world.tenant.pilot.id
+        assert failed["ip"] == succeeded["ip"] == "203.0.113.7"
+
     async def test_next_only_accepts_local_paths(
         self, client: httpx.AsyncClient, world: World
     ) -> None:

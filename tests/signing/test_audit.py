@@ -153,6 +153,23 @@ class TestChain:
         assert await Event.count().where(Event.request == req["id"]) == 2  # tenant-scope-ok: t
 
 
+class TestEvidence:
+    async def test_an_event_keeps_the_address_and_browser_of_who_acted(
+        self,
+        client: httpx.AsyncClient,
+        cast: Cast,
+        smtp,  # type: ignore[no-untyped-def]
+    ) -> None:
+        from portal.core.tenancy import TenantScope
+        from portal.signing import repository
+
+        client.headers["user-agent"] = "Navigateur de test/1.0 " + "x" * 500
+        _, req = await sent_in_three_steps(client, cast)
+        created = (await repository.events(TenantScope(cast.world.tenant.id), req["id"]))[0]
+        assert (created["kind"], created["ip"]) == ("created", "127.0.0.1")
+        assert created["user_agent"] == ("Navigateur de test/1.0 " + "x" * 500)[:400]
+
+
 class TestDailyAnchor:
     async def test_chain_heads_are_time_stamped_once_a_day(
         self,

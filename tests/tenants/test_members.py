@@ -30,6 +30,20 @@ class TestMembers:
         [event] = await audit_repository.list_by_tag("tenants:member:role_changed")
         assert event["details"] if isinstance(event["details"], dict) else True
 
+    async def test_the_audit_names_who_acted_from_which_address(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        await login(client, world.tenant.pilot.email)
+        worker = world.tenant.association_worker
+        response = await post(
+            client, f"/c/{world.tenant.slug}/membres/{worker.membership_id}", {"role": "read_only"}
+        )
+        assert response.status_code == 303
+        [event] = await audit_repository.list_by_tag("tenants:member:role_changed")
+        pilot = world.tenant.pilot
+        assert (event["actor_id"], event["actor_email"]) == (pilot.id, pilot.email)
+        assert (event["consortium_id"], event["ip"]) == (world.tenant.id, "127.0.0.1")
+
     async def test_last_pilot_cannot_step_down(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
