@@ -184,8 +184,9 @@ def cmd_signing_audit(args: argparse.Namespace) -> int:
         async with platform_scope("the operator checks the audit chains of every consortium"):
             requests = await repository.all_request_ids()
         for consortium, request_id in requests:
+            scope = TenantScope.for_platform(consortium, reason="the operator checks every chain")
             async with consortium_scope(consortium):
-                found = await chain.check(TenantScope(consortium_id=consortium), request_id)
+                found = await chain.check(scope, request_id)
             if found is not None:
                 broken.append(f"demande {request_id} : maillon {found.seq} rompu ({found.reason})")
         return broken

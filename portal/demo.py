@@ -215,7 +215,7 @@ async def _load() -> list[tuple[str, str, str, str]]:
                     ConsortiumStatus.ACTIVE,
                 )
             )
-            scope = TenantScope(consortium_id=consortium_id)
+            scope = TenantScope.for_platform(consortium_id, reason="the demo seeds its consortium")
             org_ids = {}
             for org in demo.organisations:
                 found = await tenants_repository.organisation_by_siret(org.siret)

@@ -81,6 +81,7 @@ import httpx  # noqa: E402
 import pytest  # noqa: E402
 
 import portal  # noqa: E402, F401
+from portal.core.tenancy import TenantScope  # noqa: E402
 from portal.settings import get_settings  # noqa: E402
 
 # Row-level security (PostgreSQL) ------------------------------------------------------------
@@ -320,6 +321,15 @@ class Space:
     state_agent: Person | None = None
     read_only: Person | None = None
 
+    @property
+    def scope(self) -> TenantScope:
+        """What a test acting directly in this consortium passes to services and repositories."""
+        return _scope_of(self.id)
+
+
+def _scope_of(consortium_id: uuid.UUID) -> TenantScope:
+    return TenantScope.for_platform(consortium_id, reason="a test acts in its own consortium")
+
 
 @dataclasses.dataclass
 class World:
@@ -354,13 +364,12 @@ async def _member(
 
 
 async def make_space(slug: str, prefix: str, sirets: tuple[str, str]) -> Space:
-    from portal.core.tenancy import TenantScope
     from portal.tenants import repository
 
     consortium_id = await repository.insert_consortium(
         f"Consortium {slug}", slug, "fnavdl", ["69", "38"], "active"
     )
-    scope = TenantScope(consortium_id=consortium_id)
+    scope = _scope_of(consortium_id)
     lessor = await repository.insert_organisation(f"Bailleur {slug}", sirets[0], ["lessor"], "Lyon")
     association = await repository.insert_organisation(
         f"Association {slug}", sirets[1], ["association"], "Lyon"
@@ -393,10 +402,9 @@ async def world() -> World:
 
 async def _world() -> World:
     from portal.auth import repository as auth_repository
-    from portal.core.tenancy import TenantScope
 
     tenant = await make_space("alpha-habitat", "alpha", ("73282932000074", "44306184100047"))
-    scope = TenantScope(consortium_id=tenant.id)
+    scope = tenant.scope
     state_org = tenant.lessor_id
     tenant.state_agent = await _member(
         scope, await _person("agent@ddets.example.org", "Agent DDETS"), state_org, "state_agent"

@@ -55,7 +55,8 @@ class TestOfRequest:
         assert actor.ip == "192.0.2.1"
 
     def test_a_scope_without_a_member_gives_no_organisation(self) -> None:
-        actor = Actor.of_request(_request({"tenant": TenantScope(uuid.uuid4())}))
+        scope = TenantScope.for_platform(uuid.uuid4(), reason="a scope with no member in it")
+        actor = Actor.of_request(_request({"tenant": scope}))
         assert actor.organisation_id is None
 
     def test_no_client_address_gives_an_empty_one(self) -> None:

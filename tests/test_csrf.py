@@ -22,7 +22,6 @@ class TestCsrf:
         self, client: httpx.AsyncClient, world: World
     ) -> None:
         from portal.core.clock import now
-        from portal.core.tenancy import TenantScope
         from portal.tenants import repository
 
         await login(client, world.tenant.pilot.email)
@@ -35,7 +34,7 @@ class TestCsrf:
             payload = dict(data) if token is None else {**data, "csrf_token": token}
             response = await client.post(f"/c/{world.tenant.slug}/invitations", data=payload)
             assert response.status_code == 403
-        assert await repository.pending_invitations(TenantScope(world.tenant.id), now()) == []
+        assert await repository.pending_invitations(world.tenant.scope, now()) == []
 
     async def test_token_from_another_browser_is_refused(
         self,

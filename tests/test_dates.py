@@ -10,7 +10,6 @@ import uuid
 
 import httpx
 
-from portal.core.tenancy import TenantScope
 from tests.conftest import World, login
 from tests.conventions.conftest import Cast, cast, convention_row, create, post
 from tests.payments.conftest import Money, money, schedule_form
@@ -31,13 +30,13 @@ def field_error(page: str, name: str) -> str:
 async def deadlines_of(world: World) -> list[dict[str, object]]:
     from portal.deadlines import service
 
-    return await service.listing(TenantScope(world.tenant.id))
+    return await service.listing(world.tenant.scope)
 
 
 async def items_of(world: World) -> list[dict[str, object]]:
     from portal.documents import service
 
-    return await service.items_of(TenantScope(world.tenant.id))
+    return await service.items_of(world.tenant.scope)
 
 
 class TestFormsRefuseImplausibleDates:
@@ -138,7 +137,7 @@ class TestFormsRefuseImplausibleDates:
         from portal.payments import repository
         from portal.payments.access import Sight
 
-        scope = TenantScope(money.cast.world.tenant.id)
+        scope = money.cast.world.tenant.scope
         assert await repository.schedules(scope, Sight(everything=True)) == []
 
 
@@ -178,7 +177,7 @@ class TestPagesShowStoredAbsurdDates:
         await login(client, cast.world.tenant.pilot.email)
         url = await create(client, cast)
         convention_id = uuid.UUID(url.rsplit("/", 1)[1])
-        scope = TenantScope(cast.world.tenant.id)
+        scope = cast.world.tenant.scope
         assert await repository.update_convention(
             scope, convention_id, {"starts_on": dt.date(9998, 6, 1), "duration_months": 24}
         )
@@ -193,7 +192,7 @@ class TestPagesShowStoredAbsurdDates:
         from portal.deadlines import repository as deadlines
         from portal.documents import repository as documents
 
-        scope = TenantScope(world.tenant.id)
+        scope = world.tenant.scope
         pilot = world.tenant.pilot.id
         far = dt.date(9999, 12, 31)
         await deadlines.insert(
@@ -242,4 +241,4 @@ class TestSigningExpiry:
         assert response.status_code == 422
         assert RANGE in field_error(response.text, "expires_on")
         convention_id = uuid.UUID(url.rsplit("/", 1)[1])
-        assert await repository.requests_of(TenantScope(cast.world.tenant.id), convention_id) == []
+        assert await repository.requests_of(cast.world.tenant.scope, convention_id) == []

@@ -88,7 +88,6 @@ class TestIsolation:
     async def test_deactivated_member_loses_access(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.tenants import repository
 
         await login(client, world.tenant.association_worker.email)
@@ -96,7 +95,7 @@ class TestIsolation:
         membership = world.tenant.association_worker.membership_id
         assert membership is not None
         await repository.update_membership(
-            TenantScope(world.tenant.id),
+            world.tenant.scope,
             membership,
             is_active=False,
         )

@@ -74,7 +74,7 @@ async def items_in(scope: TenantScope) -> list[dict[str, object]]:
 async def both_consortia_with_work(world: World) -> tuple[TenantScope, TenantScope]:
     """Each consortium has a deadline owing a reminder and a quarterly request owing its first
     item: what the run must do for both."""
-    alpha, beta = TenantScope(world.tenant.id), TenantScope(world.other_tenant.id)
+    alpha, beta = world.tenant.scope, world.other_tenant.scope
     for scope in (alpha, beta):
         await deadline(scope, world, "Bilan intermédiaire", DUE)
         await quarterly_request(scope, world, "Rapport trimestriel")

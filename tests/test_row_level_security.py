@@ -11,7 +11,6 @@ import pytest
 from piccolo.conf.apps import Finder
 
 from portal.core import db, scope
-from portal.core.tenancy import TenantScope
 from portal.tenants import repository
 from portal.tenants.tables import Membership
 from tests.conftest import ON_POSTGRES, World
@@ -84,7 +83,7 @@ class TestIsolation:
                     b.lessor_id,
                 )
         assert await memberships_of(b.id) == before
-        worker = await repository.member(TenantScope(b.id), b.association_worker.membership_id)  # type: ignore[arg-type]
+        worker = await repository.member(b.scope, b.association_worker.membership_id)  # type: ignore[arg-type]
         assert worker is not None and worker["role"] == "association_staff"
 
     async def test_an_unscoped_query_returns_nothing_of_another_consortium(
@@ -95,7 +94,7 @@ class TestIsolation:
             # Deliberately without the consortium filter a repository must always apply.
             everything = await Membership.select(Membership.consortium)  # tenant-scope-ok: test
             # And a repository handed the other consortium's scope by mistake.
-            theirs = await repository.members(TenantScope(consortium_id=b.id))
+            theirs = await repository.members(b.scope)
         assert everything and {r["consortium"] for r in everything} == {a.id}
         assert theirs == []
 

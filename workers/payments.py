@@ -6,5 +6,5 @@ from portal.payments import exports
 
 
 async def export(payload: dict[str, Any]) -> None:
-    scope = TenantScope(consortium_id=uuid.UUID(payload["consortium_id"]))
+    scope = TenantScope.for_job(uuid.UUID(payload["consortium_id"]))
     await exports.run(scope, uuid.UUID(payload["export_id"]))

@@ -6,5 +6,5 @@ from portal.tenants import service
 
 
 async def send_invitation(payload: dict[str, Any]) -> None:
-    scope = TenantScope(consortium_id=uuid.UUID(payload["consortium_id"]))
+    scope = TenantScope.for_job(uuid.UUID(payload["consortium_id"]))
     await service.send_invitation_email(scope, uuid.UUID(payload["invitation_id"]))

@@ -86,7 +86,7 @@ async def prepare() -> str:
     await db.migrate()
     await db.start()
     consortium = await tenants.insert_consortium("Banc d'essai", "banc", "fnavdl", ["69"], "active")
-    scope = TenantScope(consortium_id=consortium)
+    scope = TenantScope.for_platform(consortium, reason="the benchmark seeds its consortium")
     lessor = await tenants.insert_organisation(
         "Bailleur Rhône Habitat", "73282932000074", ["lessor"], "Lyon"
     )
@@ -179,7 +179,7 @@ async def portal_export(consortium: str, fmt: str, out: Path) -> None:
     before = rss_kib()
     started = time.perf_counter()
     rows = await exports.write_to(
-        TenantScope(consortium_id=uuid.UUID(consortium)),
+        TenantScope.for_platform(uuid.UUID(consortium), reason="the benchmark exports"),
         Sight(everything=True),
         LineFilter(),
         ExportFormat(fmt),

@@ -6,8 +6,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from piccolo.table import Table
-
 from portal.conventions.access import PartySight
 from portal.conventions.tables import (
     Annex,
@@ -21,62 +19,45 @@ from portal.conventions.tables import (
     Suggestion,
     Version,
 )
+from portal.core import scoped
 from portal.core.tenancy import TenantScope
 from portal.core.visibility import EVERYTHING, Reach, within
 
 Row = dict[str, Any]
 
 
-def _mine(table: type[Table], scope: TenantScope) -> Any:
-    return table.consortium == scope.consortium_id  # type: ignore[attr-defined]
-
-
-def _of(table: type[Table], scope: TenantScope, convention_id: uuid.UUID) -> Any:
-    return _mine(table, scope) & (table.convention == convention_id)  # type: ignore[attr-defined]
-
-
-async def _insert(table: type[Table], scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    row = table(consortium=scope.consortium_id, **values)
-    await row.save()
-    return row.id  # type: ignore[attr-defined,no-any-return]
-
-
 # Conventions -------------------------------------------------------------------------------
 
 
 async def insert_convention(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Convention, scope, values)
+    return await scoped.add(scope, Convention, values)
 
 
 async def conventions(scope: TenantScope, reach: Reach = EVERYTHING) -> list[Row]:
-    where = _mine(Convention, scope)
+    query = scoped.select(scope, Convention).order_by(Convention.created_at, ascending=False)
     if (seen := within(reach, Convention.id)) is not None:
-        where &= seen
-    rows: list[Row] = (
-        await Convention.select().where(where).order_by(Convention.created_at, ascending=False)
-    )
+        query = query.where(seen)
+    rows: list[Row] = await query
     return rows
 
 
 async def convention(scope: TenantScope, convention_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Convention.select()
-        .where(_mine(Convention, scope) & (Convention.id == convention_id))
-        .first()
+        await scoped.select(scope, Convention).where(Convention.id == convention_id).first()
     )
     return row
 
 
 async def references_like(scope: TenantScope, prefix: str) -> list[str]:
-    rows = await Convention.select(Convention.reference).where(
-        _mine(Convention, scope) & Convention.reference.like(f"{prefix}%")
+    rows = await scoped.select(scope, Convention, Convention.reference).where(
+        Convention.reference.like(f"{prefix}%")
     )
     return [r["reference"] for r in rows]
 
 
 async def count_children(scope: TenantScope, parent_id: uuid.UUID, origin: str) -> int:
-    count: int = await Convention.count().where(
-        _mine(Convention, scope) & (Convention.parent == parent_id) & (Convention.origin == origin)
+    count: int = await scoped.count(scope, Convention).where(
+        (Convention.parent == parent_id) & (Convention.origin == origin)
     )
     return count
 
@@ -90,17 +71,13 @@ async def update_convention(
     status_in: list[str] | None = None,
 ) -> bool:
     """Conditional update: False when the revision or the status moved meanwhile."""
-    condition = _mine(Convention, scope) & (Convention.id == convention_id)
+    condition: Any = Convention.id == convention_id
     if revision is not None:
         condition &= Convention.revision == revision
         values = {**values, "revision": revision + 1}
     if status_in is not None:
         condition &= Convention.status.is_in(status_in)
-    rows = (
-        await Convention.update({getattr(Convention, k): v for k, v in values.items()})
-        .where(condition)
-        .returning(Convention.id)
-    )
+    rows = await scoped.update(scope, Convention, values).where(condition).returning(Convention.id)
     return bool(rows)
 
 
@@ -116,8 +93,8 @@ _PARTY_COLUMNS = (
 
 async def parties(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await Party.select(*_PARTY_COLUMNS)
-        .where(_of(Party, scope, convention_id))
+        await scoped.select(scope, Party, *_PARTY_COLUMNS)
+        .where(Party.convention == convention_id)
         .order_by(Party.position)
         .order_by(Party.organisation.name)
     )
@@ -126,22 +103,24 @@ async def parties(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
 
 async def reached(scope: TenantScope, sight: PartySight) -> frozenset[uuid.UUID]:
     """The conventions `sight` reaches when it does not reach all (see `access.party_sight`)."""
-    where = _mine(Party, scope) & (Party.organisation == sight.organisation)
+    where: Any = Party.organisation == sight.organisation
     if sight.kinds is not None:
         where &= Party.convention.kind.is_in(sorted(sight.kinds))
-    return frozenset(r["convention"] for r in await Party.select(Party.convention).where(where))
+    return frozenset(
+        r["convention"] for r in await scoped.select(scope, Party, Party.convention).where(where)
+    )
 
 
 async def insert_party(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Party, scope, values)
+    return await scoped.add(scope, Party, values)
 
 
 async def update_party(
     scope: TenantScope, convention_id: uuid.UUID, party_id: uuid.UUID, values: dict[str, Any]
 ) -> bool:
     rows = (
-        await Party.update({getattr(Party, k): v for k, v in values.items()})
-        .where(_of(Party, scope, convention_id) & (Party.id == party_id))
+        await scoped.update(scope, Party, values)
+        .where((Party.convention == convention_id) & (Party.id == party_id))
         .returning(Party.id)
     )
     return bool(rows)
@@ -149,8 +128,8 @@ async def update_party(
 
 async def delete_party(scope: TenantScope, convention_id: uuid.UUID, party_id: uuid.UUID) -> bool:
     rows = (
-        await Party.delete()
-        .where(_of(Party, scope, convention_id) & (Party.id == party_id))
+        await scoped.delete(scope, Party)
+        .where((Party.convention == convention_id) & (Party.id == party_id))
         .returning(Party.id)
     )
     return bool(rows)
@@ -161,8 +140,8 @@ async def delete_party(scope: TenantScope, convention_id: uuid.UUID, party_id: u
 
 async def articles(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await Article.select()
-        .where(_of(Article, scope, convention_id) & Article.removed_at.is_null())
+        await scoped.select(scope, Article)
+        .where((Article.convention == convention_id) & Article.removed_at.is_null())
         .order_by(Article.position)
     )
     return rows
@@ -172,9 +151,9 @@ async def article(
     scope: TenantScope, convention_id: uuid.UUID, article_id: uuid.UUID
 ) -> Row | None:
     row: Row | None = (
-        await Article.select()
+        await scoped.select(scope, Article)
         .where(
-            _of(Article, scope, convention_id)
+            (Article.convention == convention_id)
             & (Article.id == article_id)
             & Article.removed_at.is_null()
         )
@@ -184,7 +163,7 @@ async def article(
 
 
 async def insert_article(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Article, scope, values)
+    return await scoped.add(scope, Article, values)
 
 
 async def update_article(
@@ -195,31 +174,27 @@ async def update_article(
     expected_revision: int | None = None,
 ) -> bool:
     """With `expected_revision`, updates only if nobody saved in between (and bumps it)."""
-    condition = _of(Article, scope, convention_id) & (Article.id == article_id)
+    condition = (Article.convention == convention_id) & (Article.id == article_id)
     condition &= Article.removed_at.is_null()
     if expected_revision is not None:
         condition &= Article.revision == expected_revision
         values = {**values, "revision": expected_revision + 1}
-    rows = (
-        await Article.update({getattr(Article, k): v for k, v in values.items()})
-        .where(condition)
-        .returning(Article.id)
-    )
+    rows = await scoped.update(scope, Article, values).where(condition).returning(Article.id)
     return bool(rows)
 
 
 async def insert_revision(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(ArticleRevision, scope, values)
+    return await scoped.add(scope, ArticleRevision, values)
 
 
 async def revisions(
     scope: TenantScope, convention_id: uuid.UUID, article_id: uuid.UUID | None = None
 ) -> list[Row]:
-    condition = _of(ArticleRevision, scope, convention_id)
+    condition: Any = ArticleRevision.convention == convention_id
     if article_id is not None:
         condition &= ArticleRevision.article == article_id
     rows: list[Row] = (
-        await ArticleRevision.select()
+        await scoped.select(scope, ArticleRevision)
         .where(condition)
         .order_by(ArticleRevision.at, ascending=False)
         .order_by(ArticleRevision.revision, ascending=False)
@@ -233,10 +208,12 @@ async def revisions(
 async def comments(
     scope: TenantScope, convention_id: uuid.UUID, article_id: uuid.UUID | None = None
 ) -> list[Row]:
-    condition = _of(Comment, scope, convention_id)
+    condition: Any = Comment.convention == convention_id
     if article_id is not None:
         condition &= Comment.article == article_id
-    rows: list[Row] = await Comment.select().where(condition).order_by(Comment.created_at)
+    rows: list[Row] = (
+        await scoped.select(scope, Comment).where(condition).order_by(Comment.created_at)
+    )
     return rows
 
 
@@ -244,24 +221,24 @@ async def comment(
     scope: TenantScope, convention_id: uuid.UUID, comment_id: uuid.UUID
 ) -> Row | None:
     row: Row | None = (
-        await Comment.select()
-        .where(_of(Comment, scope, convention_id) & (Comment.id == comment_id))
+        await scoped.select(scope, Comment)
+        .where((Comment.convention == convention_id) & (Comment.id == comment_id))
         .first()
     )
     return row
 
 
 async def insert_comment(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Comment, scope, values)
+    return await scoped.add(scope, Comment, values)
 
 
 async def resolve_thread(
     scope: TenantScope, convention_id: uuid.UUID, thread_id: uuid.UUID, at: dt.datetime, by: str
 ) -> bool:
     rows = (
-        await Comment.update({Comment.resolved_at: at, Comment.resolved_by_name: by})
+        await scoped.update(scope, Comment, {Comment.resolved_at: at, Comment.resolved_by_name: by})
         .where(
-            _of(Comment, scope, convention_id)
+            (Comment.convention == convention_id)
             & (Comment.id == thread_id)
             & Comment.thread.is_null()
             & Comment.resolved_at.is_null()
@@ -274,10 +251,12 @@ async def resolve_thread(
 async def suggestions(
     scope: TenantScope, convention_id: uuid.UUID, article_id: uuid.UUID | None = None
 ) -> list[Row]:
-    condition = _of(Suggestion, scope, convention_id)
+    condition: Any = Suggestion.convention == convention_id
     if article_id is not None:
         condition &= Suggestion.article == article_id
-    rows: list[Row] = await Suggestion.select().where(condition).order_by(Suggestion.created_at)
+    rows: list[Row] = (
+        await scoped.select(scope, Suggestion).where(condition).order_by(Suggestion.created_at)
+    )
     return rows
 
 
@@ -285,15 +264,15 @@ async def suggestion(
     scope: TenantScope, convention_id: uuid.UUID, suggestion_id: uuid.UUID
 ) -> Row | None:
     row: Row | None = (
-        await Suggestion.select()
-        .where(_of(Suggestion, scope, convention_id) & (Suggestion.id == suggestion_id))
+        await scoped.select(scope, Suggestion)
+        .where((Suggestion.convention == convention_id) & (Suggestion.id == suggestion_id))
         .first()
     )
     return row
 
 
 async def insert_suggestion(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Suggestion, scope, values)
+    return await scoped.add(scope, Suggestion, values)
 
 
 async def decide_suggestion(
@@ -301,9 +280,9 @@ async def decide_suggestion(
 ) -> bool:
     """Only a pending proposal can be decided, once."""
     rows = (
-        await Suggestion.update({getattr(Suggestion, k): v for k, v in values.items()})
+        await scoped.update(scope, Suggestion, values)
         .where(
-            _of(Suggestion, scope, convention_id)
+            (Suggestion.convention == convention_id)
             & (Suggestion.id == suggestion_id)
             & (Suggestion.status == "pending")
         )
@@ -317,23 +296,23 @@ async def decide_suggestion(
 
 async def budget_lines(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await BudgetLine.select()
-        .where(_of(BudgetLine, scope, convention_id))
+        await scoped.select(scope, BudgetLine)
+        .where(BudgetLine.convention == convention_id)
         .order_by(BudgetLine.created_at)
     )
     return rows
 
 
 async def insert_budget_line(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(BudgetLine, scope, values)
+    return await scoped.add(scope, BudgetLine, values)
 
 
 async def delete_budget_line(
     scope: TenantScope, convention_id: uuid.UUID, line_id: uuid.UUID
 ) -> Row | None:
     rows = (
-        await BudgetLine.delete()
-        .where(_of(BudgetLine, scope, convention_id) & (BudgetLine.id == line_id))
+        await scoped.delete(scope, BudgetLine)
+        .where((BudgetLine.convention == convention_id) & (BudgetLine.id == line_id))
         .returning(*BudgetLine.all_columns())
     )
     return rows[0] if rows else None
@@ -341,23 +320,23 @@ async def delete_budget_line(
 
 async def indicators(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await Indicator.select()
-        .where(_of(Indicator, scope, convention_id))
+        await scoped.select(scope, Indicator)
+        .where(Indicator.convention == convention_id)
         .order_by(Indicator.created_at)
     )
     return rows
 
 
 async def insert_indicator(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Indicator, scope, values)
+    return await scoped.add(scope, Indicator, values)
 
 
 async def delete_indicator(
     scope: TenantScope, convention_id: uuid.UUID, indicator_id: uuid.UUID
 ) -> Row | None:
     rows = (
-        await Indicator.delete()
-        .where(_of(Indicator, scope, convention_id) & (Indicator.id == indicator_id))
+        await scoped.delete(scope, Indicator)
+        .where((Indicator.convention == convention_id) & (Indicator.id == indicator_id))
         .returning(*Indicator.all_columns())
     )
     return rows[0] if rows else None
@@ -365,8 +344,8 @@ async def delete_indicator(
 
 async def annexes(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await Annex.select()
-        .where(_of(Annex, scope, convention_id) & Annex.removed_at.is_null())
+        await scoped.select(scope, Annex)
+        .where((Annex.convention == convention_id) & Annex.removed_at.is_null())
         .order_by(Annex.uploaded_at)
     )
     return rows
@@ -374,15 +353,15 @@ async def annexes(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
 
 async def annex(scope: TenantScope, convention_id: uuid.UUID, annex_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Annex.select()
-        .where(_of(Annex, scope, convention_id) & (Annex.id == annex_id))
+        await scoped.select(scope, Annex)
+        .where((Annex.convention == convention_id) & (Annex.id == annex_id))
         .first()
     )
     return row
 
 
 async def insert_annex(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Annex, scope, values)
+    return await scoped.add(scope, Annex, values)
 
 
 async def remove_annex(
@@ -390,9 +369,11 @@ async def remove_annex(
 ) -> bool:
     """Kept in storage: a frozen version may include it."""
     rows = (
-        await Annex.update({Annex.removed_at: at})
+        await scoped.update(scope, Annex, {Annex.removed_at: at})
         .where(
-            _of(Annex, scope, convention_id) & (Annex.id == annex_id) & Annex.removed_at.is_null()
+            (Annex.convention == convention_id)
+            & (Annex.id == annex_id)
+            & Annex.removed_at.is_null()
         )
         .returning(Annex.id)
     )
@@ -404,8 +385,10 @@ async def remove_annex(
 
 async def versions(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await Version.select(*(c for c in Version.all_columns() if c._meta.name != "snapshot"))
-        .where(_of(Version, scope, convention_id))
+        await scoped.select(
+            scope, Version, *(c for c in Version.all_columns() if c._meta.name != "snapshot")
+        )
+        .where(Version.convention == convention_id)
         .order_by(Version.number, ascending=False)
     )
     return rows
@@ -413,8 +396,8 @@ async def versions(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
 
 async def version(scope: TenantScope, convention_id: uuid.UUID, number: int) -> Row | None:
     row: Row | None = (
-        await Version.select()
-        .where(_of(Version, scope, convention_id) & (Version.number == number))
+        await scoped.select(scope, Version)
+        .where((Version.convention == convention_id) & (Version.number == number))
         .output(load_json=True)
         .first()
     )
@@ -423,8 +406,8 @@ async def version(scope: TenantScope, convention_id: uuid.UUID, number: int) -> 
 
 async def version_by_id(scope: TenantScope, version_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Version.select()
-        .where(_mine(Version, scope) & (Version.id == version_id))
+        await scoped.select(scope, Version)
+        .where(Version.id == version_id)
         .output(load_json=True)
         .first()
     )
@@ -433,8 +416,8 @@ async def version_by_id(scope: TenantScope, version_id: uuid.UUID) -> Row | None
 
 async def next_version_number(scope: TenantScope, convention_id: uuid.UUID) -> int:
     row = (
-        await Version.select(Version.number)
-        .where(_of(Version, scope, convention_id))
+        await scoped.select(scope, Version, Version.number)
+        .where(Version.convention == convention_id)
         .order_by(Version.number, ascending=False)
         .first()
     )
@@ -442,4 +425,4 @@ async def next_version_number(scope: TenantScope, convention_id: uuid.UUID) -> i
 
 
 async def insert_version(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Version, scope, values)
+    return await scoped.add(scope, Version, values)

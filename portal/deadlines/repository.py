@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from portal.core import scoped
 from portal.core.tenancy import TenantScope
 from portal.deadlines.tables import Deadline
 
@@ -24,32 +25,24 @@ _COLUMNS = (
 
 
 async def insert(scope: TenantScope, values: dict[str, Any], created_by: uuid.UUID) -> uuid.UUID:
-    deadline = Deadline(consortium=scope.consortium_id, created_by=created_by, **values)
-    await deadline.save()
-    return deadline.id
+    return await scoped.add(scope, Deadline, {**values, "created_by": created_by})
 
 
 async def all_of(scope: TenantScope) -> list[Row]:
-    rows: list[Row] = (
-        await Deadline.select(*_COLUMNS)
-        .where(Deadline.consortium == scope.consortium_id)
-        .order_by(Deadline.due_on)
-    )
+    rows: list[Row] = await scoped.select(scope, Deadline, *_COLUMNS).order_by(Deadline.due_on)
     return rows
 
 
 async def open_ones(scope: TenantScope) -> list[Row]:
-    rows: list[Row] = await Deadline.select(*_COLUMNS).where(
-        (Deadline.consortium == scope.consortium_id) & Deadline.done_at.is_null()
+    rows: list[Row] = await scoped.select(scope, Deadline, *_COLUMNS).where(
+        Deadline.done_at.is_null()
     )
     return rows
 
 
 async def get(scope: TenantScope, deadline_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Deadline.select(*_COLUMNS)
-        .where((Deadline.consortium == scope.consortium_id) & (Deadline.id == deadline_id))
-        .first()
+        await scoped.select(scope, Deadline, *_COLUMNS).where(Deadline.id == deadline_id).first()
     )
     return row
 
@@ -58,12 +51,8 @@ async def mark_done(
     scope: TenantScope, deadline_id: uuid.UUID, by: uuid.UUID, now: dt.datetime
 ) -> bool:
     rows = (
-        await Deadline.update({Deadline.done_at: now, Deadline.done_by: by})
-        .where(
-            (Deadline.consortium == scope.consortium_id)
-            & (Deadline.id == deadline_id)
-            & Deadline.done_at.is_null()
-        )
+        await scoped.update(scope, Deadline, {Deadline.done_at: now, Deadline.done_by: by})
+        .where((Deadline.id == deadline_id) & Deadline.done_at.is_null())
         .returning(Deadline.id)
     )
     return bool(rows)

@@ -9,7 +9,9 @@ from typing import Any
 
 from piccolo.query.mixins import OnConflictAction
 
+from portal.core import scoped
 from portal.core.db import locked
+from portal.core.scoped import unscoped
 from portal.core.tenancy import TenantScope
 from portal.core.visibility import NOTHING, Reach, within
 from portal.documents.tables import DocumentItem, DocumentRequest, DocumentVersion
@@ -44,14 +46,12 @@ def _seen(view: Sight) -> Any:
 async def insert_request(
     scope: TenantScope, values: dict[str, Any], created_by: uuid.UUID
 ) -> uuid.UUID:
-    request = DocumentRequest(consortium=scope.consortium_id, created_by=created_by, **values)
-    await request.save()
-    return request.id
+    return await scoped.add(scope, DocumentRequest, {**values, "created_by": created_by})
 
 
 async def recurring_requests(scope: TenantScope) -> list[Row]:
-    rows: list[Row] = await DocumentRequest.select().where(
-        (DocumentRequest.consortium == scope.consortium_id) & (DocumentRequest.recurrence != "once")
+    rows: list[Row] = await scoped.select(scope, DocumentRequest).where(
+        DocumentRequest.recurrence != "once"
     )
     return rows
 
@@ -59,7 +59,7 @@ async def recurring_requests(scope: TenantScope) -> list[Row]:
 async def insert_item(scope: TenantScope, values: dict[str, Any]) -> bool:
     """False when the item for this request and period exists already."""
     rows = (
-        await DocumentItem.insert(DocumentItem(consortium=scope.consortium_id, **values))
+        await scoped.insert(scope, DocumentItem, values)
         .on_conflict(action=OnConflictAction.do_nothing)
         .returning(DocumentItem.id)
     )
@@ -80,66 +80,54 @@ _ITEM_COLUMNS = (
 async def items(
     scope: TenantScope, organisation_id: uuid.UUID | None = None, view: Sight = ALL
 ) -> list[Row]:
-    condition: Any = DocumentItem.consortium == scope.consortium_id
+    query = scoped.select(scope, DocumentItem, *_ITEM_COLUMNS)
     if organisation_id is not None:
-        condition &= DocumentItem.organisation == organisation_id
+        query = query.where(DocumentItem.organisation == organisation_id)
     if (seen := _seen(view)) is not None:
-        condition &= seen
-    rows: list[Row] = (
-        await DocumentItem.select(*_ITEM_COLUMNS)
-        .where(condition)
-        .order_by(DocumentItem.organisation.name)
-        .order_by(DocumentItem.due_on)
+        query = query.where(seen)
+    rows: list[Row] = await query.order_by(DocumentItem.organisation.name).order_by(
+        DocumentItem.due_on
     )
     return rows
 
 
 async def item(scope: TenantScope, item_id: uuid.UUID, view: Sight = ALL) -> Row | None:
-    condition: Any = (DocumentItem.consortium == scope.consortium_id) & (DocumentItem.id == item_id)
+    query = scoped.select(scope, DocumentItem, *_ITEM_COLUMNS).where(DocumentItem.id == item_id)
     if (seen := _seen(view)) is not None:
-        condition &= seen
-    row: Row | None = await DocumentItem.select(*_ITEM_COLUMNS).where(condition).first()
+        query = query.where(seen)
+    row: Row | None = await query.first()
     return row
 
 
 async def tie_request(scope: TenantScope, item_id: uuid.UUID, convention_id: uuid.UUID) -> None:
     """The item's request is asked for under `convention_id`, unless it names one already."""
     row = (
-        await DocumentItem.select(DocumentItem.request)
-        .where((DocumentItem.consortium == scope.consortium_id) & (DocumentItem.id == item_id))
+        await scoped.select(scope, DocumentItem, DocumentItem.request)
+        .where(DocumentItem.id == item_id)
         .first()
     )
     if row is None:
         return
-    await DocumentRequest.update({DocumentRequest.convention: convention_id}).where(
-        (DocumentRequest.consortium == scope.consortium_id)
-        & (DocumentRequest.id == row["request"])
-        & DocumentRequest.convention.is_null()
+    await scoped.update(scope, DocumentRequest, {DocumentRequest.convention: convention_id}).where(
+        (DocumentRequest.id == row["request"]) & DocumentRequest.convention.is_null()
     )
 
 
 async def update_item(scope: TenantScope, item_id: uuid.UUID, **values: Any) -> None:
-    await DocumentItem.update({getattr(DocumentItem, k): v for k, v in values.items()}).where(
-        (DocumentItem.consortium == scope.consortium_id) & (DocumentItem.id == item_id)
-    )
+    await scoped.update(scope, DocumentItem, values).where(DocumentItem.id == item_id)
 
 
 async def open_items(scope: TenantScope) -> list[Row]:
-    rows: list[Row] = await DocumentItem.select(*_ITEM_COLUMNS).where(
-        (DocumentItem.consortium == scope.consortium_id)
-        & DocumentItem.status.is_in(["expected", "to_complete"])
+    rows: list[Row] = await scoped.select(scope, DocumentItem, *_ITEM_COLUMNS).where(
+        DocumentItem.status.is_in(["expected", "to_complete"])
     )
     return rows
 
 
 async def versions(scope: TenantScope, item_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await DocumentVersion.select()
-        .where(
-            (DocumentVersion.consortium == scope.consortium_id)
-            & (DocumentVersion.item == item_id)
-            & DocumentVersion.deleted_at.is_null()
-        )
+        await scoped.select(scope, DocumentVersion)
+        .where((DocumentVersion.item == item_id) & DocumentVersion.deleted_at.is_null())
         .order_by(DocumentVersion.number, ascending=False)
     )
     return rows
@@ -147,10 +135,9 @@ async def versions(scope: TenantScope, item_id: uuid.UUID) -> list[Row]:
 
 async def version(scope: TenantScope, item_id: uuid.UUID, version_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await DocumentVersion.select()
+        await scoped.select(scope, DocumentVersion)
         .where(
-            (DocumentVersion.consortium == scope.consortium_id)
-            & (DocumentVersion.item == item_id)
+            (DocumentVersion.item == item_id)
             & (DocumentVersion.id == version_id)
             & DocumentVersion.deleted_at.is_null()
         )
@@ -162,18 +149,14 @@ async def version(scope: TenantScope, item_id: uuid.UUID, version_id: uuid.UUID)
 def locked_item(scope: TenantScope, item_id: uuid.UUID) -> Any:
     """A transaction holding the item's row (see `portal.core.db.locked`)."""
     return locked(
-        DocumentItem.select(DocumentItem.id).where(
-            (DocumentItem.consortium == scope.consortium_id) & (DocumentItem.id == item_id)
-        )
+        scoped.select(scope, DocumentItem, DocumentItem.id).where(DocumentItem.id == item_id)
     )
 
 
 async def next_number(scope: TenantScope, item_id: uuid.UUID) -> int:
     row = (
-        await DocumentVersion.select(DocumentVersion.number)
-        .where(
-            (DocumentVersion.consortium == scope.consortium_id) & (DocumentVersion.item == item_id)
-        )
+        await scoped.select(scope, DocumentVersion, DocumentVersion.number)
+        .where(DocumentVersion.item == item_id)
         .order_by(DocumentVersion.number, ascending=False)
         .first()
     )
@@ -181,23 +164,16 @@ async def next_number(scope: TenantScope, item_id: uuid.UUID) -> int:
 
 
 async def insert_version(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    version = DocumentVersion(consortium=scope.consortium_id, **values)
-    await version.save()
-    return version.id
+    return await scoped.add(scope, DocumentVersion, values)
 
 
 async def soft_delete(
     scope: TenantScope, version_id: uuid.UUID, now: dt.datetime, purge_after: dt.datetime
 ) -> bool:
+    values = {DocumentVersion.deleted_at: now, DocumentVersion.purge_after: purge_after}
     rows = (
-        await DocumentVersion.update(
-            {DocumentVersion.deleted_at: now, DocumentVersion.purge_after: purge_after}
-        )
-        .where(
-            (DocumentVersion.consortium == scope.consortium_id)
-            & (DocumentVersion.id == version_id)
-            & DocumentVersion.deleted_at.is_null()
-        )
+        await scoped.update(scope, DocumentVersion, values)
+        .where((DocumentVersion.id == version_id) & DocumentVersion.deleted_at.is_null())
         .returning(DocumentVersion.id)
     )
     return bool(rows)
@@ -206,6 +182,7 @@ async def soft_delete(
 # Housekeeping across consortia (storage keys carry the consortium prefix) ------------------
 
 
+@unscoped("the sweep of objects, across consortia: storage keys are global")
 async def versions_with_keys(keys: list[str]) -> list[Row]:
     """Versions still shown whose object is under one of these keys."""
     if not keys:
@@ -216,6 +193,7 @@ async def versions_with_keys(keys: list[str]) -> list[Row]:
     return rows
 
 
+@unscoped("the purge of deleted files, a housekeeping scan of every consortium")
 async def due_for_purge(now: dt.datetime) -> list[Row]:
     rows: list[Row] = await DocumentVersion.select(
         DocumentVersion.id, DocumentVersion.storage_key
@@ -223,6 +201,7 @@ async def due_for_purge(now: dt.datetime) -> list[Row]:
     return rows
 
 
+@unscoped("the purge of deleted files, a housekeeping scan of every consortium")
 async def mark_purged(version_id: uuid.UUID, now: dt.datetime) -> None:
     await DocumentVersion.update({DocumentVersion.purged_at: now}).where(
         DocumentVersion.id == version_id

@@ -183,7 +183,10 @@ async def generate_items(at: dt.datetime) -> int:
     """The scheduler's part: each new period of a recurring request gets its item (idempotent)."""
     created = 0
     for consortium in await tenants.active_consortia():
-        scope = TenantScope(consortium_id=consortium["id"])
+        scope = TenantScope.for_platform(
+            consortium["id"],
+            reason="the scheduler generates each active consortium's periodic items",
+        )
         async with units.unit("pièces périodiques", consortium=scope.consortium_id):
             for request in await repository.recurring_requests(scope):
                 created += await _generate(scope, request, at.date())
@@ -471,7 +474,9 @@ async def objects_lost(keys: list[str], at: dt.datetime) -> int:
 
 
 async def _object_lost(version: dict[str, Any], at: dt.datetime) -> None:
-    scope = TenantScope(consortium_id=version["consortium"])
+    scope = TenantScope.for_platform(
+        version["consortium"], reason="the sweep of objects found a version whose file is lost"
+    )
     item = await repository.item(scope, version["item"])
     if item is None:
         return

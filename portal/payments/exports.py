@@ -550,7 +550,9 @@ async def remove_old(at: dt.datetime) -> int:
     financial data and are rebuilt in seconds. Idempotent."""
     removed = 0
     for row in await repository.exports_to_remove(at - KEPT_FOR):
-        scope = TenantScope(consortium_id=row["consortium"])
+        scope = TenantScope.for_platform(
+            row["consortium"], reason="the housekeeping removes old exports in every consortium"
+        )
         async with units.unit("exports anciens", consortium=scope.consortium_id, export=row["id"]):
             await objects.remove(row["storage_key"])
             await repository.update_export(scope, row["id"], {"storage_key": None})

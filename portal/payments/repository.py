@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from piccolo.query import Select
-from piccolo.table import Table
 
-from portal.core import clock, db
+from portal.core import clock, db, scoped
+from portal.core.scoped import unscoped
 from portal.core.tenancy import TenantScope
 from portal.core.visibility import within
 from portal.payments.access import Sight
@@ -22,16 +22,6 @@ from portal.payments.enums import LineStatus
 from portal.payments.tables import Export, ExportModel, Line, Payment, Schedule
 
 Row = dict[str, Any]
-
-
-def _mine(table: type[Table], scope: TenantScope) -> Any:
-    return table.consortium == scope.consortium_id  # type: ignore[attr-defined]
-
-
-async def _insert(table: type[Table], scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    row = table(consortium=scope.consortium_id, **values)
-    await row.save()
-    return row.id  # type: ignore[attr-defined,no-any-return]
 
 
 def _seen(view: Sight, convention: Any, beneficiary: Any, payer: Any) -> Any:
@@ -61,13 +51,13 @@ _SCHEDULE_COLUMNS = (
 
 
 async def insert_schedule(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Schedule, scope, values)
+    return await scoped.add(scope, Schedule, values)
 
 
 async def schedule(scope: TenantScope, schedule_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Schedule.select(*_SCHEDULE_COLUMNS)
-        .where(_mine(Schedule, scope) & (Schedule.id == schedule_id))
+        await scoped.select(scope, Schedule, *_SCHEDULE_COLUMNS)
+        .where(Schedule.id == schedule_id)
         .first()
     )
     return row
@@ -76,16 +66,14 @@ async def schedule(scope: TenantScope, schedule_id: uuid.UUID) -> Row | None:
 async def schedules(
     scope: TenantScope, view: Sight, convention_id: uuid.UUID | None = None
 ) -> list[Row]:
-    where = _mine(Schedule, scope)
+    query = scoped.select(scope, Schedule, *_SCHEDULE_COLUMNS)
     seen = _seen(view, Schedule.convention, Schedule.beneficiary, Schedule.payer_organisation)
     if seen is not None:
-        where &= seen
+        query = query.where(seen)
     if convention_id is not None:
-        where &= Schedule.convention == convention_id
+        query = query.where(Schedule.convention == convention_id)
     rows: list[Row] = (
-        await Schedule.select(*_SCHEDULE_COLUMNS)
-        .where(where)
-        .order_by(Schedule.convention.reference)
+        await query.order_by(Schedule.convention.reference)
         .order_by(Schedule.kind, ascending=False)  # subsidies first
         .order_by(Schedule.beneficiary.name)
     )
@@ -97,16 +85,16 @@ async def update_schedule(
 ) -> bool:
     """Optimistic: False when someone saved the schedule since `revision` was read."""
     rows = (
-        await Schedule.update(
+        await scoped.update(
+            scope,
+            Schedule,
             {
-                **{getattr(Schedule, k): v for k, v in values.items()},
+                **values,
                 Schedule.revision: revision + 1,
                 Schedule.updated_at: clock.now(),
-            }
+            },
         )
-        .where(
-            _mine(Schedule, scope) & (Schedule.id == schedule_id) & (Schedule.revision == revision)
-        )
+        .where((Schedule.id == schedule_id) & (Schedule.revision == revision))
         .returning(Schedule.id)
     )
     return bool(rows)
@@ -155,31 +143,33 @@ class LineFilter:
     ids: tuple[uuid.UUID, ...] = field(default=())
 
 
-def _line_where(scope: TenantScope, view: Sight, found: LineFilter) -> Any:
-    where = _mine(Line, scope)
+def _line_where(view: Sight, found: LineFilter) -> list[Any]:
+    """The clauses `found` and `view` put on a scoped query of lines (ANDed by `where`)."""
+    where: list[Any] = []
     seen = _seen(
         view, Line.schedule.convention, Line.schedule.beneficiary, Line.schedule.payer_organisation
     )
     if seen is not None:
-        where &= seen
+        where.append(seen)
     if found.convention is not None:
-        where &= Line.schedule.convention == found.convention
+        where.append(Line.schedule.convention == found.convention)
     if found.schedule is not None:
-        where &= Line.schedule == found.schedule
+        where.append(Line.schedule == found.schedule)
     if found.kind:
-        where &= Line.schedule.kind == found.kind
+        where.append(Line.schedule.kind == found.kind)
     if found.statuses:
-        where &= Line.status.is_in(list(found.statuses))
+        where.append(Line.status.is_in(list(found.statuses)))
     if found.organisation is not None:
-        where &= (Line.schedule.beneficiary == found.organisation) | (
-            Line.schedule.payer_organisation == found.organisation
+        where.append(
+            (Line.schedule.beneficiary == found.organisation)
+            | (Line.schedule.payer_organisation == found.organisation)
         )
     if found.expected_from is not None:
-        where &= Line.expected_on >= found.expected_from
+        where.append(Line.expected_on >= found.expected_from)
     if found.expected_to is not None:
-        where &= Line.expected_on <= found.expected_to
+        where.append(Line.expected_on <= found.expected_to)
     if found.ids:
-        where &= Line.id.is_in(list(found.ids))
+        where.append(Line.id.is_in(list(found.ids)))
     return where
 
 
@@ -210,8 +200,8 @@ def lines_query(
     """Lines with their schedule, convention and beneficiary, in reading order. Exports run it
     through `db.stream` (a database cursor): never all rows in memory."""
     return (
-        Line.select(*columns)
-        .where(_line_where(scope, view, found))
+        scoped.select(scope, Line, *columns)
+        .where(*_line_where(view, found))
         .order_by(_CONVENTION.reference)
         .order_by(Line.schedule.kind, ascending=False)
         .order_by(_BENEFICIARY.name)
@@ -231,28 +221,26 @@ async def lines(scope: TenantScope, view: Sight, found: LineFilter | None = None
 
 
 async def count_lines(scope: TenantScope, view: Sight, found: LineFilter) -> int:
-    return int(await Line.count().where(_line_where(scope, view, found)))
+    return int(await scoped.count(scope, Line).where(*_line_where(view, found)))
 
 
 async def line(scope: TenantScope, line_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Line.select(*_LINE_COLUMNS).where(_mine(Line, scope) & (Line.id == line_id)).first()
+        await scoped.select(scope, Line, *_LINE_COLUMNS).where(Line.id == line_id).first()
     )
     return row
 
 
 async def insert_line(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Line, scope, values)
+    return await scoped.add(scope, Line, values)
 
 
 async def update_line(scope: TenantScope, line_id: uuid.UUID, values: dict[str, Any]) -> None:
-    await Line.update({getattr(Line, k): v for k, v in values.items()}).where(
-        _mine(Line, scope) & (Line.id == line_id)
-    )
+    await scoped.update(scope, Line, values).where(Line.id == line_id)
 
 
 async def delete_line(scope: TenantScope, line_id: uuid.UUID) -> None:
-    await Line.delete().where(_mine(Line, scope) & (Line.id == line_id))
+    await scoped.delete(scope, Line).where(Line.id == line_id)
 
 
 async def open_lines(scope: TenantScope) -> list[Row]:
@@ -269,7 +257,7 @@ async def open_lines(scope: TenantScope) -> list[Row]:
 async def locked_line(scope: TenantScope, line_id: uuid.UUID) -> AsyncIterator[Row | None]:
     """One transaction holding the line (see `db.locked`): two people recording a payment
     at once are taken one after the other."""
-    query = Line.select(Line.id).where(_mine(Line, scope) & (Line.id == line_id))
+    query = scoped.select(scope, Line, Line.id).where(Line.id == line_id)
     async with db.locked(query) as found:
         yield await line(scope, line_id) if found else None
 
@@ -278,15 +266,15 @@ async def locked_line(scope: TenantScope, line_id: uuid.UUID) -> AsyncIterator[R
 
 
 async def insert_payment(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Payment, scope, values)
+    return await scoped.add(scope, Payment, values)
 
 
 async def payments(scope: TenantScope, line_ids: Sequence[uuid.UUID]) -> list[Row]:
     if not line_ids:
         return []
     rows: list[Row] = (
-        await Payment.select()
-        .where(_mine(Payment, scope) & Payment.line.is_in(list(line_ids)))
+        await scoped.select(scope, Payment)
+        .where(Payment.line.is_in(list(line_ids)))
         .order_by(Payment.paid_on)
         .order_by(Payment.recorded_at)
         .output(load_json=True)
@@ -296,8 +284,8 @@ async def payments(scope: TenantScope, line_ids: Sequence[uuid.UUID]) -> list[Ro
 
 async def payment(scope: TenantScope, payment_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Payment.select()
-        .where(_mine(Payment, scope) & (Payment.id == payment_id))
+        await scoped.select(scope, Payment)
+        .where(Payment.id == payment_id)
         .output(load_json=True)
         .first()
     )
@@ -305,8 +293,8 @@ async def payment(scope: TenantScope, payment_id: uuid.UUID) -> Row | None:
 
 
 async def cancel_payment(scope: TenantScope, payment_id: uuid.UUID, values: dict[str, Any]) -> None:
-    await Payment.update({getattr(Payment, k): v for k, v in values.items()}).where(
-        _mine(Payment, scope) & (Payment.id == payment_id) & Payment.cancelled_at.is_null()
+    await scoped.update(scope, Payment, values).where(
+        (Payment.id == payment_id) & Payment.cancelled_at.is_null()
     )
 
 
@@ -314,15 +302,15 @@ async def paid_on_schedules(scope: TenantScope, schedule_ids: Sequence[uuid.UUID
     """Cents actually paid (cancellations excluded) on these schedules' lines."""
     if not schedule_ids:
         return 0
-    rows = await Line.select(Line.paid_cents).where(
-        _mine(Line, scope) & Line.schedule.is_in(list(schedule_ids))
+    rows = await scoped.select(scope, Line, Line.paid_cents).where(
+        Line.schedule.is_in(list(schedule_ids))
     )
     return sum(int(r["paid_cents"]) for r in rows)
 
 
 async def schedules_passing_on(scope: TenantScope, source_id: uuid.UUID) -> list[uuid.UUID]:
-    rows = await Schedule.select(Schedule.id).where(
-        _mine(Schedule, scope) & (Schedule.source_schedule == source_id)
+    rows = await scoped.select(scope, Schedule, Schedule.id).where(
+        Schedule.source_schedule == source_id
     )
     return [r["id"] for r in rows]
 
@@ -330,19 +318,18 @@ async def schedules_passing_on(scope: TenantScope, source_id: uuid.UUID) -> list
 # Export models and exports -----------------------------------------------------------------
 
 
-def _models_seen(scope: TenantScope, user_id: uuid.UUID, everything: bool) -> Any:
+def _models_seen(scope: TenantScope, user_id: uuid.UUID, everything: bool) -> Select[ExportModel]:
     """The models a member may see: shared ones and their own; `everything` (the pilots, who
     decide what is shared) sees them all."""
-    where = _mine(ExportModel, scope)
+    query = scoped.select(scope, ExportModel)
     if everything:
-        return where
-    return where & ((ExportModel.shared == True) | (ExportModel.created_by == user_id))  # noqa: E712
+        return query
+    return query.where((ExportModel.shared == True) | (ExportModel.created_by == user_id))  # noqa: E712
 
 
 async def export_models(scope: TenantScope, user_id: uuid.UUID, everything: bool) -> list[Row]:
     rows: list[Row] = (
-        await ExportModel.select()
-        .where(_models_seen(scope, user_id, everything))
+        await _models_seen(scope, user_id, everything)
         .order_by(ExportModel.name)
         .output(load_json=True)
     )
@@ -353,8 +340,8 @@ async def export_model(
     scope: TenantScope, model_id: uuid.UUID, user_id: uuid.UUID, everything: bool
 ) -> Row | None:
     row: Row | None = (
-        await ExportModel.select()
-        .where(_models_seen(scope, user_id, everything) & (ExportModel.id == model_id))
+        await _models_seen(scope, user_id, everything)
+        .where(ExportModel.id == model_id)
         .output(load_json=True)
         .first()
     )
@@ -364,8 +351,8 @@ async def export_model(
 async def export_model_named(scope: TenantScope, name: str) -> Row | None:
     """Whoever it belongs to: names are unique in the consortium."""
     row: Row | None = (
-        await ExportModel.select()
-        .where(_mine(ExportModel, scope) & (ExportModel.name == name))
+        await scoped.select(scope, ExportModel)
+        .where(ExportModel.name == name)
         .output(load_json=True)
         .first()
     )
@@ -373,40 +360,40 @@ async def export_model_named(scope: TenantScope, name: str) -> Row | None:
 
 
 async def insert_export_model(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(ExportModel, scope, values)
+    return await scoped.add(scope, ExportModel, values)
 
 
 async def replace_export_model(
     scope: TenantScope, model_id: uuid.UUID, owner: uuid.UUID, values: dict[str, Any]
 ) -> None:
     """Its owner's only: the owner is part of the WHERE, not checked beforehand."""
-    await ExportModel.update(
-        {ExportModel.columns: values["columns"], ExportModel.format: values["format"]}
-    ).where(
-        _mine(ExportModel, scope) & (ExportModel.id == model_id) & (ExportModel.created_by == owner)
-    )
+    await scoped.update(
+        scope,
+        ExportModel,
+        {ExportModel.columns: values["columns"], ExportModel.format: values["format"]},
+    ).where((ExportModel.id == model_id) & (ExportModel.created_by == owner))
 
 
 async def share_export_model(scope: TenantScope, model_id: uuid.UUID, shared: bool) -> None:
-    await ExportModel.update({ExportModel.shared: shared}).where(
-        _mine(ExportModel, scope) & (ExportModel.id == model_id)
+    await scoped.update(scope, ExportModel, {ExportModel.shared: shared}).where(
+        ExportModel.id == model_id
     )
 
 
 async def delete_export_model(scope: TenantScope, model_id: uuid.UUID, owner: uuid.UUID) -> None:
-    await ExportModel.delete().where(
-        _mine(ExportModel, scope) & (ExportModel.id == model_id) & (ExportModel.created_by == owner)
+    await scoped.delete(scope, ExportModel).where(
+        (ExportModel.id == model_id) & (ExportModel.created_by == owner)
     )
 
 
 async def insert_export(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Export, scope, values)
+    return await scoped.add(scope, Export, values)
 
 
 async def export(scope: TenantScope, export_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Export.select()
-        .where(_mine(Export, scope) & (Export.id == export_id))
+        await scoped.select(scope, Export)
+        .where(Export.id == export_id)
         .output(load_json=True)
         .first()
     )
@@ -415,8 +402,8 @@ async def export(scope: TenantScope, export_id: uuid.UUID) -> Row | None:
 
 async def exports_of(scope: TenantScope, user_id: uuid.UUID, limit: int = 10) -> list[Row]:
     rows: list[Row] = (
-        await Export.select()
-        .where(_mine(Export, scope) & (Export.requested_by == user_id))
+        await scoped.select(scope, Export)
+        .where(Export.requested_by == user_id)
         .order_by(Export.created_at, ascending=False)
         .limit(limit)
         .output(load_json=True)
@@ -425,11 +412,10 @@ async def exports_of(scope: TenantScope, user_id: uuid.UUID, limit: int = 10) ->
 
 
 async def update_export(scope: TenantScope, export_id: uuid.UUID, values: dict[str, Any]) -> None:
-    await Export.update({getattr(Export, k): v for k, v in values.items()}).where(
-        _mine(Export, scope) & (Export.id == export_id)
-    )
+    await scoped.update(scope, Export, values).where(Export.id == export_id)
 
 
+@unscoped("the housekeeping removes old export files in every consortium")
 async def exports_to_remove(before: dt.datetime) -> list[Row]:
     """Platform-wide, for the housekeeping: finished exports whose file is still stored."""
     rows: list[Row] = await Export.select(Export.id, Export.consortium, Export.storage_key).where(

@@ -579,7 +579,9 @@ async def refresh_all(at: dt.datetime) -> int:
     """Conditions met since the last scan, in every active consortium (idempotent)."""
     changed = 0
     for consortium in await tenants.active_consortia():
-        scope = TenantScope(consortium_id=consortium["id"])
+        scope = TenantScope.for_platform(
+            consortium["id"], reason="the scheduler refreshes each active consortium in turn"
+        )
         async with units.unit("versements", consortium=scope.consortium_id):
             changed += await conditions.refresh(scope, at)
     return changed

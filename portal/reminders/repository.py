@@ -8,6 +8,7 @@ from typing import Any
 
 from piccolo.query.mixins import OnConflictAction
 
+from portal.core import scoped
 from portal.core.tenancy import TenantScope
 from portal.reminders.tables import ReminderPolicy, ReminderSent
 
@@ -15,19 +16,13 @@ Row = dict[str, Any]
 
 
 async def policy(scope: TenantScope) -> Row | None:
-    row: Row | None = (
-        await ReminderPolicy.select()
-        .where(ReminderPolicy.consortium == scope.consortium_id)
-        .first()
-    )
+    row: Row | None = await scoped.select(scope, ReminderPolicy).first()
     return row
 
 
 async def save_policy(scope: TenantScope, values: dict[str, Any], now: dt.datetime) -> None:
     columns = {getattr(ReminderPolicy, k): v for k, v in values.items()}
-    await ReminderPolicy.insert(
-        ReminderPolicy(consortium=scope.consortium_id, updated_at=now, **values)
-    ).on_conflict(
+    await scoped.insert(scope, ReminderPolicy, {**values, "updated_at": now}).on_conflict(
         target=ReminderPolicy.consortium,
         action=OnConflictAction.do_update,
         values=[*columns, ReminderPolicy.updated_at],
@@ -39,14 +34,10 @@ async def record_sent(
 ) -> bool:
     """True when this reminder had not been sent: the caller sends it, in the same transaction."""
     rows = (
-        await ReminderSent.insert(
-            ReminderSent(
-                consortium=scope.consortium_id,
-                subject=subject,
-                recipient=recipient,
-                step=step,
-                sent_at=now,
-            )
+        await scoped.insert(
+            scope,
+            ReminderSent,
+            {"subject": subject, "recipient": recipient, "step": step, "sent_at": now},
         )
         .on_conflict(action=OnConflictAction.do_nothing)
         .returning(ReminderSent.id)
@@ -56,8 +47,8 @@ async def record_sent(
 
 async def sent_for(scope: TenantScope, subject: str) -> list[Row]:
     rows: list[Row] = (
-        await ReminderSent.select()
-        .where((ReminderSent.consortium == scope.consortium_id) & (ReminderSent.subject == subject))
+        await scoped.select(scope, ReminderSent)
+        .where(ReminderSent.subject == subject)
         .order_by(ReminderSent.sent_at)
     )
     return rows

@@ -68,7 +68,9 @@ async def scan(now: dt.datetime) -> int:
     today = now.astimezone(PARIS).date()
     sent = 0
     for consortium in await tenants.active_consortia():
-        scope = TenantScope(consortium_id=consortium["id"])
+        scope = TenantScope.for_platform(
+            consortium["id"], reason="the scheduler reminds each active consortium in turn"
+        )
         async with units.unit("rappels", consortium=scope.consortium_id):
             sent += await _scan_consortium(scope, today, now)
     return sent

@@ -114,7 +114,9 @@ async def load(token: str) -> Ceremony | None:
     participant = await repository.participant_by_token_hash(security.token_hash(token))
     if participant is None or not hmac.compare_digest(workflow.token_for(participant), token):
         return None
-    scope = TenantScope(consortium_id=participant["consortium"])
+    scope = TenantScope.for_platform(
+        participant["consortium"], reason="a signing link names its participant"
+    )
     req = await repository.request(scope, participant["request"])
     if req is None or not workflow.link_alive(participant, req, clock.now()):
         return None

@@ -10,9 +10,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from piccolo.table import Table
-
-from portal.core import db
+from portal.core import db, scoped
+from portal.core.scoped import unscoped
 from portal.core.tenancy import TenantScope
 from portal.signing.enums import EventKind, ParticipantStatus, RequestStatus
 from portal.signing.tables import Anchor, Event, Participant, Reminder, Revision, SignatureRequest
@@ -22,24 +21,14 @@ Row = dict[str, Any]
 _locks: dict[uuid.UUID, asyncio.Lock] = {}
 
 
-def _mine(table: type[Table], scope: TenantScope) -> Any:
-    return table.consortium == scope.consortium_id  # type: ignore[attr-defined]
-
-
-async def _insert(table: type[Table], scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    row = table(consortium=scope.consortium_id, **values)
-    await row.save()
-    return row.id  # type: ignore[attr-defined,no-any-return]
-
-
 @contextlib.asynccontextmanager
 async def locked(scope: TenantScope, request_id: uuid.UUID) -> AsyncIterator[Row | None]:
     """One transaction holding the request: `SELECT … FOR UPDATE` on PostgreSQL (several web
     and worker processes), an immediate transaction plus a process lock on SQLite (embedded
     default, one process). Audit appends and PDF revisions inside it form a single chain."""
     query = (
-        SignatureRequest.select()
-        .where(_mine(SignatureRequest, scope) & (SignatureRequest.id == request_id))
+        scoped.select(scope, SignatureRequest)
+        .where(SignatureRequest.id == request_id)
         .output(load_json=True)
     )
     async with _locks.setdefault(request_id, asyncio.Lock()), db.locked(query) as row:
@@ -50,13 +39,13 @@ async def locked(scope: TenantScope, request_id: uuid.UUID) -> AsyncIterator[Row
 
 
 async def insert_request(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(SignatureRequest, scope, values)
+    return await scoped.add(scope, SignatureRequest, values)
 
 
 async def request(scope: TenantScope, request_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await SignatureRequest.select()
-        .where(_mine(SignatureRequest, scope) & (SignatureRequest.id == request_id))
+        await scoped.select(scope, SignatureRequest)
+        .where(SignatureRequest.id == request_id)
         .output(load_json=True)
         .first()
     )
@@ -65,8 +54,8 @@ async def request(scope: TenantScope, request_id: uuid.UUID) -> Row | None:
 
 async def requests_of(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await SignatureRequest.select()
-        .where(_mine(SignatureRequest, scope) & (SignatureRequest.convention == convention_id))
+        await scoped.select(scope, SignatureRequest)
+        .where(SignatureRequest.convention == convention_id)
         .output(load_json=True)
         .order_by(SignatureRequest.created_at, ascending=False)
     )
@@ -74,11 +63,10 @@ async def requests_of(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]
 
 
 async def update_request(scope: TenantScope, request_id: uuid.UUID, values: dict[str, Any]) -> None:
-    await SignatureRequest.update(
-        {getattr(SignatureRequest, k): v for k, v in values.items()}
-    ).where(_mine(SignatureRequest, scope) & (SignatureRequest.id == request_id))
+    await scoped.update(scope, SignatureRequest, values).where(SignatureRequest.id == request_id)
 
 
+@unscoped("the scheduler scans the active requests of every consortium")
 async def active_requests() -> list[Row]:
     """Platform-wide, for the scheduler (reminders, expiry, pending completion)."""
     rows: list[Row] = (
@@ -89,6 +77,7 @@ async def active_requests() -> list[Row]:
     return rows
 
 
+@unscoped("the daily anchor and the operator's audit check cover every chain")
 async def all_request_ids() -> list[tuple[uuid.UUID, uuid.UUID]]:
     rows = await SignatureRequest.select(SignatureRequest.consortium, SignatureRequest.id)
     return [(r["consortium"], r["id"]) for r in rows]
@@ -98,13 +87,13 @@ async def all_request_ids() -> list[tuple[uuid.UUID, uuid.UUID]]:
 
 
 async def insert_participant(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Participant, scope, values)
+    return await scoped.add(scope, Participant, values)
 
 
 async def participants(scope: TenantScope, request_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await Participant.select()
-        .where(_mine(Participant, scope) & (Participant.request == request_id))
+        await scoped.select(scope, Participant)
+        .where(Participant.request == request_id)
         .order_by(Participant.step)
         .order_by(Participant.position)
     )
@@ -113,13 +102,12 @@ async def participants(scope: TenantScope, request_id: uuid.UUID) -> list[Row]:
 
 async def participant(scope: TenantScope, participant_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Participant.select()
-        .where(_mine(Participant, scope) & (Participant.id == participant_id))
-        .first()
+        await scoped.select(scope, Participant).where(Participant.id == participant_id).first()
     )
     return row
 
 
+@unscoped("a signing link is followed before its consortium is known")
 async def participant_by_token_hash(token_hash: str) -> Row | None:
     """The one cross-tenant lookup: a signing link names its participant, and through it the
     consortium every later query is scoped to."""
@@ -130,15 +118,15 @@ async def participant_by_token_hash(token_hash: str) -> Row | None:
 async def update_participant(
     scope: TenantScope, participant_id: uuid.UUID, values: dict[str, Any]
 ) -> None:
-    await Participant.update({getattr(Participant, k): v for k, v in values.items()}).where(
-        _mine(Participant, scope) & (Participant.id == participant_id)
-    )
+    await scoped.update(scope, Participant, values).where(Participant.id == participant_id)
 
 
 async def awaiting(scope: TenantScope, user_id: uuid.UUID, email: str) -> list[Row]:
     """Participants of active requests whose turn it is, for this account."""
     rows: list[Row] = (
-        await Participant.select(
+        await scoped.select(
+            scope,
+            Participant,
             *Participant.all_columns(),
             Participant.request.convention.title.as_alias("convention_title"),  # type: ignore[union-attr]
             Participant.request.convention.reference.as_alias("convention_reference"),  # type: ignore[union-attr]
@@ -146,8 +134,7 @@ async def awaiting(scope: TenantScope, user_id: uuid.UUID, email: str) -> list[R
             Participant.request.expires_on.as_alias("expires_on"),
         )
         .where(
-            _mine(Participant, scope)
-            & Participant.status.is_in([ParticipantStatus.PENDING])
+            Participant.status.is_in([ParticipantStatus.PENDING])
             & (Participant.request.status == RequestStatus.ACTIVE)
             & ((Participant.user_id == user_id) | (Participant.email == email.lower()))
         )
@@ -160,13 +147,13 @@ async def awaiting(scope: TenantScope, user_id: uuid.UUID, email: str) -> list[R
 
 
 async def insert_revision(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Revision, scope, values)
+    return await scoped.add(scope, Revision, values)
 
 
 async def revisions(scope: TenantScope, request_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await Revision.select()
-        .where(_mine(Revision, scope) & (Revision.request == request_id))
+        await scoped.select(scope, Revision)
+        .where(Revision.request == request_id)
         .order_by(Revision.number)
     )
     return rows
@@ -174,14 +161,15 @@ async def revisions(scope: TenantScope, request_id: uuid.UUID) -> list[Row]:
 
 async def latest_revision(scope: TenantScope, request_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Revision.select()
-        .where(_mine(Revision, scope) & (Revision.request == request_id))
+        await scoped.select(scope, Revision)
+        .where(Revision.request == request_id)
         .order_by(Revision.number, ascending=False)
         .first()
     )
     return row
 
 
+@unscoped("any uploaded PDF is checked against every consortium's documents")
 async def revision_by_sha(sha256: str) -> Row | None:
     """Platform-wide: does an uploaded file match a document signed through the portal?"""
     row: Row | None = await Revision.select().where(Revision.sha256 == sha256).first()
@@ -193,8 +181,8 @@ async def revision_by_sha(sha256: str) -> Row | None:
 
 async def last_event(scope: TenantScope, request_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Event.select()
-        .where(_mine(Event, scope) & (Event.request == request_id))
+        await scoped.select(scope, Event)
+        .where(Event.request == request_id)
         .order_by(Event.seq, ascending=False)
         .output(load_json=True)
         .first()
@@ -207,10 +195,9 @@ async def code_events(
 ) -> list[Row]:
     """A link's codes sent and lock-outs since `since`, oldest first (for the code cap)."""
     rows: list[Row] = (
-        await Event.select(Event.kind, Event.at)
+        await scoped.select(scope, Event, Event.kind, Event.at)
         .where(
-            _mine(Event, scope)
-            & (Event.participant == participant_id)
+            (Event.participant == participant_id)
             & Event.kind.is_in([EventKind.CODE_SENT, EventKind.CODE_CAPPED])
             & (Event.at > since)
         )
@@ -220,13 +207,13 @@ async def code_events(
 
 
 async def insert_event(scope: TenantScope, values: dict[str, Any]) -> uuid.UUID:
-    return await _insert(Event, scope, values)
+    return await scoped.add(scope, Event, values)
 
 
 async def events(scope: TenantScope, request_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await Event.select()
-        .where(_mine(Event, scope) & (Event.request == request_id))
+        await scoped.select(scope, Event)
+        .where(Event.request == request_id)
         .order_by(Event.seq)
         .output(load_json=True)
     )
@@ -237,28 +224,31 @@ async def events(scope: TenantScope, request_id: uuid.UUID) -> list[Row]:
 
 
 async def reminder_sent(scope: TenantScope, participant_id: uuid.UUID, key: str) -> bool:
-    found = await Reminder.exists().where(
-        _mine(Reminder, scope) & (Reminder.participant == participant_id) & (Reminder.key == key)
+    found = await scoped.exists(scope, Reminder).where(
+        (Reminder.participant == participant_id) & (Reminder.key == key)
     )
     return bool(found)
 
 
 async def insert_reminder(scope: TenantScope, participant_id: uuid.UUID, key: str) -> None:
-    await _insert(Reminder, scope, {"participant": participant_id, "key": key})
+    await scoped.add(scope, Reminder, {"participant": participant_id, "key": key})
 
 
 # Anchors -----------------------------------------------------------------------------------
 
 
+@unscoped("the daily anchors time-stamp the chains of all consortia together")
 async def anchor(day: dt.date) -> Row | None:
     row: Row | None = await Anchor.select().where(Anchor.day == day).first()
     return row
 
 
+@unscoped("the daily anchors time-stamp the chains of all consortia together")
 async def insert_anchor(values: dict[str, Any]) -> None:
     await Anchor(**values).save()
 
 
+@unscoped("the daily anchors time-stamp the chains of all consortia together")
 async def latest_anchor() -> Row | None:
     row: Row | None = (
         await Anchor.select().order_by(Anchor.day, ascending=False).output(load_json=True).first()
@@ -266,6 +256,7 @@ async def latest_anchor() -> Row | None:
     return row
 
 
+@unscoped("the daily anchors time-stamp the chains of all consortia together")
 async def anchors() -> list[Row]:
     rows: list[Row] = (
         await Anchor.select().order_by(Anchor.day, ascending=False).output(load_json=True)

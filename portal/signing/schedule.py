@@ -36,7 +36,9 @@ async def scan(at: dt.datetime) -> None:
     """Each request apart: one whose rows make its work fail is retried at the next run, and
     the others are reminded and expired meanwhile."""
     for req in await repository.active_requests():
-        scope = TenantScope(consortium_id=req["consortium"])
+        scope = TenantScope.for_platform(
+            req["consortium"], reason="the scheduler scans every active signature request"
+        )
         async with units.unit("signatures", consortium=scope.consortium_id, request=req["id"]):
             await _scan_request(scope, req, at)
 
@@ -120,9 +122,10 @@ async def anchor_heads(at: dt.datetime, stamper: TimeStamper | None = None) -> b
     day = at.date()
     if stamper is None or await repository.anchor(day) is not None:
         return False
+    reason = "the daily anchor time-stamps every chain's head"
     heads = {
-        str(request_id): await chain.head(TenantScope(consortium_id=consortium), request_id)
-        for consortium, request_id in await repository.all_request_ids()
+        str(request_id): await chain.head(TenantScope.for_platform(c, reason=reason), request_id)
+        for c, request_id in await repository.all_request_ids()
     }
     digest = hashlib.sha256(json.dumps(heads, sort_keys=True).encode()).digest()
     token = await stamper.async_timestamp(digest, "sha256")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import uuid
 
 from portal.core.scope import platform_scope
 from portal.core.tenancy import TenantScope
@@ -33,8 +34,11 @@ class Verdict:
         )
 
 
-async def _seal_of(consortium_id: object) -> Seal:
-    return await keys.seal(TenantScope(consortium_id=consortium_id))  # type: ignore[arg-type]
+_FOUND_BY_SHA = "an uploaded PDF is a revision signed in this consortium"
+
+
+async def _seal_of(consortium_id: uuid.UUID) -> Seal:
+    return await keys.seal(TenantScope.for_platform(consortium_id, reason=_FOUND_BY_SHA))
 
 
 async def verify(data: bytes, fallback: Seal | None = None) -> Verdict:
@@ -67,7 +71,7 @@ async def _verify(data: bytes, fallback: Seal | None) -> Verdict:
         return Verdict(
             reports, "Ce fichier ne correspond à aucun document signé via le portail.", False
         )
-    scope = TenantScope(consortium_id=stored["consortium"])
+    scope = TenantScope.for_platform(stored["consortium"], reason=_FOUND_BY_SHA)
     req = await repository.request(scope, stored["request"])
     state = RequestStatus(req["status"]).label.lower() if req else "inconnue"
     return Verdict(

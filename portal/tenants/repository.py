@@ -1,8 +1,10 @@
 """Every query on consortia, organisations, participations, memberships and invitations.
 
 Tenant-owned rows are read and written only through functions taking a `TenantScope`: they
-always filter by its consortium and stamp it on insert. The few lookups that come before a scope
-exists (resolving a membership, following an invitation's secret token) say so.
+always filter by its consortium and stamp it on insert (`portal.core.scoped`). The others say
+why with `@unscoped`: the consortia and organisations themselves are nobody's tenant rows, and a
+few lookups come before a scope exists (resolving a membership, following an invitation's
+secret token).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from portal.core import scoped
+from portal.core.scoped import unscoped
 from portal.core.tenancy import TenantScope
 from portal.tenants.tables import (
     Consortium,
@@ -26,11 +30,13 @@ Row = dict[str, Any]
 # Consortia (the tenants themselves) -------------------------------------------------------
 
 
+@unscoped("the consortia are the tenants themselves")
 async def consortium_by_slug(slug: str) -> Row | None:
     row: Row | None = await Consortium.select().where(Consortium.slug == slug).first()
     return row
 
 
+@unscoped("the consortia are the tenants themselves")
 async def consortium_by_id(consortium_id: uuid.UUID) -> Row | None:
     row: Row | None = await Consortium.select().where(Consortium.id == consortium_id).first()
     return row
@@ -53,11 +59,13 @@ async def update_consortium_settings(scope: TenantScope, values: dict[str, Any])
     )
 
 
+@unscoped("the consortia are the tenants themselves")
 async def all_consortia() -> list[Row]:
     rows: list[Row] = await Consortium.select().order_by(Consortium.name)
     return rows
 
 
+@unscoped("the consortia are the tenants themselves")
 async def insert_consortium(
     name: str, slug: str, programme: str, departements: list[str], status: str
 ) -> uuid.UUID:
@@ -71,6 +79,7 @@ async def insert_consortium(
 # Before a scope exists: the membership that grants it -------------------------------------
 
 
+@unscoped("the membership that grants the scope, found before it exists")
 async def active_membership(slug: str, user_id: uuid.UUID) -> Row | None:
     row: Row | None = (
         await Membership.select(
@@ -93,6 +102,7 @@ async def active_membership(slug: str, user_id: uuid.UUID) -> Row | None:
     return row
 
 
+@unscoped("the spaces a person belongs to, in every consortium (the switcher)")
 async def consortia_of(user_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
         await Membership.select(
@@ -109,11 +119,13 @@ async def consortia_of(user_id: uuid.UUID) -> list[Row]:
 # Organisations (shared legal entities) and their participation ----------------------------
 
 
+@unscoped("organisations are legal entities shared by the consortia")
 async def organisation_by_siret(siret: str) -> Row | None:
     row: Row | None = await Organisation.select().where(Organisation.siret == siret).first()
     return row
 
 
+@unscoped("organisations are legal entities shared by the consortia")
 async def insert_organisation(name: str, siret: str, kinds: list[str], city: str) -> uuid.UUID:
     organisation = Organisation(name=name, siret=siret, kinds=kinds, city=city)
     await organisation.save()
@@ -121,39 +133,34 @@ async def insert_organisation(name: str, siret: str, kinds: list[str], city: str
 
 
 async def organisations(scope: TenantScope) -> list[Row]:
-    rows: list[Row] = (
-        await Participation.select(
-            Participation.organisation.id.as_alias("id"),
-            Participation.organisation.name.as_alias("name"),
-            Participation.organisation.siret.as_alias("siret"),
-            Participation.organisation.kinds.as_alias("kinds"),
-            Participation.organisation.city.as_alias("city"),
-        )
-        .where(Participation.consortium == scope.consortium_id)
-        .order_by(Participation.organisation.name)
-    )
+    rows: list[Row] = await scoped.select(
+        scope,
+        Participation,
+        Participation.organisation.id.as_alias("id"),
+        Participation.organisation.name.as_alias("name"),
+        Participation.organisation.siret.as_alias("siret"),
+        Participation.organisation.kinds.as_alias("kinds"),
+        Participation.organisation.city.as_alias("city"),
+    ).order_by(Participation.organisation.name)
     return rows
 
 
 async def organisation_in(scope: TenantScope, organisation_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Participation.select(
+        await scoped.select(
+            scope,
+            Participation,
             Participation.organisation.id.as_alias("id"),
             Participation.organisation.name.as_alias("name"),
         )
-        .where(
-            (Participation.consortium == scope.consortium_id)
-            & (Participation.organisation == organisation_id)
-        )
+        .where(Participation.organisation == organisation_id)
         .first()
     )
     return row
 
 
 async def insert_participation(scope: TenantScope, organisation_id: uuid.UUID) -> None:
-    await Participation.insert(
-        Participation(consortium=scope.consortium_id, organisation=organisation_id)
-    )
+    await scoped.insert(scope, Participation, {"organisation": organisation_id})
 
 
 # Memberships ------------------------------------------------------------------------------
@@ -174,8 +181,7 @@ _MEMBER_COLUMNS = (
 
 async def members(scope: TenantScope) -> list[Row]:
     rows: list[Row] = (
-        await Membership.select(*_MEMBER_COLUMNS)
-        .where(Membership.consortium == scope.consortium_id)
+        await scoped.select(scope, Membership, *_MEMBER_COLUMNS)
         .order_by(Membership.organisation.name)
         .order_by(Membership.user.full_name)
     )
@@ -184,8 +190,8 @@ async def members(scope: TenantScope) -> list[Row]:
 
 async def member(scope: TenantScope, membership_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Membership.select(*_MEMBER_COLUMNS)
-        .where((Membership.consortium == scope.consortium_id) & (Membership.id == membership_id))
+        await scoped.select(scope, Membership, *_MEMBER_COLUMNS)
+        .where(Membership.id == membership_id)
         .first()
     )
     return row
@@ -193,18 +199,16 @@ async def member(scope: TenantScope, membership_id: uuid.UUID) -> Row | None:
 
 async def member_of_user(scope: TenantScope, user_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Membership.select(Membership.id)
-        .where((Membership.consortium == scope.consortium_id) & (Membership.user == user_id))
+        await scoped.select(scope, Membership, Membership.id)
+        .where(Membership.user == user_id)
         .first()
     )
     return row
 
 
 async def count_active_pilots(scope: TenantScope) -> int:
-    count: int = await Membership.count().where(
-        (Membership.consortium == scope.consortium_id)
-        & (Membership.role == "pilot")
-        & (Membership.is_active == True)  # noqa: E712
+    count: int = await scoped.count(scope, Membership).where(
+        (Membership.role == "pilot") & (Membership.is_active == True)  # noqa: E712
     )
     return count
 
@@ -216,21 +220,12 @@ async def insert_membership(
     role: str,
     may_sign: bool,
 ) -> uuid.UUID:
-    membership = Membership(
-        consortium=scope.consortium_id,
-        user=user_id,
-        organisation=organisation_id,
-        role=role,
-        may_sign=may_sign,
-    )
-    await membership.save()
-    return membership.id
+    values = {"user": user_id, "organisation": organisation_id, "role": role, "may_sign": may_sign}
+    return await scoped.add(scope, Membership, values)
 
 
 async def update_membership(scope: TenantScope, membership_id: uuid.UUID, **values: Any) -> None:
-    await Membership.update({getattr(Membership, k): v for k, v in values.items()}).where(
-        (Membership.consortium == scope.consortium_id) & (Membership.id == membership_id)
-    )
+    await scoped.update(scope, Membership, values).where(Membership.id == membership_id)
 
 
 # Invitations ------------------------------------------------------------------------------
@@ -248,30 +243,30 @@ async def insert_invitation(
     invited_by: uuid.UUID,
     expires_at: dt.datetime,
 ) -> uuid.UUID:
-    invitation = Invitation(
-        id=invitation_id,
-        consortium=scope.consortium_id,
-        organisation=organisation_id,
-        email=email,
-        role=role,
-        may_sign=may_sign,
-        token_hash=token_hash,
-        invited_by=invited_by,
-        expires_at=expires_at,
-    )
-    await invitation.save()
-    return invitation.id
+    values = {
+        "id": invitation_id,
+        "organisation": organisation_id,
+        "email": email,
+        "role": role,
+        "may_sign": may_sign,
+        "token_hash": token_hash,
+        "invited_by": invited_by,
+        "expires_at": expires_at,
+    }
+    return await scoped.add(scope, Invitation, values)
 
 
 async def invitation_for_email(scope: TenantScope, invitation_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Invitation.select(
+        await scoped.select(
+            scope,
+            Invitation,
             *Invitation.all_columns(),
             Invitation.consortium.name.as_alias("consortium_name"),
             Invitation.organisation.name.as_alias("organisation_name"),
             Invitation.invited_by.full_name.as_alias("inviter_name"),
         )
-        .where((Invitation.consortium == scope.consortium_id) & (Invitation.id == invitation_id))
+        .where(Invitation.id == invitation_id)
         .first()
     )
     return row
@@ -279,7 +274,9 @@ async def invitation_for_email(scope: TenantScope, invitation_id: uuid.UUID) -> 
 
 async def pending_invitations(scope: TenantScope, now: dt.datetime) -> list[Row]:
     rows: list[Row] = (
-        await Invitation.select(
+        await scoped.select(
+            scope,
+            Invitation,
             Invitation.id,
             Invitation.email,
             Invitation.role,
@@ -289,8 +286,7 @@ async def pending_invitations(scope: TenantScope, now: dt.datetime) -> list[Row]
             Invitation.organisation.name.as_alias("organisation_name"),
         )
         .where(
-            (Invitation.consortium == scope.consortium_id)
-            & Invitation.accepted_at.is_null()
+            Invitation.accepted_at.is_null()
             & Invitation.revoked_at.is_null()
             & (Invitation.expires_at > now)
         )
@@ -301,10 +297,9 @@ async def pending_invitations(scope: TenantScope, now: dt.datetime) -> list[Row]
 
 async def revoke_invitation(scope: TenantScope, invitation_id: uuid.UUID, now: dt.datetime) -> bool:
     rows = (
-        await Invitation.update({Invitation.revoked_at: now})
+        await scoped.update(scope, Invitation, {Invitation.revoked_at: now})
         .where(
-            (Invitation.consortium == scope.consortium_id)
-            & (Invitation.id == invitation_id)
+            (Invitation.id == invitation_id)
             & Invitation.accepted_at.is_null()
             & Invitation.revoked_at.is_null()
         )
@@ -313,6 +308,7 @@ async def revoke_invitation(scope: TenantScope, invitation_id: uuid.UUID, now: d
     return len(rows) == 1
 
 
+@unscoped("an invitation link is followed before its consortium is known")
 async def invitation_by_token(token_hash: str) -> Row | None:
     """Found by its secret token, before the invitee has any scope."""
     row: Row | None = (
@@ -328,6 +324,7 @@ async def invitation_by_token(token_hash: str) -> Row | None:
     return row
 
 
+@unscoped("an e-mail proven by an identity provider, invited in any consortium")
 async def open_invitations_for_email(email: str, now: dt.datetime) -> list[Row]:
     """An e-mail proven by an identity provider claims what was sent to that address."""
     rows: list[Row] = await Invitation.select().where(
@@ -339,9 +336,11 @@ async def open_invitations_for_email(email: str, now: dt.datetime) -> list[Row]:
     return rows
 
 
-async def mark_invitation_accepted(invitation_id: uuid.UUID, now: dt.datetime) -> bool:
+async def mark_invitation_accepted(
+    scope: TenantScope, invitation_id: uuid.UUID, now: dt.datetime
+) -> bool:
     rows = (
-        await Invitation.update({Invitation.accepted_at: now})
+        await scoped.update(scope, Invitation, {Invitation.accepted_at: now})
         .where((Invitation.id == invitation_id) & Invitation.accepted_at.is_null())
         .returning(Invitation.id)
     )

@@ -51,7 +51,7 @@ async def resolve_tenant(slug: str, user_id: uuid.UUID) -> TenantContext | None:
         row = await repository.active_membership(slug, user_id)
     if row is None:
         return None
-    return TenantContext(
+    return TenantContext.for_member(
         consortium_id=row["consortium.id"],
         slug=row["consortium.slug"],
         name=row["consortium.name"],
@@ -82,7 +82,10 @@ async def scope_and_consortium(
 ) -> tuple[TenantScope, dict[str, Any]] | None:
     """The scope a platform administrator acts in; they are not a member and see no tenant page."""
     row = await repository.consortium_by_id(consortium_id)
-    return (TenantScope(consortium_id=row["id"]), row) if row else None
+    if row is None:
+        return None
+    reason = "a consortium named by its id (an administrator's choice, or the caller's own)"
+    return TenantScope.for_platform(row["id"], reason=reason), row
 
 
 async def create_consortium(actor: Actor, values: dict[str, Any]) -> uuid.UUID:
@@ -317,7 +320,9 @@ async def invitation_for_token(token: str) -> InvitationView | None:
         organisation_name=row["organisation_name"],
         role=row["role"],
         problem=problem,
-        scope=TenantScope(consortium_id=row["consortium"]),
+        scope=TenantScope.for_platform(
+            row["consortium"], reason="an invitation link names its consortium"
+        ),
         organisation_id=row["organisation"],
         may_sign=row["may_sign"],
         invited_by=row["invited_by"],
@@ -331,7 +336,7 @@ async def _join(actor: Actor, invitation: InvitationView, user: CurrentUser) -> 
 
 
 async def _joined(actor: Actor, invitation: InvitationView, user: CurrentUser) -> None:
-    if not await repository.mark_invitation_accepted(invitation.id, clock.now()):
+    if not await repository.mark_invitation_accepted(invitation.scope, invitation.id, clock.now()):
         raise TenantError("Cette invitation a déjà été utilisée.")
     existing = await repository.member_of_user(invitation.scope, user.id)
     if existing:
@@ -426,7 +431,10 @@ async def accept_invitations_for_verified_email(actor: Actor, user: CurrentUser)
             organisation_name="",
             role=row["role"],
             problem=None,
-            scope=TenantScope(consortium_id=row["consortium"]),
+            scope=TenantScope.for_platform(
+                row["consortium"],
+                reason="an invitation sent to an e-mail an identity provider proved",
+            ),
             organisation_id=row["organisation"],
             may_sign=row["may_sign"],
             invited_by=row["invited_by"],

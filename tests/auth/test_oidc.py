@@ -14,7 +14,6 @@ from portal.auth import oidc
 from portal.auth.repository import identity_user, user_by_email
 from portal.core import clock as portal_clock
 from portal.core.clock import now
-from portal.core.tenancy import TenantScope
 from portal.tenants import repository as tenants_repository
 from tests.auth.oidc_harness import complete_provider_login, start_oidc_provider
 from tests.conftest import OIDC_PORT, World, enrol_second_factor, login, post_form
@@ -89,9 +88,7 @@ class TestOidcLinking:
         response = await sign_in(newcomer, "invitee@asso.fr", next_url=f"/c/{world.tenant.slug}/")
         assert response.status_code == 303
         assert (await newcomer.get(f"/c/{world.tenant.slug}/")).status_code == 200
-        assert (
-            await tenants_repository.pending_invitations(TenantScope(world.tenant.id), now()) == []
-        )
+        assert await tenants_repository.pending_invitations(world.tenant.scope, now()) == []
 
     async def test_expired_invitation_does_not_open_an_account(
         self,
@@ -101,7 +98,6 @@ class TestOidcLinking:
         monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
     ) -> None:
         import datetime as dt
-
 
         pilot = make_client()
         await login(pilot, world.tenant.pilot.email)

@@ -36,10 +36,9 @@ class Cast:
 
 @pytest.fixture
 async def cast(world: World) -> Cast:
-    from portal.core.tenancy import TenantScope
     from portal.tenants import repository
 
-    scope = TenantScope(world.tenant.id)
+    scope = world.tenant.scope
     state = await repository.insert_organisation(
         "DDETS du Rhône", "13000548100010", ["state_service"], "Lyon"
     )

@@ -30,9 +30,8 @@ PLACEHOLDER = re.compile(r"\[[^\[\]]*\]")
 
 async def _versions(url: str, cast: Cast) -> list[dict[str, object]]:
     from portal.conventions import repository
-    from portal.core.tenancy import TenantScope
 
-    scope = TenantScope(cast.world.tenant.id)
+    scope = cast.world.tenant.scope
     return await repository.versions(scope, uuid.UUID(url.rsplit("/", 1)[1]))
 
 
@@ -46,9 +45,8 @@ async def _frozen_pdf_text(client: httpx.AsyncClient, url: str, cast: Cast) -> s
 
 async def _sign(url: str, cast: Cast) -> None:
     from portal.conventions import service
-    from portal.core.tenancy import TenantScope
 
-    scope = TenantScope(cast.world.tenant.id)
+    scope = cast.world.tenant.scope
     latest = (await _versions(url, cast))[0]
     await service.mark_signed(
         scope,
@@ -119,10 +117,9 @@ class TestPlaceholdersBlockFreezing:
         assert (await _versions(url, cast))[0]["frozen"]
         assert not PLACEHOLDER.search(await _frozen_pdf_text(client, url, cast))
         from portal.conventions import repository
-        from portal.core.tenancy import TenantScope
 
         row = await convention_row(url)
-        scope = TenantScope(cast.world.tenant.id)
+        scope = cast.world.tenant.scope
         stored = await repository.version(scope, uuid.UUID(str(row["id"])), 2)
         assert stored is not None
         assert not any(PLACEHOLDER.search(v) for v in stored["snapshot"]["variables"].values())
@@ -357,6 +354,5 @@ class TestRenewalChain:
 
 async def _conventions(cast: Cast) -> list[dict[str, object]]:
     from portal.conventions import repository
-    from portal.core.tenancy import TenantScope
 
-    return await repository.conventions(TenantScope(cast.world.tenant.id))
+    return await repository.conventions(cast.world.tenant.scope)

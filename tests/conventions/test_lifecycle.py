@@ -35,9 +35,8 @@ async def _frozen(client: httpx.AsyncClient, cast: Cast) -> str:
 
 async def _sign(url: str, cast: Cast) -> None:
     from portal.conventions import repository, service
-    from portal.core.tenancy import TenantScope
 
-    scope = TenantScope(cast.world.tenant.id)
+    scope = cast.world.tenant.scope
     convention_id = uuid.UUID(url.rsplit("/", 1)[1])
     latest = (await repository.versions(scope, convention_id))[0]
     await service.mark_signed(scope, convention_id, latest["id"], dt.datetime.now(dt.UTC))
@@ -175,12 +174,11 @@ class TestTransitions:
         self, client: httpx.AsyncClient, cast: Cast
     ) -> None:
         from portal.conventions import repository
-        from portal.core.tenancy import TenantScope
 
         url = await _frozen(client, cast)
         row = await convention_row(url)
         assert row["status"] == "ready"
-        versions = await repository.versions(TenantScope(cast.world.tenant.id), row["id"])
+        versions = await repository.versions(cast.world.tenant.scope, row["id"])
         frozen = versions[0]
         assert frozen["number"] == 2 and frozen["frozen"] and len(frozen["content_sha256"]) == 64
         first = await client.get(f"{url}/versions/2.pdf")

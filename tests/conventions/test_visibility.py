@@ -108,7 +108,6 @@ class TestVisibility:
         cast: Cast,
         two,  # type: ignore[no-untyped-def]
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.tenants import repository
 
         partnership, state = two
@@ -132,7 +131,7 @@ class TestVisibility:
         assert (await post(reader, f"{art}/commentaires", {"body": "x"})).status_code == 403
         # Finance sees every convention but comments only where its organisation is party.
         finance_org = cast.association2_id
-        scope = TenantScope(cast.world.tenant.id)
+        scope = cast.world.tenant.scope
         person = cast.association2_worker
         assert person.membership_id is not None
         await repository.update_membership(scope, person.membership_id, role="finance")

@@ -85,12 +85,11 @@ class TestValidatedVersionStays:
 
 
 async def state_convention(cast) -> str:  # type: ignore[no-untyped-def]
-    from portal.core.tenancy import TenantScope
     from tests.payments.conftest import _signed
 
     world = cast.world
     convention = await _signed(
-        TenantScope(world.tenant.id),
+        world.tenant.scope,
         "state",
         "CE-2026-001",
         [(world.tenant.lessor_id, "lead_lessor"), (cast.state_id, "state")],
@@ -99,11 +98,10 @@ async def state_convention(cast) -> str:  # type: ignore[no-untyped-def]
 
 
 async def unrelated_state_agent(world: World) -> str:
-    from portal.core.tenancy import TenantScope
     from portal.tenants import repository as tenants
     from tests.conftest import _member, _person
 
-    scope = TenantScope(world.tenant.id)
+    scope = world.tenant.scope
     dreal = await tenants.insert_organisation(
         "DREAL Auvergne-Rhône-Alpes", "13001795700017", ["state_service"], "Lyon"
     )

@@ -285,11 +285,10 @@ class TestIsolation:
         make_client,
         world: World,  # type: ignore[no-untyped-def]
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.tenants import repository as tenants_repository
 
         item_id = await make_item(world)
-        scope = TenantScope(world.tenant.id)
+        scope = world.tenant.scope
         from portal.demo import siret
 
         other_asso = await tenants_repository.insert_organisation(

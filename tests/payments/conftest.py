@@ -137,12 +137,11 @@ TODAY = dt.datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
 
 @pytest.fixture
 async def money(cast: Cast, clock: Clock) -> Money:
-    from portal.core.tenancy import TenantScope
 
     clock.at = TODAY
 
     world = cast.world
-    scope = TenantScope(world.tenant.id)
+    scope = world.tenant.scope
     finance = await _member(
         scope,
         await _person("finances@alpha.example.org", "Finances Alpha"),
@@ -257,13 +256,12 @@ async def subsidy(client: httpx.AsyncClient, money: Money) -> uuid.UUID:
 
 
 async def lines_of(money: Money, schedule_id: uuid.UUID) -> list[dict[str, Any]]:
-    from portal.core.tenancy import TenantScope
     from portal.payments import repository
     from portal.payments.access import Sight
     from portal.payments.repository import LineFilter
 
     return await repository.lines(
-        TenantScope(money.cast.world.tenant.id),
+        money.cast.world.tenant.scope,
         Sight(everything=True),
         LineFilter(schedule=schedule_id),
     )
@@ -287,12 +285,9 @@ async def pay(
 
 async def validate(money: Money, item_id: uuid.UUID) -> None:
     """The reviewer validates a document (what the documents domain records)."""
-    from portal.core.tenancy import TenantScope
     from portal.documents import repository
 
-    await repository.update_item(
-        TenantScope(money.cast.world.tenant.id), item_id, status="validated"
-    )
+    await repository.update_item(money.cast.world.tenant.scope, item_id, status="validated")
 
 
 def flashed(response: httpx.Response) -> str:

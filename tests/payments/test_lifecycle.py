@@ -176,7 +176,6 @@ class TestCancellation:
     async def test_a_mistaken_payment_is_cancelled_and_the_status_follows(
         self, client: httpx.AsyncClient, money: Money
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.payments import repository
 
         await login(client, money.finance.email)
@@ -184,9 +183,7 @@ class TestCancellation:
         advance = (await lines_of(money, schedule))[0]
         await pay(client, money, advance["id"], "150 000")
         assert (await lines_of(money, schedule))[0]["status"] == "paid"
-        [payment] = await repository.payments(
-            TenantScope(money.cast.world.tenant.id), [advance["id"]]
-        )
+        [payment] = await repository.payments(money.cast.world.tenant.scope, [advance["id"]])
         url = f"{money.base}/lignes/{advance['id']}/versements/{payment['id']}/annulation"
         refused = await post(client, url, {"cancel_reason": ""})
         assert refused.status_code == 400 and "pourquoi ce versement est annulé" in refused.text

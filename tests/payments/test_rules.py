@@ -68,13 +68,10 @@ class TestScheduleSum:
             "il manque 9 999,50 €." in page
         )
         # Nothing was stored, and the typed values are shown again.
-        from portal.core.tenancy import TenantScope
         from portal.payments import repository
         from portal.payments.access import Sight
 
-        assert (
-            await repository.schedules(TenantScope(money.cast.world.tenant.id), Sight(True)) == []
-        )
+        assert await repository.schedules(money.cast.world.tenant.scope, Sight(True)) == []
         assert 'value="140 000,50"' in response.text
         data["l-1-amount"] = "150 000"
         assert (await post(client, f"{money.base}/nouveau", data)).status_code == 303
@@ -206,7 +203,6 @@ class TestWarnings:
     async def test_overpaying_needs_a_reason_which_is_kept(
         self, client: httpx.AsyncClient, money: Money
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.payments import repository
 
         await login(client, money.finance.email)
@@ -229,7 +225,7 @@ class TestWarnings:
             reason="Frais de déplacement convenus en comité",
         )
         assert confirmed.status_code == 303
-        [payment] = await repository.payments(TenantScope(money.cast.world.tenant.id), [line["id"]])
+        [payment] = await repository.payments(money.cast.world.tenant.scope, [line["id"]])
         assert payment["warnings"] == ["overpayment"]
         assert payment["reason"] == "Frais de déplacement convenus en comité"
         page = text_of((await client.get(f"{money.base}/lignes/{line['id']}")).text)
@@ -348,7 +344,6 @@ class TestAdvanceAtSignature:
     async def test_the_advance_is_requested_and_paid_on_the_signature_day(
         self, client: httpx.AsyncClient, money: Money
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.payments import repository
 
         await login(client, money.finance.email)
@@ -365,16 +360,13 @@ class TestAdvanceAtSignature:
         assert asked.status_code == 303, text_of(asked.text)[-2000:]
         paid = await pay(client, money, advance["id"], "150 000", paid_on="15/12/2025")
         assert paid.status_code == 303, text_of(paid.text)[-2000:]
-        [payment] = await repository.payments(
-            TenantScope(money.cast.world.tenant.id), [advance["id"]]
-        )
+        [payment] = await repository.payments(money.cast.world.tenant.scope, [advance["id"]])
         assert payment["warnings"] == [] and str(payment["paid_on"]) == "2025-12-15"
         assert (await lines_of(money, advance["schedule"]))[0]["status"] == "paid"
 
     async def test_a_payment_before_the_signature_needs_a_reason(
         self, client: httpx.AsyncClient, money: Money
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.payments import repository
 
         await login(client, money.finance.email)
@@ -386,7 +378,7 @@ class TestAdvanceAtSignature:
             "(15/12/2025)" in text_of(warned.text)
         )
         assert 'name="confirm"' in warned.text and 'name="reason"' in warned.text
-        scope = TenantScope(money.cast.world.tenant.id)
+        scope = money.cast.world.tenant.scope
         assert await repository.payments(scope, [advance["id"]]) == []
         no_reason = await pay(
             client, money, advance["id"], "150 000", paid_on="10/12/2025", confirm="on"

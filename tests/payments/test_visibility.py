@@ -52,11 +52,10 @@ async def setup(client: httpx.AsyncClient, money: Money) -> dict[str, uuid.UUID]
 
 async def state_agent_of_no_convention(money: Money) -> uuid.UUID:
     """An agent of a State service (a DREAL) taking part in the consortium, party to nothing."""
-    from portal.core.tenancy import TenantScope
     from portal.tenants import repository as tenants
     from tests.conftest import _member, _person
 
-    scope = TenantScope(money.cast.world.tenant.id)
+    scope = money.cast.world.tenant.scope
     dreal = await tenants.insert_organisation(
         "DREAL Auvergne-Rhône-Alpes", "13001795700017", ["state_service"], "Lyon"
     )
@@ -207,7 +206,6 @@ class TestReminders:
     async def test_reminders_go_to_whoever_must_act(
         self, client: httpx.AsyncClient, money: Money
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.payments import service
 
         ids = await setup(client, money)
@@ -218,7 +216,7 @@ class TestReminders:
         )
         items = {
             item.subject.split(":")[1]: item
-            for item in await service.due_items(TenantScope(money.cast.world.tenant.id))
+            for item in await service.due_items(money.cast.world.tenant.scope)
         }
         # A requested subsidy: the State service must issue the payment decision (the agents
         # whose service is party to the convention, not an agent who could not open the line).

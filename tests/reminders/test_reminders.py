@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from portal.core.tenancy import TenantScope
 from portal.deadlines import repository as deadlines_repository
 from portal.jobs.tables import OutboxJob
 from portal.notifications import service as notifications
@@ -32,7 +31,7 @@ async def add_deadline(
     world: World, organisation: object, created: dt.date = dt.date(2027, 1, 4)
 ) -> str:
     deadline_id = await deadlines_repository.insert(
-        TenantScope(world.tenant.id),
+        world.tenant.scope,
         {
             "title": "Bilan intermédiaire",
             "due_on": DUE,
@@ -101,9 +100,9 @@ class TestPerConsortium:
         own = Policy(
             before_days=(10, 3), overdue_first=2, overdue_every=3, overdue_max=1, escalate=False
         )
-        await reminders.save_policy(TenantScope(world.tenant.id), own)
-        assert await reminders.policy_for(TenantScope(world.tenant.id)) == own
-        assert await reminders.policy_for(TenantScope(world.other_tenant.id)) == DEFAULT_POLICY
+        await reminders.save_policy(world.tenant.scope, own)
+        assert await reminders.policy_for(world.tenant.scope) == own
+        assert await reminders.policy_for(world.other_tenant.scope) == DEFAULT_POLICY
         await add_deadline(world, world.tenant.association_id)
         assert await reminders.scan(at(dt.date(2027, 3, 16))) == 0  # default's 15 days: not here
         assert await reminders.scan(at(dt.date(2027, 3, 21))) == 1  # 10 days before
@@ -139,7 +138,7 @@ class TestPerConsortium:
             },
         )
         assert ok.status_code == 303
-        policy = await reminders.policy_for(TenantScope(world.tenant.id))
+        policy = await reminders.policy_for(world.tenant.scope)
         assert policy.before_days == (30, 7) and policy.overdue_every == 14
 
 

@@ -143,35 +143,29 @@ async def anonymous(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no
 
 async def request_row(url: str, cast: Cast) -> dict[str, Any]:
     """The latest signature request of the convention at `url`."""
-    from portal.core.tenancy import TenantScope
     from portal.signing import repository
 
-    found = await repository.requests_of(
-        TenantScope(cast.world.tenant.id), uuid.UUID(url.rsplit("/", 1)[1])
-    )
+    found = await repository.requests_of(cast.world.tenant.scope, uuid.UUID(url.rsplit("/", 1)[1]))
     return found[0]
 
 
 async def people(cast: Cast, request_id: uuid.UUID) -> list[dict[str, Any]]:
-    from portal.core.tenancy import TenantScope
     from portal.signing import repository
 
-    return await repository.participants(TenantScope(cast.world.tenant.id), request_id)
+    return await repository.participants(cast.world.tenant.scope, request_id)
 
 
 async def events(cast: Cast, request_id: uuid.UUID) -> list[str]:
-    from portal.core.tenancy import TenantScope
     from portal.signing import repository
 
-    found = await repository.events(TenantScope(cast.world.tenant.id), request_id)
+    found = await repository.events(cast.world.tenant.scope, request_id)
     return [e["kind"] for e in found]
 
 
 async def revisions(cast: Cast, request_id: uuid.UUID) -> list[dict[str, Any]]:
-    from portal.core.tenancy import TenantScope
     from portal.signing import repository
 
-    return await repository.revisions(TenantScope(cast.world.tenant.id), request_id)
+    return await repository.revisions(cast.world.tenant.scope, request_id)
 
 
 async def sent_in_three_steps(client: httpx.AsyncClient, cast: Cast) -> tuple[str, dict[str, Any]]:

@@ -113,11 +113,10 @@ class TestChain:
         seq: int,
         reason: str,
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.signing import chain
 
         url, req = await sent_in_three_steps(client, cast)
-        scope = TenantScope(cast.world.tenant.id)
+        scope = cast.world.tenant.scope
         assert await chain.check(scope, req["id"]) is None
         ok = signing_audit()
         assert ok.returncode == 0 and "Journaux de signature intacts." in ok.stdout
@@ -160,12 +159,11 @@ class TestEvidence:
         cast: Cast,
         smtp,  # type: ignore[no-untyped-def]
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.signing import repository
 
         client.headers["user-agent"] = "Navigateur de test/1.0 " + "x" * 500
         _, req = await sent_in_three_steps(client, cast)
-        created = (await repository.events(TenantScope(cast.world.tenant.id), req["id"]))[0]
+        created = (await repository.events(cast.world.tenant.scope, req["id"]))[0]
         assert (created["kind"], created["ip"]) == ("created", "127.0.0.1")
         assert created["user_agent"] == ("Navigateur de test/1.0 " + "x" * 500)[:400]
 
@@ -177,7 +175,6 @@ class TestDailyAnchor:
         cast: Cast,
         smtp,  # type: ignore[no-untyped-def]
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.signing import chain, repository, schedule
 
         url = await frozen_convention(client, cast)
@@ -190,7 +187,7 @@ class TestDailyAnchor:
             assert not await schedule.anchor_heads(at + dt.timedelta(hours=5))  # same day
             assert tsa.requests == 1
         [anchor] = await repository.anchors()
-        head = await chain.head(TenantScope(cast.world.tenant.id), req["id"])
+        head = await chain.head(cast.world.tenant.scope, req["id"])
         assert anchor["heads"] == {str(req["id"]): head}
         digest = hashlib.sha256(json.dumps(anchor["heads"], sort_keys=True).encode()).digest()
         assert anchor["digest"] == digest.hex()
@@ -204,11 +201,11 @@ class TestDailyAnchor:
 
         async def remove_and_cover() -> None:
             await _remove(2)(req["id"])
-            first = (await repository.events(TenantScope(cast.world.tenant.id), req["id"]))[0]
+            first = (await repository.events(cast.world.tenant.scope, req["id"]))[0]
             await SignatureRequest.update(  # tenant-scope-ok: tamper
                 {SignatureRequest.chain_length: 1, SignatureRequest.chain_head: first["hash"]}
             ).where(SignatureRequest.id == req["id"])
 
         await as_tamperer(remove_and_cover)
-        broken = await chain.check(TenantScope(cast.world.tenant.id), req["id"])
+        broken = await chain.check(cast.world.tenant.scope, req["id"])
         assert broken is not None and "horodaté par l'autorité a disparu" in broken.reason

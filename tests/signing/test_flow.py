@@ -48,7 +48,6 @@ class TestThreeSteps:
         smtp,  # type: ignore[no-untyped-def]
         tmp_path: Path,
     ) -> None:
-        from portal.core.tenancy import TenantScope
         from portal.signing import chain, files, keys
         from portal.signing.pades.validation import validate
 
@@ -91,7 +90,7 @@ class TestThreeSteps:
         sealed = await files.cpu(validate, certificate, seal.trust_roots, seal.crls)
         assert len(sealed) == 1 and sealed[0].intact and sealed[0].valid
         # The audit chain holds and names each step.
-        scope = TenantScope(cast.world.tenant.id)
+        scope = cast.world.tenant.scope
         assert await chain.check(scope, req["id"]) is None
 
         # poppler agrees, with the test authority trusted through an NSS database.
@@ -129,7 +128,6 @@ class TestOneStepTwoSigners:
         """Two signatories of the bailleur in step 1 (two fields side by side in its block)
         confirm at once, and two workers apply at once: each signature lands on the revision
         the other produced, never on the same one."""
-        from portal.core.tenancy import TenantScope
         from portal.signing import apply, chain, files, keys
         from portal.signing.pades.validation import validate
 
@@ -160,7 +158,7 @@ class TestOneStepTwoSigners:
         )
         assert [r.status_code for r in confirmations] == [303, 303]
         req = await request_row(url, cast)
-        scope = TenantScope(cast.world.tenant.id)
+        scope = cast.world.tenant.scope
         await asyncio.gather(apply.run(scope, req["id"]), apply.run(scope, req["id"]))
 
         found = await revisions(cast, req["id"])
@@ -242,11 +240,10 @@ class TestRefusals:
         smtp,  # type: ignore[no-untyped-def]
     ) -> None:
         from portal.core import security
-        from portal.core.tenancy import TenantScope
         from portal.signing import repository, workflow
 
         _, req = await sent_in_three_steps(client, cast)
-        people = await repository.participants(TenantScope(cast.world.tenant.id), req["id"])
+        people = await repository.participants(cast.world.tenant.scope, req["id"])
         second = next(p for p in people if p["step"] == 2)
         link = "/signature/" + workflow.token_for(second)
         page = await anonymous.get(link)
@@ -322,12 +319,11 @@ class TestRefusals:
         url, _ = await sent_in_three_steps(client, cast)
         old_link = links_to(smtp, cast.world.tenant.pilot.email)[0]
         req = await request_row(url, cast)
-        from portal.core.tenancy import TenantScope
         from portal.signing import repository
 
         first = next(
             p
-            for p in await repository.participants(TenantScope(cast.world.tenant.id), req["id"])
+            for p in await repository.participants(cast.world.tenant.scope, req["id"])
             if p["step"] == 1
         )
         base = f"{url}/signature/{req['id']}/participants/{first['id']}/remplacement"

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from portal.core import clock as portal_clock
-from portal.core.tenancy import TenantScope
 from portal.tenants import repository
 from tests.conftest import World, csrf_token, delivered_mails, login, post_form
 
@@ -68,7 +67,7 @@ class TestInvite:
         home = await newcomer.get(f"/c/{world.tenant.slug}/")
         assert home.status_code == 200
         assert "Nadia Referente" in home.text
-        members = await repository.members(TenantScope(world.tenant.id))
+        members = await repository.members(world.tenant.scope)
         joined = next(m for m in members if m["email"] == "nouvelle.referente@asso.fr")
         assert joined["role"] == "association_staff" and joined["may_sign"] is True
 
@@ -110,8 +109,7 @@ class TestInvite:
         )
         assert response.status_code == 400
         assert not any(
-            m["email"] == "tardive@asso.fr"
-            for m in await repository.members(TenantScope(world.tenant.id))
+            m["email"] == "tardive@asso.fr" for m in await repository.members(world.tenant.scope)
         )
 
     async def test_still_valid_just_before_seven_days(

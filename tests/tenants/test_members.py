@@ -5,7 +5,6 @@ import html
 import httpx
 
 from portal.audit import repository as audit_repository
-from portal.core.tenancy import TenantScope
 from portal.tenants import repository
 from tests.conftest import World, csrf_token, login
 
@@ -25,7 +24,7 @@ class TestMembers:
             client, f"/c/{world.tenant.slug}/membres/{worker.membership_id}", {"role": "read_only"}
         )
         assert response.status_code == 303
-        row = await repository.member(TenantScope(world.tenant.id), worker.membership_id)  # type: ignore[arg-type]
+        row = await repository.member(world.tenant.scope, worker.membership_id)  # type: ignore[arg-type]
         assert row is not None and row["role"] == "read_only"
         [event] = await audit_repository.list_by_tag("tenants:member:role_changed")
         assert event["details"] if isinstance(event["details"], dict) else True
@@ -58,7 +57,7 @@ class TestMembers:
             client, f"/c/{world.tenant.slug}/membres/{pilot.membership_id}/activation", {}
         )
         assert response.status_code == 303
-        row = await repository.member(TenantScope(world.tenant.id), pilot.membership_id)  # type: ignore[arg-type]
+        row = await repository.member(world.tenant.scope, pilot.membership_id)  # type: ignore[arg-type]
         assert row is not None and row["is_active"] and row["role"] == "pilot"
 
     async def test_with_a_second_pilot_the_first_may_step_down(
@@ -79,7 +78,7 @@ class TestMembers:
         target = world.tenant.association_worker
         path = f"/c/{world.tenant.slug}/membres/{target.membership_id}/activation"
         await post(client, path, {})
-        scope = TenantScope(world.tenant.id)
+        scope = world.tenant.scope
         assert (await repository.member(scope, target.membership_id))["is_active"] is False  # type: ignore[arg-type,index]
         await post(client, path, {})
         assert (await repository.member(scope, target.membership_id))["is_active"] is True  # type: ignore[arg-type,index]
@@ -93,7 +92,7 @@ class TestMembers:
             client, f"/c/{world.tenant.slug}/membres/{foreign}", {"role": "read_only"}
         )
         assert response.status_code == 404
-        row = await repository.member(TenantScope(world.other_tenant.id), foreign)  # type: ignore[arg-type]
+        row = await repository.member(world.other_tenant.scope, foreign)  # type: ignore[arg-type]
         assert row is not None and row["role"] == "association_staff"
 
     async def test_invalid_role_is_explained(self, client: httpx.AsyncClient, world: World) -> None:
@@ -137,7 +136,7 @@ class TestOrganisations:
             },
         )
         assert response.status_code == 303
-        names = [o["name"] for o in await repository.organisations(TenantScope(world.tenant.id))]
+        names = [o["name"] for o in await repository.organisations(world.tenant.scope)]
         # Known by SIRET (it takes part in the other consortium): reused, not duplicated.
         assert "Bailleur beta-logement" in names
 
