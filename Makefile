@@ -2,6 +2,10 @@
 #   make run    set up and start the portal on the embedded default (SQLite, ./var), with demo data
 #   make test   run the test suite (SQLite by default; PostgreSQL when PORTAL_TEST_DATABASE_URL is set)
 PYTHON ?= python3
+# Some machines set PYTHONDONTWRITEBYTECODE: then every process (each test worker, each
+# `portal serve` or `portal demo` a test starts) compiles the whole portal and its libraries
+# again, which took a quarter of the CLI tests' time.
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
