@@ -54,18 +54,22 @@ async def insert_session(
     )
 
 
+# Built once, not on every request: each access through a foreign key copies the columns.
+_SESSION_USER = (
+    AuthSession.user.id,
+    AuthSession.user.email,
+    AuthSession.user.full_name,
+    AuthSession.user.is_platform_admin,
+    AuthSession.user.is_active,
+    AuthSession.user.totp_confirmed_at,
+)
+
+
 async def session_user(token_hash: str, now: dt.datetime, pending: bool = False) -> Row | None:
     """The user of a live session; `pending`: of a session still waiting for its second factor
     (the two kinds never answer for each other)."""
     row: Row | None = (
-        await AuthSession.select(
-            AuthSession.user.id,
-            AuthSession.user.email,
-            AuthSession.user.full_name,
-            AuthSession.user.is_platform_admin,
-            AuthSession.user.is_active,
-            AuthSession.user.totp_confirmed_at,
-        )
+        await AuthSession.select(*_SESSION_USER)
         .where(
             (AuthSession.token_hash == token_hash)
             & (AuthSession.expires_at > now)

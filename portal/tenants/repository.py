@@ -79,21 +79,27 @@ async def insert_consortium(
 # Before a scope exists: the membership that grants it -------------------------------------
 
 
+# The membership check and the switcher run on every page: their columns reached through a
+# foreign key are built once (Piccolo copies the chain of columns on each such access).
+_MEMBERSHIP = (
+    Membership.id,
+    Membership.role,
+    Membership.may_sign,
+    Membership.organisation,
+    Membership.consortium.id,
+    Membership.consortium.slug,
+    Membership.consortium.name,
+    Membership.consortium.pilot_second_factor_required,
+)
+_CONSORTIUM_SLUG = Membership.consortium.slug
+
+
 @unscoped("the membership that grants the scope, found before it exists")
 async def active_membership(slug: str, user_id: uuid.UUID) -> Row | None:
     row: Row | None = (
-        await Membership.select(
-            Membership.id,
-            Membership.role,
-            Membership.may_sign,
-            Membership.organisation,
-            Membership.consortium.id,
-            Membership.consortium.slug,
-            Membership.consortium.name,
-            Membership.consortium.pilot_second_factor_required,
-        )
+        await Membership.select(*_MEMBERSHIP)
         .where(
-            (Membership.consortium.slug == slug)
+            (_CONSORTIUM_SLUG == slug)
             & (Membership.user == user_id)
             & (Membership.is_active == True)  # noqa: E712 - Piccolo expression
         )
@@ -102,16 +108,20 @@ async def active_membership(slug: str, user_id: uuid.UUID) -> Row | None:
     return row
 
 
+_SWITCHER = (
+    Membership.consortium.slug.as_alias("slug"),
+    Membership.consortium.name.as_alias("name"),
+    Membership.role,
+)
+_CONSORTIUM_NAME = Membership.consortium.name
+
+
 @unscoped("the spaces a person belongs to, in every consortium (the switcher)")
 async def consortia_of(user_id: uuid.UUID) -> list[Row]:
     rows: list[Row] = (
-        await Membership.select(
-            Membership.consortium.slug.as_alias("slug"),
-            Membership.consortium.name.as_alias("name"),
-            Membership.role,
-        )
+        await Membership.select(*_SWITCHER)
         .where((Membership.user == user_id) & (Membership.is_active == True))  # noqa: E712
-        .order_by(Membership.consortium.name)
+        .order_by(_CONSORTIUM_NAME)
     )
     return rows
 
