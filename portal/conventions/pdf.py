@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import weasyprint
 from pypdf import PdfReader, PdfWriter
 
 from portal.conventions import budget, lifecycle, text
@@ -21,6 +20,7 @@ from portal.conventions.enums import (
     PartyRole,
 )
 from portal.conventions.snapshot import Snapshot
+from portal.core.pdf import html_to_pdf
 from portal.core.templating import env
 
 
@@ -65,7 +65,7 @@ def html(snapshot: Snapshot, *, version_label: str, frozen: bool) -> str:
 
 
 def render_html(document_html: str) -> bytes:
-    result: bytes = weasyprint.HTML(string=document_html).write_pdf()
+    result = html_to_pdf(document_html)
     return result
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
-import weasyprint
 
 from portal.core import clock
+from portal.core.pdf import html_to_pdf
 from portal.core.templating import PARIS, env
 from portal.core.tenancy import TenantContext
 from portal.payments import access, repository, service
@@ -64,7 +64,5 @@ def html(found: Statement, consortium: str) -> str:
 
 async def pdf(found: Statement, consortium: str) -> bytes:
     document = html(found, consortium)
-    result: bytes = await anyio.to_thread.run_sync(
-        lambda: weasyprint.HTML(string=document).write_pdf()
-    )
+    result: bytes = await anyio.to_thread.run_sync(lambda: html_to_pdf(document))
     return result

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import weasyprint
 from pyhanko.sign.timestamps import TimeStamper
 
 from portal.conventions import service as conventions
+from portal.core.pdf import html_to_pdf
 from portal.core.templating import env
 from portal.core.tenancy import TenantScope
 from portal.signing import chain, files, repository
@@ -69,7 +69,7 @@ async def build(
         ],
         "head": await chain.head(scope, req["id"]),
     }
-    document = await files.cpu(lambda: weasyprint.HTML(string=html(context)).write_pdf())
+    document = await files.cpu(lambda: html_to_pdf(html(context)))
     return await files.cpu(
         lambda: seal_document(
             document,
