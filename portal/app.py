@@ -27,6 +27,7 @@ from portal.core import clock, db, errors, logs, spool, templating
 from portal.core.csrf import CsrfMiddleware
 from portal.core.forms import FieldError
 from portal.core.headers import SecurityHeadersMiddleware
+from portal.core.pg import HeldConnection
 from portal.core.scope import unscoped
 from portal.core.storage import StorageError, get_storage
 from portal.deadlines import routes as deadline_routes
@@ -151,6 +152,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
+            Middleware(HeldConnection, engine=db.engine),
             Middleware(Unscoped),
             Middleware(errors.OutageMiddleware),
             Middleware(SessionMiddleware),

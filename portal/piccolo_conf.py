@@ -6,9 +6,9 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
 
+from portal.core.pg import HeldPostgresEngine
+from portal.core.sqlite import PooledSQLiteEngine
 from portal.settings import get_settings
 
 
@@ -17,9 +17,9 @@ def engine_for(url: str) -> Engine:  # type: ignore[type-arg]
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         # A generous busy timeout: web requests and jobs share one SQLite file.
-        return SQLiteEngine(path=str(path), timeout=30)
+        return PooledSQLiteEngine(path=str(path), timeout=30)
     if url.startswith(("postgres://", "postgresql://")):
-        return PostgresEngine(config={"dsn": url})
+        return HeldPostgresEngine(config={"dsn": url})
     raise ValueError("PORTAL_DATABASE_URL commence par sqlite:/// ou postgresql://")
 
 

@@ -448,6 +448,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgres_only: runs only on PostgreSQL (deselected on SQLite)"
     )
+    config.addinivalue_line(
+        "markers", "sqlite_only: runs only on SQLite (deselected on PostgreSQL)"
+    )
 
 
 # The files that take longest (from `--durations`), started first: pytest-xdist hands out files
@@ -476,9 +479,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Engine-specific tests are deselected, not skipped, on the other engine; the slowest
     files come first (a stable sort: a file's tests keep their order)."""
     items.sort(key=_start_rank)
-    if ON_POSTGRES:
-        return
-    kept = [i for i in items if i.get_closest_marker("postgres_only") is None]
+    other = "sqlite_only" if ON_POSTGRES else "postgres_only"
+    kept = [i for i in items if i.get_closest_marker(other) is None]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept

@@ -123,11 +123,26 @@ class TestIsolation:
                 seen |= {r["consortium"] for r in batch}
         assert seen == {world.tenant.id}
 
-    async def test_a_released_connection_forgets_its_scope(self) -> None:
+    async def test_a_connection_given_back_shows_the_scope_of_its_next_task(
+        self, world: World
+    ) -> None:
+        """The pool keeps a connection's settings on release (no RESET ALL): every connection,
+        lent in A's scope then given back, shows no tenant row when lent with no scope."""
         pool = db.engine().pool  # type: ignore[attr-defined]
-        async with pool.acquire() as connection:
-            # asyncpg's reset on release (the pool's default) runs RESET ALL.
-            assert "RESET ALL" in connection._con.get_reset_query()
+        size = pool.get_max_size()
+        sql = "SELECT current_setting('portal.consortium', true) AS c, count(*) AS n " + (
+            "FROM tenants_membership"
+        )
+        for lent_in, expected in ((world.tenant.id, str(world.tenant.id)), (None, "")):
+            async with scope.consortium_scope(lent_in):
+                held = [await pool.acquire() for _ in range(size)]
+                try:
+                    found = [(await c.fetch(sql))[0] for c in held]
+                finally:
+                    for c in held:
+                        await pool.release(c)
+            assert {r["c"] for r in found} == {expected}
+            assert all((r["n"] > 0) == bool(lent_in) for r in found)
 
 
 class TestEscapeHatch:

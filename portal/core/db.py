@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
-from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine import engine_finder
 from piccolo.engine.base import Engine
@@ -19,6 +18,8 @@ from piccolo.engine.sqlite import TransactionType
 
 from portal.core import scope
 from portal.core.outage import DatabaseUnavailable
+from portal.core.pg import apply_scope, keep_session
+from portal.core.sqlite import PooledSQLiteEngine
 from portal.settings import get_settings
 
 log = logging.getLogger("portal.db")
@@ -86,6 +87,10 @@ async def migrate() -> None:
     """Apply pending migrations of every app, in dependency order. On PostgreSQL an advisory
     lock makes processes started together (web replicas, workers) apply them one at a time.
     Runs before anything else of its process: as the schema's owner, see `_as_owner`."""
+    # Imported here: piccolo's migration commands bring in `black` and the auto-migration
+    # machinery (0.3 s), which processes that do not migrate (uvicorn's workers) never use.
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
     db = engine()
     async with _as_owner(db), scope.platform_scope("migrations may rewrite any consortium's rows"):
         lock = None
@@ -134,7 +139,9 @@ async def _as_owner(db: Any) -> AsyncIterator[None]:
         yield
         return
     saved = db.config, db.pool
-    owner = await asyncpg.create_pool(dsn=url, min_size=1, max_size=2, setup=apply_scope)
+    owner = await asyncpg.create_pool(
+        dsn=url, min_size=1, max_size=2, setup=apply_scope, reset=keep_session
+    )
     db.config, db.pool = {"dsn": url}, owner
     try:
         yield
@@ -151,10 +158,9 @@ async def start() -> None:
     db = engine()
     if db.engine_type == "postgres":
         # Keyword arguments go to asyncpg.create_pool. `setup` runs at each acquire, in the
-        # acquiring task: the connection shows that task's scope (asyncpg's reset on release,
-        # RESET ALL, clears it).
+        # acquiring task: the connection shows that task's scope.
         await db.start_connection_pool(  # type: ignore[no-untyped-call, call-arg]
-            max_size=10, setup=apply_scope
+            max_size=10, setup=apply_scope, reset=keep_session
         )
     else:
         # Write-ahead log: a long read (an export's cursor) no longer blocks the writes of the
@@ -162,15 +168,12 @@ async def start() -> None:
         await db.run_ddl("PRAGMA journal_mode=WAL")
 
 
-async def apply_scope(connection: Any) -> None:
-    """Row-level security reads the scope of the task from these two settings."""
-    await connection.execute(scope.SET_SQL, *scope.current().settings(), False)
-
-
 async def stop() -> None:
     db = engine()
     if db.engine_type == "postgres":
         await db.close_connection_pool()  # type: ignore[no-untyped-call]
+    elif isinstance(db, PooledSQLiteEngine):
+        db.close_idle()
 
 
 def in_transaction() -> bool:
@@ -218,7 +221,9 @@ async def _abandon(db: Any, tx: Any) -> None:
     connection = getattr(tx, "connection", None)
     if connection is not None:
         with contextlib.suppress(Exception):
-            if db.engine_type == "postgres" and db.pool:
+            if hasattr(tx, "abandon"):  # a request's held connection (`portal.core.pg`)
+                await tx.abandon()
+            elif db.engine_type == "postgres" and db.pool:
                 await db.pool.release(connection)
             else:
                 await connection.close()
@@ -270,4 +275,4 @@ async def stream(query: Any, batch_size: int = 1000) -> AsyncIterator[list[dict[
         finally:
             await cursor.close()
     finally:
-        await connection.close()
+        db.release(connection)  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 
 On PostgreSQL, row-level security (`portal/rls/`) lets a connection see and write the rows of
 `portal.consortium` only, or every row while `portal.platform` is "on". Those two settings are
-taken from here: each connection acquired from the pool receives them (`portal.core.db`), and a
+taken from here: each connection acquired from the pool receives them (`portal.core.pg`), and a
 scope entered while a transaction is open is applied to that transaction's connection at once.
 
 Three places set the scope: `TenantMiddleware` (the consortium of the space a member entered),
@@ -24,8 +24,9 @@ from typing import Any
 
 log = logging.getLogger("portal.scope")
 
-# set_config(name, value, is_local): session-wide on a connection just acquired (the pool's
-# reset clears it on release), transaction-local when a scope changes inside a transaction.
+# set_config(name, value, is_local): session-wide on a connection acquired by a task of another
+# scope than its last one (`portal.core.pg.apply_scope`), transaction-local when a scope changes
+# inside a transaction.
 SET_SQL = "SELECT set_config('portal.consortium', $1, $3), set_config('portal.platform', $2, $3)"
 
 
