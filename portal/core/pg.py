@@ -19,6 +19,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+import asyncpg
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -72,10 +73,10 @@ class _Held:
             raise
         return self.connection
 
-    async def give_back(self, pool: Any) -> None:
+    async def give_back(self, pool: Any, broken: bool = False) -> None:
         self.busy = False
         connection = self.connection
-        if connection is not None and (self.done or connection.is_closed()):
+        if connection is not None and (broken or self.done or connection.is_closed()):
             self.connection = None
             await pool.release(connection)  # a closed one is replaced by the pool
 
@@ -100,10 +101,17 @@ class HeldPostgresEngine(PostgresEngine):
         if held is None or self.pool is None:
             return await super()._run_in_pool(query, args)
         connection = await held.take(self.pool)
+        broken = True
         try:
-            return await connection.fetch(query, *(args or []))
+            result = await connection.fetch(query, *(args or []))
+            broken = False
+            return result
+        except asyncpg.PostgresError:
+            broken = False  # the server refused the query: the connection is fine
+            raise
         finally:
-            await held.give_back(self.pool)
+            # Lost, cancelled or timed out mid-query: back to the pool, which resets or ends it.
+            await held.give_back(self.pool, broken)
 
     def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
         return _HeldTransaction(engine=self, allow_nested=allow_nested)

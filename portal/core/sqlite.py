@@ -9,6 +9,7 @@ inside a transaction (a failed ROLLBACK) is never reused.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import aiosqlite
@@ -22,6 +23,10 @@ class PooledSQLiteEngine(SQLiteEngine):
     __slots__ = ("_idle",)
 
     def __init__(self, path: str, **connection_kwargs: Any) -> None:
+        if sqlite3.sqlite_version_info < (3, 35):
+            # Queries read inserted rows back with RETURNING (piccolo's path for older ones,
+            # a second SELECT per insert, is not kept here).
+            raise RuntimeError(f"SQLite 3.35 ou plus récent requis ({sqlite3.sqlite_version}).")
         super().__init__(path=path, **connection_kwargs)
         self._idle: list[aiosqlite.Connection] = []
 
