@@ -4,6 +4,7 @@ of scope since row-level security reads it from the connection."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from portal.core import db, scope
-from portal.core.pg import HeldConnection
+from portal.core.pg import HeldConnection, _held, _lost
 from tests.conftest import World, login
 
 SETTINGS = "SELECT current_setting('portal.consortium', true) AS consortium"
@@ -134,22 +135,35 @@ class TestOneConnectionPerPage:
             seen = (await probe.get("/")).json()
         assert seen == [str(a), str(b), str(a), "", str(b), str(a)]
 
-    async def test_a_connection_lost_mid_page_is_replaced(self, world: World) -> None:
+    async def test_a_connection_lost_or_cancelled_mid_page_is_replaced(self, world: World) -> None:
+        def pid() -> Any:
+            return db.engine().run_ddl("SELECT pg_backend_pid() AS pid")
+
         async def page(request: Request) -> JSONResponse:
+            pids = []
             async with scope.consortium_scope(world.tenant.id):
-                first = await db.engine().run_ddl("SELECT pg_backend_pid() AS pid")
+                pids.append((await pid())[0]["pid"])
+                # Lost: its backend terminated; the pool takes such a connection back itself.
                 killer = await db.engine().get_new_connection()  # type: ignore[attr-defined]
-                await killer.execute("SELECT pg_terminate_backend($1)", first[0]["pid"])
+                await killer.execute("SELECT pg_terminate_backend($1)", pids[-1])
                 await killer.close()
-                with pytest.raises(Exception) as lost:
-                    await db.engine().run_ddl("SELECT 1")
-                assert db.unavailable(lost.value)
-                again = await db.engine().run_ddl(SETTINGS)
-            return JSONResponse(again[0]["consortium"])
+                for _ in range(100):
+                    if _lost(_held.get().connection):  # type: ignore[union-attr]
+                        break
+                    await asyncio.sleep(0.05)
+                pids.append((await pid())[0]["pid"])
+                # Cancelled: a query given up half-way leaves its connection busy.
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(db.engine().run_ddl("SELECT pg_sleep(5)"), 0.2)
+                pids.append((await pid())[0]["pid"])
+                setting = await db.engine().run_ddl(SETTINGS)
+            return JSONResponse({"pids": pids, "consortium": setting[0]["consortium"]})
 
         app = HeldConnection(Starlette(routes=[Route("/", page)]), db.engine)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as probe:
-            answer = await probe.get("/")
-        assert answer.json() == str(world.tenant.id)
+            answer = (await probe.get("/")).json()
+        lost, after_loss, after_cancel = answer["pids"]
+        assert lost != after_loss and after_cancel  # a new one; then one the pool has reset
+        assert answer["consortium"] == str(world.tenant.id)

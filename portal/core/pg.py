@@ -64,6 +64,9 @@ class _Held:
     async def take(self, pool: Any) -> Any:
         self.busy = True
         try:
+            if self.connection is not None and _lost(self.connection):
+                self.connection, lost = None, self.connection
+                await _give_back(pool, lost)
             if self.connection is None:
                 self.connection = await pool.acquire()  # `setup` applies the scope
             else:
@@ -76,15 +79,26 @@ class _Held:
     async def give_back(self, pool: Any, broken: bool = False) -> None:
         self.busy = False
         connection = self.connection
-        if connection is not None and (broken or self.done or connection.is_closed()):
+        if connection is not None and (broken or self.done or _lost(connection)):
             self.connection = None
-            await pool.release(connection)  # a closed one is replaced by the pool
+            await _give_back(pool, connection)
 
     async def drop(self, pool: Any) -> None:
         """After a failed BEGIN or COMMIT: its state is unknown, the pool resets or ends it."""
         self.busy, connection, self.connection = False, self.connection, None
         if connection is not None:
-            await pool.release(connection)
+            await _give_back(pool, connection)
+
+
+def _lost(proxy: Any) -> bool:
+    # When a lent connection closes (server restart, terminated backend), asyncpg's pool takes
+    # it back at once and detaches it from the proxy it lent.
+    return getattr(proxy, "_con", None) is None or bool(proxy.is_closed())
+
+
+async def _give_back(pool: Any, proxy: Any) -> None:
+    if getattr(proxy, "_con", None) is not None:  # else the pool has it back already
+        await pool.release(proxy)  # a closed one is replaced by the pool
 
 
 _held: ContextVar[_Held | None] = ContextVar("portal_held_connection", default=None)

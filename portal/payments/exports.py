@@ -19,11 +19,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio.to_thread
-from openpyxl import Workbook
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from portal.audit import service as audit
 from portal.audit.enums import AuditTag
@@ -46,6 +44,10 @@ from portal.payments import access, jobs, lifecycle, repository
 from portal.payments.enums import ExportFormat, ExportStatus, LineStatus, ScheduleKind
 from portal.payments.repository import LineFilter, Row
 from portal.tenants import service as tenants
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 BATCH = 2_000
 KEPT_FOR = dt.timedelta(days=7)  # an export's file, then it is removed (asked for again)
@@ -453,6 +455,8 @@ async def _write(
         handle = path.open("w", encoding="utf-8-sig", newline="")
         writer = _CsvWriter(handle, chosen)
     else:
+        from openpyxl import Workbook  # with the first XLSX, not at start (0.2 s)
+
         book = Workbook(write_only=True)
         writer = _XlsxWriter(book.create_sheet("Suivi des versements"), chosen)
     try:
