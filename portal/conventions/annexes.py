@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio.to_thread
-from pypdf import PdfReader
 
 from portal.auth.service import CurrentUser
 from portal.conventions import repository
@@ -32,6 +31,8 @@ OWNER = "conventions"  # in the ledger of objects
 
 
 def _count_pages(path: Path) -> int:
+    from pypdf import PdfReader  # here: not loaded by every process at start
+
     with path.open("rb") as handle:
         return len(PdfReader(handle).pages)
 

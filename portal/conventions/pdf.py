@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pypdf import PdfReader, PdfWriter
-
 from portal.conventions import budget, lifecycle, text
 from portal.conventions.enums import (
     ConventionKind,
@@ -72,6 +70,8 @@ def render_html(document_html: str) -> bytes:
 def append_annexes(main: bytes, annexes: Sequence[Path]) -> bytes:
     if not annexes:
         return main
+    from pypdf import PdfReader, PdfWriter  # here: not loaded by every process at start
+
     # Cloned, not appended: keeps the title, author and named destinations of the main file.
     writer = PdfWriter(clone_from=io.BytesIO(main))
     for path in annexes:

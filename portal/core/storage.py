@@ -15,20 +15,21 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import anyio
 import anyio.to_thread
 import certifi
 import urllib3
-from minio import Minio
-from minio.error import MinioException, S3Error
 from urllib3.exceptions import HTTPError
 
 from portal.core import clock
 from portal.core.outage import Unavailable
 from portal.settings import get_settings
+
+if TYPE_CHECKING:
+    from minio import Minio
 
 CHUNK = 1024 * 1024
 T = TypeVar("T")
@@ -185,6 +186,9 @@ def _http_client() -> urllib3.PoolManager:
 
 
 def _client(url: str, credentials_from: str) -> Minio:
+    # Imported here: the embedded default (a local folder) never loads the S3 client.
+    from minio import Minio
+
     parts, secrets = urlsplit(url), urlsplit(credentials_from)
     if not parts.hostname:
         raise ValueError("PORTAL_STORAGE_URL : s3://clé:secret@hôte:port/bucket")
@@ -209,6 +213,8 @@ class S3Storage:
         self.public_client = _client(public_url, url) if public_url else None
 
     async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        from minio.error import MinioException, S3Error  # loaded with the client already
+
         try:
             return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs))
         except S3Error as exc:

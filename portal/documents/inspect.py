@@ -10,13 +10,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError, PyPdfError
-from pypdf.generic import DictionaryObject, IndirectObject
+from typing import TYPE_CHECKING, BinaryIO
 
 from portal.documents.upload import ReceivedFile, UploadRefused
+
+if TYPE_CHECKING:
+    from pypdf.generic import DictionaryObject
 
 
 @dataclass(frozen=True)
@@ -322,6 +321,8 @@ def active_content(root: object) -> str | None:
     iterative with a visited set, so no nesting depth or chain of `/Next` actions hides
     anything, and cycles end. An object is seen again when reached from an automatic trigger,
     where a web address counts as active."""
+    from pypdf.generic import DictionaryObject, IndirectObject
+
     stack: list[tuple[object, bool]] = [(root, False)]
     seen: set[tuple[int, int, bool]] = set()
     while stack:
@@ -368,6 +369,9 @@ def check_pdf(path: Path) -> None:
 
 
 def _check_pdf(handle: BinaryIO) -> None:
+    from pypdf import PdfReader  # here: not loaded by every process at start
+    from pypdf.errors import PdfReadError, PyPdfError
+
     try:
         reader = PdfReader(handle, strict=True)
         if reader.is_encrypted:

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
 
 from portal.signing.pades.errors import UNREADABLE, PadesError
 
@@ -38,6 +36,9 @@ class _Block:
 
 
 def _blocks(pdf: bytes) -> dict[int, _Block]:
+    from pypdf import PdfReader  # here: not loaded by every process at start
+    from pypdf.errors import PyPdfError
+
     try:
         reader = PdfReader(io.BytesIO(pdf))
         found: dict[int, _Block] = {}
