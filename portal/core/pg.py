@@ -23,7 +23,7 @@ import asyncpg
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.core import scope
+from portal.core import scope, transactions
 
 # The scope each connection last received, session-wide: `apply_scope` sets it only when it
 # differs, most acquires following one of the same consortium.
@@ -156,16 +156,8 @@ class _HeldTransaction(PostgresTransaction):
         if self.held is None:
             result: bool = await super().__aexit__(exception_type, exception, traceback)
             return result
-        if self._parent:
-            return exception is None
-        if exception:
-            if not self._rolled_back:
-                await self.rollback()  # type: ignore[no-untyped-call]
-        elif not self._committed and not self._rolled_back:
-            await self.commit()  # type: ignore[no-untyped-call]
-        await self.held.give_back(self.engine.pool)
-        self.engine.current_transaction.reset(self.context)
-        return exception is None
+        held, pool = self.held, self.engine.pool
+        return await transactions.end(self, exception, lambda: held.give_back(pool))
 
 
 class HeldConnection:

@@ -15,6 +15,8 @@ from typing import Any
 import aiosqlite
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
+from portal.core import transactions
+
 # Kept idle at most: more are opened under load and closed when released.
 IDLE = 8
 
@@ -95,13 +97,7 @@ class _PooledTransaction(SQLiteTransaction):
     engine: PooledSQLiteEngine
 
     async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
-        if self._parent:
-            return exception is None
-        if exception:
-            if not self._rolled_back:
-                await self.rollback()  # type: ignore[no-untyped-call]
-        elif not self._committed and not self._rolled_back:
-            await self.commit()  # type: ignore[no-untyped-call]
-        self.engine.release(self.connection)
-        self.engine.current_transaction.reset(self.context)
-        return exception is None
+        async def give_back() -> None:
+            self.engine.release(self.connection)
+
+        return await transactions.end(self, exception, give_back)
