@@ -100,6 +100,11 @@ def probe_app(steps: list[tuple[str, uuid.UUID | None]]) -> Callable[..., Any]:
     return HeldConnection(Starlette(routes=[Route("/", page, methods=["GET", "POST"])]), db.engine)
 
 
+async def ask(app: Any, method: str = "GET") -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        return await c.request(method, "/")
+
+
 @pytest.mark.postgres_only
 class TestOneConnectionPerPage:
     async def test_a_page_s_queries_take_one_connection_and_post_keeps_one_per_query(
@@ -112,10 +117,7 @@ class TestOneConnectionPerPage:
         assert acquired[0] == 1
         acquired[0] = 0
         app = probe_app([("consortium", world.tenant.id)] * 3)
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t"
-        ) as probe:
-            assert (await probe.post("/")).status_code == 200
+        assert (await ask(app, "POST")).status_code == 200
         assert acquired[0] == 3
 
     async def test_the_held_connection_follows_every_change_of_scope(self, world: World) -> None:
@@ -129,10 +131,7 @@ class TestOneConnectionPerPage:
             ("consortium", a),
         ]
         app = probe_app(steps)
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t"
-        ) as probe:
-            seen = (await probe.get("/")).json()
+        seen = (await ask(app)).json()
         assert seen == [str(a), str(b), str(a), "", str(b), str(a)]
 
     async def test_a_connection_lost_or_cancelled_mid_page_is_replaced(self, world: World) -> None:
@@ -160,10 +159,7 @@ class TestOneConnectionPerPage:
             return JSONResponse({"pids": pids, "consortium": setting[0]["consortium"]})
 
         app = HeldConnection(Starlette(routes=[Route("/", page)]), db.engine)
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t"
-        ) as probe:
-            answer = (await probe.get("/")).json()
+        answer = (await ask(app)).json()
         lost, after_loss, after_cancel = answer["pids"]
         assert lost != after_loss and after_cancel  # a new one; then one the pool has reset
         assert answer["consortium"] == str(world.tenant.id)

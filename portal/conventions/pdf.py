@@ -62,11 +62,6 @@ def html(snapshot: Snapshot, *, version_label: str, frozen: bool) -> str:
     )
 
 
-def render_html(document_html: str) -> bytes:
-    result = html_to_pdf(document_html)
-    return result
-
-
 def append_annexes(main: bytes, annexes: Sequence[Path]) -> bytes:
     if not annexes:
         return main
@@ -86,5 +81,5 @@ def render(
     snapshot: Snapshot, annexes: Sequence[Path], *, version_label: str, frozen: bool
 ) -> bytes:
     return append_annexes(
-        render_html(html(snapshot, version_label=version_label, frozen=frozen)), annexes
+        html_to_pdf(html(snapshot, version_label=version_label, frozen=frozen)), annexes
     )

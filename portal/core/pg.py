@@ -83,6 +83,12 @@ class _Held:
             self.connection = None
             await _give_back(pool, connection)
 
+    async def finish(self, pool: Any) -> None:
+        """The response has started: no more holding; a query still running gives it back."""
+        self.done = True
+        if not self.busy:
+            await self.give_back(pool)
+
     async def drop(self, pool: Any) -> None:
         """After a failed BEGIN or COMMIT: its state is unknown, the pool resets or ends it."""
         self.busy, connection, self.connection = False, self.connection, None
@@ -180,16 +186,13 @@ class HeldConnection:
         token = _held.set(held)
 
         async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                held.done = True
-                if not held.busy and engine.pool is not None:
-                    await held.give_back(engine.pool)
+            if message["type"] == "http.response.start" and engine.pool is not None:
+                await held.finish(engine.pool)
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
         finally:
             _held.reset(token)
-            held.done = True
-            if not held.busy and engine.pool is not None:
-                await held.give_back(engine.pool)
+            if engine.pool is not None:
+                await held.finish(engine.pool)
