@@ -40,13 +40,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import socket
+
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from portal.core.db import migrate
     from portal.settings import get_settings
 
     _with_db(migrate())
-    uvicorn.run(
+    config = uvicorn.Config(
         # Composition root: the web app plus its background loop (outbox relay or jobs).
         "workers.web:create_app",
         factory=True,
@@ -59,7 +62,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         log_level=get_settings().log_level.lower(),
     )
-    return 0
+    # With --fd, a socket already bound and listening, inherited from whoever started us (a
+    # process manager, or a test that keeps its port from the bind to the end). uvicorn's own
+    # `fd` option reads every descriptor as a Unix socket: the family comes from the descriptor.
+    listening = config.bind_socket() if args.fd is None else socket.socket(fileno=args.fd)
+    if args.workers > 1:
+        Multiprocess(config, sockets=[listening]).run()
+        return 0
+    server = uvicorn.Server(config)
+    server.run(sockets=[listening])
+    return 0 if server.started else 3  # as uvicorn.run: 3 when the app failed to start
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -212,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--fd", type=int, help="sert sur ce descripteur, une socket déjà ouverte et en écoute"
+    )
     serve.set_defaults(func=cmd_serve)
 
     commands.add_parser("migrate", help="applique les migrations").set_defaults(func=cmd_migrate)

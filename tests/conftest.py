@@ -42,13 +42,34 @@ def _worker_database(url: str) -> str:
     return f"{base}_w{WORKER}" + (f"?{query}" if query else "")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def listening_socket() -> socket.socket:
+    """Bound to a port the kernel chose, and already listening: the test keeps it, and hands
+    it to the server (in-process, or inherited through `pass_fds`). Closing a probe socket and
+    giving its number to a server left the port free in between, for another test's server or
+    an outgoing connection to take."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
 
 
-OIDC_PORT = free_port()
+def reserved_socket() -> socket.socket:
+    """For a server the test stops and starts again on the same port: bound with SO_REUSEPORT,
+    never listening. Connections are refused while the server is down, and no other process or
+    outgoing connection can take the port; the server binds beside it with `reuse_port=True`."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def port_of(sock: socket.socket) -> int:
+    return int(sock.getsockname()[1])
+
+
+# The OpenID provider's address is in the settings, read once: its socket is this process's.
+OIDC_SOCKET = listening_socket()
+OIDC_PORT = port_of(OIDC_SOCKET)
 os.environ.update(
     PORTAL_ENV="development",
     PORTAL_DATA_DIR=str(_TMP / "data"),
@@ -488,33 +509,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
-    """moto's standalone S3 server (MinIO cannot be installed here), for the whole run."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from moto.server import main; main()",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("moto server did not start")
-    yield f"127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    """moto's standalone S3 server (MinIO cannot be installed here), for the whole run, on a
+    socket this process keeps."""
+    with listening_socket() as sock:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.s3_server", str(sock.fileno())],
+            pass_fds=(sock.fileno(),),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        endpoint = f"127.0.0.1:{port_of(sock)}"
+        deadline = time.monotonic() + 30
+        with httpx.Client(timeout=2) as poller:
+            while time.monotonic() < deadline and process.poll() is None:
+                try:  # the socket accepts at once (it listens already): wait for an answer
+                    poller.get(f"http://{endpoint}/")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            else:
+                process.kill()
+                raise RuntimeError("moto server did not start")
+        yield endpoint
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from portal.settings import get_settings
-from tests.conftest import free_port
+from tests.conftest import port_of, reserved_socket
 
 
 class CapturingHandler:
@@ -50,9 +50,23 @@ class CapturingHandler:
         return "250 Message accepted for delivery"
 
 
+class _ReusePortController(Controller):
+    """aiosmtpd's controller, binding with SO_REUSEPORT: beside the socket that keeps the port
+    reserved (see `reserved_socket`), while it runs and while it is stopped."""
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(
+            self._factory_invoker, host=self.hostname, port=self.port, reuse_port=True
+        )
+
+
 class SmtpServer:
+    """Stopped and started again on the same port ("the SMTP server is down"): connections are
+    refused meanwhile, and the port stays this server's."""
+
     def __init__(self) -> None:
-        self.port = free_port()
+        self._reserved = reserved_socket()
+        self.port = port_of(self._reserved)
         self.handler = CapturingHandler()
         self._controller: Controller | None = None
 
@@ -61,7 +75,7 @@ class SmtpServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller = _ReusePortController(self.handler, hostname="127.0.0.1", port=self.port)
         self._controller.start()
 
     def stop(self) -> None:
@@ -97,12 +111,8 @@ class TcpProxy:
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
-        # The port stays this proxy's while it is cut: bound (SO_REUSEPORT), never listening, so
-        # connections are refused and no other process or outgoing connection can take it.
-        self._reserved = socket.socket()
-        self._reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        self._reserved.bind(("127.0.0.1", 0))
-        self.port = int(self._reserved.getsockname()[1])
+        self._reserved = reserved_socket()  # the port stays this proxy's while it is cut
+        self.port = port_of(self._reserved)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 

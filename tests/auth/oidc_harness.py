@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -27,12 +28,14 @@ class OidcProvider:
 
 
 @contextlib.contextmanager
-def start_oidc_provider(redirect_uris: list[str], port: int) -> Iterator[OidcProvider]:
+def start_oidc_provider(redirect_uris: list[str], sock: socket.socket) -> Iterator[OidcProvider]:
+    """The provider, serving on `sock` (listening, kept by the caller)."""
     if not (PROVIDER_DIR / "node_modules" / "oidc-provider").exists():
         raise RuntimeError(f"oidc-provider is not installed: run `npm ci --prefix {PROVIDER_DIR}`")
     env = {
         **os.environ,
-        "OIDC_PORT": str(port),
+        "OIDC_PORT": str(sock.getsockname()[1]),
+        "OIDC_FD": str(sock.fileno()),
         "OIDC_CLIENT_ID": CLIENT_ID,
         "OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "OIDC_REDIRECT_URIS": ",".join(redirect_uris),
@@ -40,6 +43,7 @@ def start_oidc_provider(redirect_uris: list[str], port: int) -> Iterator[OidcPro
     process = subprocess.Popen(
         ["node", str(PROVIDER_DIR / "provider.mjs")],
         env=env,
+        pass_fds=(sock.fileno(),),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

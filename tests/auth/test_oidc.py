@@ -16,14 +16,14 @@ from portal.core import clock as portal_clock
 from portal.core.clock import now
 from portal.tenants import repository as tenants_repository
 from tests.auth.oidc_harness import complete_provider_login, start_oidc_provider
-from tests.conftest import OIDC_PORT, World, enrol_second_factor, login, post_form
+from tests.conftest import OIDC_SOCKET, World, enrol_second_factor, login, post_form
 
 CALLBACK = "http://testserver/login/oidc/test/callback"
 
 
 @pytest.fixture(scope="session")
 def provider() -> Iterator[object]:
-    with start_oidc_provider([CALLBACK], port=OIDC_PORT) as running:
+    with start_oidc_provider([CALLBACK], OIDC_SOCKET) as running:
         yield running
 
 

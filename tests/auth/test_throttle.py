@@ -202,10 +202,15 @@ class TestCounters:
         assert (await throttle.check("t", "k", 100, window)).hits == 26
 
     async def test_an_unreachable_redis_falls_back_to_the_database(self, world: World) -> None:
-        from tests.conftest import free_port
+        from tests.conftest import port_of, reserved_socket
         from tests.services import setting
 
-        with setting("redis_url", f"redis://127.0.0.1:{free_port()}/0"):
+        with (
+            reserved_socket() as nothing,
+            setting(  # refused, and no one else's port
+                "redis_url", f"redis://127.0.0.1:{port_of(nothing)}/0"
+            ),
+        ):
             first = await throttle.hit("t", "k", 1, dt.timedelta(minutes=5))
             second = await throttle.hit("t", "k", 1, dt.timedelta(minutes=5))
         assert (first.over, second.over) == (False, True)

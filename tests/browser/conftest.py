@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import listening_socket, port_of
 
 CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -22,10 +22,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @contextlib.contextmanager
 def portal_server(**env: str) -> Iterator[str]:
     """`portal serve` on a free port, with these settings on top of the tests' own."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    listening = listening_socket()  # kept until the server is gone: the port is never free
+    url = f"http://127.0.0.1:{port_of(listening)}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "portal.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "portal.cli", "serve", "--fd", str(listening.fileno())],
+        pass_fds=(listening.fileno(),),
         env={**os.environ, "PORTAL_BASE_URL": url, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -59,6 +60,7 @@ def portal_server(**env: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        listening.close()
 
 
 @pytest.fixture(scope="module")

@@ -351,13 +351,13 @@ class TestWebStartsWithoutStorage:
     ) -> None:
         from minio import Minio
 
-        from tests.conftest import PASSWORD, free_port
+        from tests.conftest import PASSWORD, listening_socket, port_of
         from tests.services import TcpProxy
 
         moto_port = int(s3_server.rsplit(":", 1)[1])
         proxy = TcpProxy(moto_port)  # not started: the storage is unreachable
         bucket = f"demarrage-{os.getpid()}-{int(time.time())}"
-        port = free_port()
+        listening = listening_socket()
         env = {
             **os.environ,
             "PORTAL_STORAGE_URL": f"s3://testing:testing@127.0.0.1:{proxy.port}/{bucket}",
@@ -367,12 +367,13 @@ class TestWebStartsWithoutStorage:
         log = tmp_path / "serve.log"
         with log.open("wb") as out:
             web = subprocess.Popen(
-                [sys.executable, "-m", "portal.cli", "serve", "--port", str(port)],
+                [sys.executable, "-m", "portal.cli", "serve", "--fd", str(listening.fileno())],
+                pass_fds=(listening.fileno(),),
                 env=env,
                 stdout=out,
                 stderr=out,
             )
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{port_of(listening)}"
         item_id = await make_item(world)
         try:
             async with httpx.AsyncClient(base_url=base, timeout=20) as client:
@@ -380,7 +381,7 @@ class TestWebStartsWithoutStorage:
                     try:
                         health = await client.get("/healthz")
                         break
-                    except httpx.ConnectError:
+                    except httpx.TransportError:  # accepted, not answered yet: starting
                         assert web.poll() is None, log.read_text()
                         await asyncio.sleep(0.25)
                 assert health.status_code == 200, health.text
@@ -403,6 +404,7 @@ class TestWebStartsWithoutStorage:
         finally:
             web.terminate()
             web.wait(timeout=20)
+            listening.close()
             await proxy.cut()
         text = log.read_text()
         assert "Stockage des documents injoignable au démarrage" in text

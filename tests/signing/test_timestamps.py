@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from portal.settings import get_settings
-from tests.conftest import Clock, free_port, run_jobs
+from tests.conftest import Clock, port_of, reserved_socket, run_jobs
 from tests.conventions.conftest import Cast
 from tests.services import setting
 from tests.signing.certificates import nss_database, pdfsig
@@ -82,7 +82,8 @@ class TestTimestampedSigning:
         from portal.signing import files, keys
         from portal.signing.pades.validation import validate
 
-        port = free_port()  # nothing listens there yet
+        reserved = reserved_socket()  # nothing listens there yet, and the port stays ours
+        port = port_of(reserved)
         pilot, aide = cast.world.tenant.pilot.email, cast.association2_worker.email
         with setting("tsa_url", f"http://127.0.0.1:{port}/tsa"):
             url, _ = await sent_in_three_steps(client, cast)
@@ -105,6 +106,7 @@ class TestTimestampedSigning:
                 clock.advance(minutes=3)
                 await run_jobs()  # the retry now gets its token…
                 await run_jobs()  # …and step 2's invitation goes out
+        reserved.close()
         found = await revisions(cast, req["id"])
         assert [r["kind"] for r in found] == ["frozen", "fields", "signature"]
         first = next(p for p in await people(cast, req["id"]) if p["step"] == 1)

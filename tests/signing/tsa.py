@@ -14,12 +14,17 @@ from pyhanko.sign.timestamps import DummyTimeStamper
 from portal.signing.authority import test_timestamper
 
 
+class _ReusePortServer(ThreadingHTTPServer):
+    allow_reuse_port = True  # beside the test's `reserved_socket`, which keeps the port
+
+
 class TsaServer:
     """`with TsaServer(folder) as tsa: HTTPTimeStamper(tsa.url)`."""
 
     def __init__(self, authority_folder: Path, port: int = 0) -> None:
         self.stamper: DummyTimeStamper = test_timestamper(authority_folder)
-        self.port = port  # 0: any free port; a fixed one brings an authority "back"
+        # 0: any free port; one kept by a `reserved_socket` brings an authority "back" there
+        self.port = port
         self.requests = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -56,7 +61,7 @@ class TsaServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass  # keep test output quiet
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _ReusePortServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

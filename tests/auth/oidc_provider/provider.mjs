@@ -42,6 +42,7 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['portal-test-oidc-cookie-key'] },
 });
 
-provider.listen(port, '127.0.0.1', () => {
+// The listening socket is the test process's own (OIDC_FD, inherited): its port never goes free.
+provider.listen({ fd: Number(process.env.OIDC_FD) }, () => {
   console.log(`READY ${issuer}`);
 });
