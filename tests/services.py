@@ -83,6 +83,11 @@ class SmtpServer:
             self._controller.stop()
             self._controller = None
 
+    def close(self) -> None:
+        """Stopped for good: the port is given back."""
+        self.stop()
+        self._reserved.close()
+
 
 @contextlib.contextmanager
 def smtp_server() -> Iterator[SmtpServer]:
@@ -91,7 +96,7 @@ def smtp_server() -> Iterator[SmtpServer]:
     try:
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 @contextlib.contextmanager

@@ -205,12 +205,8 @@ class TestCounters:
         from tests.conftest import port_of, reserved_socket
         from tests.services import setting
 
-        with (
-            reserved_socket() as nothing,
-            setting(  # refused, and no one else's port
-                "redis_url", f"redis://127.0.0.1:{port_of(nothing)}/0"
-            ),
-        ):
+        nothing = reserved_socket()  # connections refused, and the port no one else's
+        with nothing, setting("redis_url", f"redis://127.0.0.1:{port_of(nothing)}/0"):
             first = await throttle.hit("t", "k", 1, dt.timedelta(minutes=5))
             second = await throttle.hit("t", "k", 1, dt.timedelta(minutes=5))
         assert (first.over, second.over) == (False, True)
