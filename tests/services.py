@@ -1,22 +1,28 @@
 """Real components for the job tests: an SMTP server (aiosmtpd) that captures messages, a TCP
-proxy in front of Redis that can be cut, and helpers to point the portal at them."""
+proxy in front of Redis that can be cut, a `portal serve` process, and helpers to point the
+portal at them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import email
+import os
 import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from email import policy
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 from aiosmtpd.controller import Controller
 
 from portal.settings import get_settings
-from tests.conftest import port_of, reserved_socket
+from tests.conftest import listening_socket, port_of, reserved_socket
 
 
 class CapturingHandler:
@@ -182,3 +188,52 @@ def silent_server() -> Iterator[int]:
         for sock in kept:
             sock.close()
         listener.close()
+
+
+@contextlib.contextmanager
+def portal_server(
+    *args: str, base_env: Mapping[str, str] | None = None, **env: str
+) -> Iterator[str]:
+    """`portal serve` with these arguments, on a socket kept from the bind to the end, once it
+    is healthy; with these settings on top of `base_env` (by default, the tests' own)."""
+    listening = listening_socket()  # kept until the server is gone: the port is never free
+    url = f"http://127.0.0.1:{port_of(listening)}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "portal.cli", "serve", "--fd", str(listening.fileno()), *args],
+        pass_fds=(listening.fileno(),),
+        env={**(os.environ if base_env is None else base_env), "PORTAL_BASE_URL": url, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        listening.close()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[str]) -> None:
+    # A loaded machine (CI runs both engines side by side) may take long to start it: this waits
+    # on its health, it measures nothing.
+    deadline = time.monotonic() + 120
+    last = "no answer"
+    # One client for the whole wait: each `httpx.get` built a client, and its TLS context
+    # (20 ms of CPU), five times a second.
+    with httpx.Client(timeout=2) as poller:
+        while time.monotonic() < deadline:
+            try:
+                health = poller.get(f"{url}/healthz")
+                if health.status_code == 200:
+                    return
+                last = f"{health.status_code} {health.text[:300]}"
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"portal serve stopped:\n{process.stdout.read() if process.stdout else ''}"
+                )
+    raise RuntimeError(f"portal serve was not healthy within 120 s: {last}")

@@ -110,36 +110,10 @@ class TestServeOnAnInheritedSocket:
     def test_two_workers_serve_on_the_socket_they_were_given(self, tmp_path: Path) -> None:
         """As a process manager's socket activation does it (and the tests, so that no port is
         ever free between its choice and its use): `--fd` and a socket already listening."""
-        import time
-
         import httpx
 
-        from tests.conftest import listening_socket, port_of
+        from tests.services import portal_server
 
         clean = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-        with listening_socket() as sock:
-            fd = str(sock.fileno())
-            process = subprocess.Popen(
-                [sys.executable, "-m", "portal.cli", "serve", "--fd", fd, "--workers", "2"],
-                pass_fds=(sock.fileno(),),
-                env={**clean, "PORTAL_DATA_DIR": str(tmp_path)},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            try:
-                status = 0
-                deadline = time.monotonic() + 90
-                url = f"http://127.0.0.1:{port_of(sock)}/healthz"
-                with httpx.Client(timeout=5) as client:
-                    while status != 200 and time.monotonic() < deadline and process.poll() is None:
-                        try:  # the socket accepts at once: the answer comes once a worker is up
-                            status = client.get(url).status_code
-                        except httpx.TransportError:
-                            time.sleep(0.2)
-                stopped = process.poll() is not None
-                why = process.stderr.read() if stopped and process.stderr else "no answer"
-                assert status == 200, why
-            finally:
-                process.terminate()
-                process.wait(timeout=20)
+        with portal_server("--workers", "2", base_env=clean, PORTAL_DATA_DIR=str(tmp_path)) as url:
+            assert httpx.get(f"{url}/healthz").status_code == 200

@@ -2,65 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import listening_socket, port_of
+from tests.services import portal_server
 
 CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-@contextlib.contextmanager
-def portal_server(**env: str) -> Iterator[str]:
-    """`portal serve` on a free port, with these settings on top of the tests' own."""
-    listening = listening_socket()  # kept until the server is gone: the port is never free
-    url = f"http://127.0.0.1:{port_of(listening)}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portal.cli", "serve", "--fd", str(listening.fileno())],
-        pass_fds=(listening.fileno(),),
-        env={**os.environ, "PORTAL_BASE_URL": url, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    # A loaded machine (CI runs both engines side by side) may take long to start it: this waits
-    # on its health, it measures nothing.
-    deadline = time.monotonic() + 120
-    last = "no answer"
-    # One client for the whole wait: each `httpx.get` built a client, and its TLS context
-    # (20 ms of CPU), five times a second.
-    with httpx.Client(timeout=2) as poller:
-        while time.monotonic() < deadline:
-            try:
-                health = poller.get(f"{url}/healthz")
-                if health.status_code == 200:
-                    break
-                last = f"{health.status_code} {health.text[:300]}"
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"portal serve stopped:\n{process.stdout.read() if process.stdout else ''}"
-                )
-        else:
-            process.kill()
-            raise RuntimeError(f"portal serve was not healthy within 120 s: {last}")
-    try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        listening.close()
 
 
 @pytest.fixture(scope="module")

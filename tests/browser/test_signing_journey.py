@@ -18,10 +18,10 @@ import pypdfium2
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
-from tests.browser.conftest import ARTIFACTS, portal_server
+from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_conventions_journey import log_in
 from tests.conventions.conftest import Cast, cast
-from tests.services import SmtpServer, smtp_server
+from tests.services import SmtpServer, portal_server, smtp_server
 from tests.signing.conftest import frozen_convention
 
 __all__ = ["cast"]

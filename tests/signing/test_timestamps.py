@@ -85,7 +85,7 @@ class TestTimestampedSigning:
         reserved = reserved_socket()  # nothing listens there yet, and the port stays ours
         port = port_of(reserved)
         pilot, aide = cast.world.tenant.pilot.email, cast.association2_worker.email
-        with setting("tsa_url", f"http://127.0.0.1:{port}/tsa"):
+        with reserved, setting("tsa_url", f"http://127.0.0.1:{port}/tsa"):
             url, _ = await sent_in_three_steps(client, cast)
             link = links_to(smtp, pilot)[0]
             await sign_as(anonymous, smtp, link, pilot)
@@ -106,7 +106,6 @@ class TestTimestampedSigning:
                 clock.advance(minutes=3)
                 await run_jobs()  # the retry now gets its token…
                 await run_jobs()  # …and step 2's invitation goes out
-        reserved.close()
         found = await revisions(cast, req["id"])
         assert [r["kind"] for r in found] == ["frozen", "fields", "signature"]
         first = next(p for p in await people(cast, req["id"]) if p["step"] == 1)
