@@ -122,14 +122,15 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from workers import worker
-    from workers.settings import redis_settings
+    from portal.settings import WORKER_NEEDS_REDIS, get_settings
 
-    try:
-        redis_settings()
-    except RuntimeError as exc:
-        print(exc, file=sys.stderr)
+    # Before the worker's imports (every job handler, pyhanko among them: seconds on a small
+    # machine): a missing setting is said at once.
+    if not get_settings().redis_url:
+        print(WORKER_NEEDS_REDIS, file=sys.stderr)
         return 2
+    from workers import worker
+
     return worker.run(burst=args.burst)
 
 

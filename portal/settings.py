@@ -21,6 +21,10 @@ class SettingsError(RuntimeError):
     """A setting is missing or wrong: the process must not start."""
 
 
+# Said by `portal worker` when it has no Redis (before it loads its handlers).
+WORKER_NEEDS_REDIS = "PORTAL_REDIS_URL n'est pas configuré : `portal worker` en a besoin."
+
+
 @dataclass(frozen=True)
 class OidcProviderSettings:
     name: str

@@ -11,8 +11,10 @@ import pytest
 
 
 def run_portal(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """None of the suite's settings but the cheap password hashing: the demo hashes a dozen
+    passwords, seconds of argon2 at the production cost (`.ci/smoke` runs it that way)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
-    clean.update(PORTAL_DATA_DIR=str(data_dir), **env)
+    clean.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_PASSWORD_HASHING="fast", **env)
     return subprocess.run(
         [sys.executable, "-m", "portal.cli", *args],
         env=clean,

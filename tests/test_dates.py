@@ -242,3 +242,29 @@ class TestSigningExpiry:
         assert RANGE in field_error(response.text, "expires_on")
         convention_id = uuid.UUID(url.rsplit("/", 1)[1])
         assert await repository.requests_of(cast.world.tenant.scope, convention_id) == []
+
+
+class TestFrenchFormats:
+    """What every page writes: `1 234,56 €` (narrow no-break space between thousands,
+    no-break space before the sign) and `22/11/2026`, the day as Paris sees it."""
+
+    def test_amounts(self) -> None:
+        from portal.core.templating import euros
+
+        assert euros(123456) == "1\u202f234,56\xa0€"
+        assert euros(0) == "0,00\xa0€"
+        assert euros(5) == "0,05\xa0€"
+        assert euros(-1_000_000_00) == "-1\u202f000\u202f000,00\xa0€"
+        assert euros(10**13) == "100\u202f000\u202f000\u202f000,00\xa0€"
+        assert euros(None) == ""
+
+    def test_dates(self) -> None:
+        from portal.core.templating import date_fr, datetime_fr
+
+        assert date_fr(dt.date(2026, 11, 22)) == "22/11/2026"
+        assert date_fr(dt.date(2001, 2, 3)) == "03/02/2001"
+        # 23:30 UTC on 31 December is already the new year in Paris.
+        late = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)
+        assert date_fr(late) == "01/01/2027"
+        assert datetime_fr(late) == "01/01/2027 à 00:30"
+        assert date_fr(None) == ""

@@ -17,7 +17,7 @@ from arq.connections import RedisSettings
 from arq.worker import Retry
 
 from portal.jobs import service as jobs
-from portal.settings import get_settings
+from portal.settings import WORKER_NEEDS_REDIS, get_settings
 from workers.handlers import HANDLERS
 from workers.relay import relay_forever
 from workers.schedule import periodic_cron
@@ -64,7 +64,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 def redis_settings() -> RedisSettings:
     url = get_settings().redis_url
     if not url:
-        raise RuntimeError("PORTAL_REDIS_URL n'est pas configuré : `portal worker` en a besoin.")
+        raise RuntimeError(WORKER_NEEDS_REDIS)
     found = RedisSettings.from_dsn(url)
     # One quick try: the supervisor waits and tries again, and logs it once.
     found.conn_retries = 0

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
+from babel import Locale
+from babel.dates import format_datetime, parse_pattern
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
@@ -24,12 +24,19 @@ PARIS = ZoneInfo("Europe/Paris")
 FLASH_COOKIE = "portal_flash"
 
 
+# Babel's patterns, parsed once: a page of payment lines formats a few hundred amounts and
+# dates, and `format_currency` / `format_date` parse the locale's pattern again at each call.
+FRENCH = Locale.parse("fr_FR")
+_DATE = parse_pattern("dd/MM/yyyy")
+_EUROS = FRENCH.currency_formats["standard"]
+
+
 def date_fr(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
         value = value.astimezone(PARIS).date()
-    return format_date(value, "dd/MM/yyyy", locale="fr_FR")
+    return str(_DATE.apply(value, FRENCH))
 
 
 def datetime_fr(value: dt.datetime | None) -> str:
@@ -42,7 +49,7 @@ def euros(cents: int | None) -> str:
     """Integer cents to `1 234,56 €` (narrow no-break spaces, as French typography wants)."""
     if cents is None:
         return ""
-    return format_currency(Decimal(cents) / 100, "EUR", locale="fr_FR")
+    return str(_EUROS.apply(Decimal(cents) / 100, FRENCH, currency="EUR"))
 
 
 env = Environment(

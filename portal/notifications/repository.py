@@ -8,6 +8,7 @@ from typing import Any
 
 from piccolo.query.mixins import OnConflictAction
 
+from portal.core.prepared import prepared
 from portal.notifications.enums import EmailStatus
 from portal.notifications.tables import Notification, NotificationPreference
 
@@ -73,10 +74,16 @@ async def one_of_user(user_id: uuid.UUID, notification_id: uuid.UUID) -> Row | N
     return row
 
 
-async def unread_count(user_id: uuid.UUID) -> int:
-    count: int = await Notification.count().where(
-        (Notification.user == user_id) & Notification.read_at.is_null()
+# In the layout of every page: built once (`portal.core.prepared`).
+_UNREAD = prepared(
+    lambda p: Notification.count().where(
+        (Notification.user == p.user_id) & Notification.read_at.is_null()
     )
+)
+
+
+async def unread_count(user_id: uuid.UUID) -> int:
+    count: int = await _UNREAD(user_id=user_id)
     return count
 
 

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from portal.core import scoped
+from portal.core.prepared import prepared
 from portal.core.scoped import unscoped
 from portal.core.tenancy import TenantScope
 from portal.tenants.tables import (
@@ -30,9 +31,12 @@ Row = dict[str, Any]
 # Consortia (the tenants themselves) -------------------------------------------------------
 
 
+_BY_SLUG = prepared(lambda p: Consortium.select().where(Consortium.slug == p.slug).first())
+
+
 @unscoped("the consortia are the tenants themselves")
 async def consortium_by_slug(slug: str) -> Row | None:
-    row: Row | None = await Consortium.select().where(Consortium.slug == slug).first()
+    row: Row | None = await _BY_SLUG(slug=slug)  # on every page of a space: built once
     return row
 
 
@@ -79,8 +83,7 @@ async def insert_consortium(
 # Before a scope exists: the membership that grants it -------------------------------------
 
 
-# The membership check and the switcher run on every page: their columns reached through a
-# foreign key are built once (Piccolo copies the chain of columns on each such access).
+# The membership check and the switcher run on every page: built once (`portal.core.prepared`).
 _MEMBERSHIP = (
     Membership.id,
     Membership.role,
@@ -91,20 +94,22 @@ _MEMBERSHIP = (
     Membership.consortium.name,
     Membership.consortium.pilot_second_factor_required,
 )
-_CONSORTIUM_SLUG = Membership.consortium.slug
-
-
-@unscoped("the membership that grants the scope, found before it exists")
-async def active_membership(slug: str, user_id: uuid.UUID) -> Row | None:
-    row: Row | None = (
-        await Membership.select(*_MEMBERSHIP)
+_ACTIVE_MEMBERSHIP = prepared(
+    lambda p: (
+        Membership.select(*_MEMBERSHIP)
         .where(
-            (_CONSORTIUM_SLUG == slug)
-            & (Membership.user == user_id)
+            (Membership.consortium.slug == p.slug)
+            & (Membership.user == p.user_id)
             & (Membership.is_active == True)  # noqa: E712 - Piccolo expression
         )
         .first()
     )
+)
+
+
+@unscoped("the membership that grants the scope, found before it exists")
+async def active_membership(slug: str, user_id: uuid.UUID) -> Row | None:
+    row: Row | None = await _ACTIVE_MEMBERSHIP(slug=slug, user_id=user_id)
     return row
 
 
@@ -113,16 +118,18 @@ _SWITCHER = (
     Membership.consortium.name.as_alias("name"),
     Membership.role,
 )
-_CONSORTIUM_NAME = Membership.consortium.name
+_CONSORTIA_OF = prepared(
+    lambda p: (
+        Membership.select(*_SWITCHER)
+        .where((Membership.user == p.user_id) & (Membership.is_active == True))  # noqa: E712
+        .order_by(Membership.consortium.name)
+    )
+)
 
 
 @unscoped("the spaces a person belongs to, in every consortium (the switcher)")
 async def consortia_of(user_id: uuid.UUID) -> list[Row]:
-    rows: list[Row] = (
-        await Membership.select(*_SWITCHER)
-        .where((Membership.user == user_id) & (Membership.is_active == True))  # noqa: E712
-        .order_by(_CONSORTIUM_NAME)
-    )
+    rows: list[Row] = await _CONSORTIA_OF(user_id=user_id)
     return rows
 
 
@@ -142,9 +149,9 @@ async def insert_organisation(name: str, siret: str, kinds: list[str], city: str
     return organisation.id
 
 
-async def organisations(scope: TenantScope) -> list[Row]:
-    rows: list[Row] = await scoped.select(
-        scope,
+_ORGANISATIONS = prepared(
+    lambda p: scoped.select(
+        p.scope,
         Participation,
         Participation.organisation.id.as_alias("id"),
         Participation.organisation.name.as_alias("name"),
@@ -152,6 +159,11 @@ async def organisations(scope: TenantScope) -> list[Row]:
         Participation.organisation.kinds.as_alias("kinds"),
         Participation.organisation.city.as_alias("city"),
     ).order_by(Participation.organisation.name)
+)
+
+
+async def organisations(scope: TenantScope) -> list[Row]:
+    rows: list[Row] = await _ORGANISATIONS(scope=scope)  # the space's home page: built once
     return rows
 
 
@@ -189,12 +201,17 @@ _MEMBER_COLUMNS = (
 )
 
 
-async def members(scope: TenantScope) -> list[Row]:
-    rows: list[Row] = (
-        await scoped.select(scope, Membership, *_MEMBER_COLUMNS)
+_MEMBERS = prepared(
+    lambda p: (
+        scoped.select(p.scope, Membership, *_MEMBER_COLUMNS)
         .order_by(Membership.organisation.name)
         .order_by(Membership.user.full_name)
     )
+)
+
+
+async def members(scope: TenantScope) -> list[Row]:
+    rows: list[Row] = await _MEMBERS(scope=scope)  # the space's home page: built once
     return rows
 
 
