@@ -258,6 +258,22 @@ class TestFrenchFormats:
         assert euros(10**13) == "100\u202f000\u202f000\u202f000,00\xa0€"
         assert euros(None) == ""
 
+    def test_amounts_as_babel_writes_them(self) -> None:
+        """`euros` applies Babel's French currency format read once; Babel's own
+        `format_currency` must agree on every kind of amount."""
+        import random
+        from decimal import Decimal
+
+        from babel.numbers import format_currency
+
+        from portal.core.templating import euros
+
+        draw = random.Random(2026)
+        amounts = [0, 1, 99, 100, 999_99, 1000_00, 123_456_789, 10**13, -1, -100_000]
+        amounts += [draw.randrange(-(10**12), 10**13) for _ in range(2000)]
+        for cents in amounts:
+            assert euros(cents) == format_currency(Decimal(cents) / 100, "EUR", locale="fr_FR")
+
     def test_dates(self) -> None:
         from portal.core.templating import date_fr, datetime_fr
 

@@ -20,6 +20,7 @@ from portal.conventions.tables import (
     Version,
 )
 from portal.core import scoped
+from portal.core.prepared import prepared
 from portal.core.tenancy import TenantScope
 from portal.core.visibility import EVERYTHING, Reach, within
 
@@ -41,10 +42,14 @@ async def conventions(scope: TenantScope, reach: Reach = EVERYTHING) -> list[Row
     return rows
 
 
+# The reads of a convention's pages, each of a fixed shape: built once (`core/prepared.py`).
+_CONVENTION = prepared(
+    lambda p: scoped.select(p.scope, Convention).where(Convention.id == p.convention_id).first()
+)
+
+
 async def convention(scope: TenantScope, convention_id: uuid.UUID) -> Row | None:
-    row: Row | None = (
-        await scoped.select(scope, Convention).where(Convention.id == convention_id).first()
-    )
+    row: Row | None = await _CONVENTION(scope=scope, convention_id=convention_id)
     return row
 
 
@@ -91,13 +96,18 @@ _PARTY_COLUMNS = (
 )
 
 
-async def parties(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
-    rows: list[Row] = (
-        await scoped.select(scope, Party, *_PARTY_COLUMNS)
-        .where(Party.convention == convention_id)
+_PARTIES = prepared(
+    lambda p: (
+        scoped.select(p.scope, Party, *_PARTY_COLUMNS)
+        .where(Party.convention == p.convention_id)
         .order_by(Party.position)
         .order_by(Party.organisation.name)
     )
+)
+
+
+async def parties(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = await _PARTIES(scope=scope, convention_id=convention_id)
     return rows
 
 
@@ -138,12 +148,17 @@ async def delete_party(scope: TenantScope, convention_id: uuid.UUID, party_id: u
 # Articles ----------------------------------------------------------------------------------
 
 
-async def articles(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
-    rows: list[Row] = (
-        await scoped.select(scope, Article)
-        .where((Article.convention == convention_id) & Article.removed_at.is_null())
+_ARTICLES = prepared(
+    lambda p: (
+        scoped.select(p.scope, Article)
+        .where((Article.convention == p.convention_id) & Article.removed_at.is_null())
         .order_by(Article.position)
     )
+)
+
+
+async def articles(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = await _ARTICLES(scope=scope, convention_id=convention_id)
     return rows
 
 
@@ -205,12 +220,23 @@ async def revisions(
 # Comments and suggestions ------------------------------------------------------------------
 
 
+_COMMENTS = prepared(
+    lambda p: (
+        scoped.select(p.scope, Comment)
+        .where(Comment.convention == p.convention_id)
+        .order_by(Comment.created_at)
+    )
+)
+
+
 async def comments(
     scope: TenantScope, convention_id: uuid.UUID, article_id: uuid.UUID | None = None
 ) -> list[Row]:
+    if article_id is None:
+        every: list[Row] = await _COMMENTS(scope=scope, convention_id=convention_id)
+        return every
     condition: Any = Comment.convention == convention_id
-    if article_id is not None:
-        condition &= Comment.article == article_id
+    condition &= Comment.article == article_id
     rows: list[Row] = (
         await scoped.select(scope, Comment).where(condition).order_by(Comment.created_at)
     )
@@ -248,12 +274,23 @@ async def resolve_thread(
     return bool(rows)
 
 
+_SUGGESTIONS = prepared(
+    lambda p: (
+        scoped.select(p.scope, Suggestion)
+        .where(Suggestion.convention == p.convention_id)
+        .order_by(Suggestion.created_at)
+    )
+)
+
+
 async def suggestions(
     scope: TenantScope, convention_id: uuid.UUID, article_id: uuid.UUID | None = None
 ) -> list[Row]:
+    if article_id is None:
+        every: list[Row] = await _SUGGESTIONS(scope=scope, convention_id=convention_id)
+        return every
     condition: Any = Suggestion.convention == convention_id
-    if article_id is not None:
-        condition &= Suggestion.article == article_id
+    condition &= Suggestion.article == article_id
     rows: list[Row] = (
         await scoped.select(scope, Suggestion).where(condition).order_by(Suggestion.created_at)
     )
@@ -294,12 +331,17 @@ async def decide_suggestion(
 # Budget, indicators, annexes ---------------------------------------------------------------
 
 
-async def budget_lines(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
-    rows: list[Row] = (
-        await scoped.select(scope, BudgetLine)
-        .where(BudgetLine.convention == convention_id)
+_BUDGET_LINES = prepared(
+    lambda p: (
+        scoped.select(p.scope, BudgetLine)
+        .where(BudgetLine.convention == p.convention_id)
         .order_by(BudgetLine.created_at)
     )
+)
+
+
+async def budget_lines(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = await _BUDGET_LINES(scope=scope, convention_id=convention_id)
     return rows
 
 
@@ -318,12 +360,17 @@ async def delete_budget_line(
     return rows[0] if rows else None
 
 
-async def indicators(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
-    rows: list[Row] = (
-        await scoped.select(scope, Indicator)
-        .where(Indicator.convention == convention_id)
+_INDICATORS = prepared(
+    lambda p: (
+        scoped.select(p.scope, Indicator)
+        .where(Indicator.convention == p.convention_id)
         .order_by(Indicator.created_at)
     )
+)
+
+
+async def indicators(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = await _INDICATORS(scope=scope, convention_id=convention_id)
     return rows
 
 
@@ -342,12 +389,17 @@ async def delete_indicator(
     return rows[0] if rows else None
 
 
-async def annexes(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
-    rows: list[Row] = (
-        await scoped.select(scope, Annex)
-        .where((Annex.convention == convention_id) & Annex.removed_at.is_null())
+_ANNEXES = prepared(
+    lambda p: (
+        scoped.select(p.scope, Annex)
+        .where((Annex.convention == p.convention_id) & Annex.removed_at.is_null())
         .order_by(Annex.uploaded_at)
     )
+)
+
+
+async def annexes(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = await _ANNEXES(scope=scope, convention_id=convention_id)
     return rows
 
 
@@ -383,14 +435,19 @@ async def remove_annex(
 # Versions (insert-only) --------------------------------------------------------------------
 
 
-async def versions(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
-    rows: list[Row] = (
-        await scoped.select(
-            scope, Version, *(c for c in Version.all_columns() if c._meta.name != "snapshot")
+_VERSIONS = prepared(
+    lambda p: (
+        scoped.select(
+            p.scope, Version, *(c for c in Version.all_columns() if c._meta.name != "snapshot")
         )
-        .where(Version.convention == convention_id)
+        .where(Version.convention == p.convention_id)
         .order_by(Version.number, ascending=False)
     )
+)
+
+
+async def versions(scope: TenantScope, convention_id: uuid.UUID) -> list[Row]:
+    rows: list[Row] = await _VERSIONS(scope=scope, convention_id=convention_id)
     return rows
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime, parse_pattern
+from babel.numbers import (
+    get_currency_symbol,
+    get_decimal_symbol,
+    get_group_symbol,
+    get_minus_sign_symbol,
+)
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
@@ -24,11 +29,24 @@ PARIS = ZoneInfo("Europe/Paris")
 FLASH_COOKIE = "portal_flash"
 
 
-# Babel's patterns, parsed once: a page of payment lines formats a few hundred amounts and
-# dates, and `format_currency` / `format_date` parse the locale's pattern again at each call.
+# Babel's date pattern, parsed once, and its French currency format, read once: a page of
+# payment lines formats a few hundred amounts and dates, and `format_currency` looks the
+# locale's pattern, symbols and currency name up again at each call (a third of the budget
+# page's CPU). `tests/test_dates.py` checks `euros` against `format_currency`.
 FRENCH = Locale.parse("fr_FR")
 _DATE = parse_pattern("dd/MM/yyyy")
-_EUROS = FRENCH.currency_formats["standard"]
+_EUROS = FRENCH.currency_formats["standard"]  # #,##0.00 ¤: groups of three, two decimals
+if _EUROS.grouping != (3, 3) or _EUROS.frac_prec != (2, 2):  # what `euros` writes
+    raise RuntimeError(f"format monétaire français inattendu : {_EUROS.pattern}")
+_SYMBOL = get_currency_symbol("EUR", locale=FRENCH)
+_GROUP, _DECIMAL = get_group_symbol(locale=FRENCH), get_decimal_symbol(locale=FRENCH)
+_AFFIXES = tuple(
+    (
+        prefix.replace("-", get_minus_sign_symbol(locale=FRENCH)).replace("¤", _SYMBOL),
+        suffix.replace("¤", _SYMBOL),
+    )
+    for prefix, suffix in zip(_EUROS.prefix, _EUROS.suffix, strict=True)
+)
 
 
 def date_fr(value: dt.date | dt.datetime | None) -> str:
@@ -49,7 +67,9 @@ def euros(cents: int | None) -> str:
     """Integer cents to `1 234,56 €` (narrow no-break spaces, as French typography wants)."""
     if cents is None:
         return ""
-    return str(_EUROS.apply(Decimal(cents) / 100, FRENCH, currency="EUR"))
+    units, hundredths = divmod(abs(cents), 100)
+    prefix, suffix = _AFFIXES[cents < 0]
+    return f"{prefix}{units:,}".replace(",", _GROUP) + f"{_DECIMAL}{hundredths:02d}{suffix}"
 
 
 env = Environment(
