@@ -14,6 +14,7 @@ from typing import Any
 from piccolo.query import Select
 
 from portal.core import clock, db, scoped
+from portal.core.prepared import Prepared, prepared
 from portal.core.scoped import unscoped
 from portal.core.tenancy import TenantScope
 from portal.core.visibility import within
@@ -63,20 +64,45 @@ async def schedule(scope: TenantScope, schedule_id: uuid.UUID) -> Row | None:
     return row
 
 
-async def schedules(
-    scope: TenantScope, view: Sight, convention_id: uuid.UUID | None = None
-) -> list[Row]:
+def _schedules_query(scope: TenantScope, view: Sight, convention_id: uuid.UUID | None) -> Any:
     query = scoped.select(scope, Schedule, *_SCHEDULE_COLUMNS)
     seen = _seen(view, Schedule.convention, Schedule.beneficiary, Schedule.payer_organisation)
     if seen is not None:
         query = query.where(seen)
     if convention_id is not None:
         query = query.where(Schedule.convention == convention_id)
-    rows: list[Row] = (
-        await query.order_by(Schedule.convention.reference)
+    return (
+        query.order_by(Schedule.convention.reference)
         .order_by(Schedule.kind, ascending=False)  # subsidies first
         .order_by(Schedule.beneficiary.name)
     )
+
+
+def _all_schedules(everything: bool, beneficiary_only: bool) -> Prepared[list[Row]]:
+    return prepared(
+        lambda p: _schedules_query(
+            p.scope, Sight(everything, p.organisation, beneficiary_only), None
+        )
+    )
+
+
+# As `_UNFILTERED_LINES`: every schedule a member sees, on each payments page.
+_ALL_SCHEDULES = {
+    (everything, beneficiary_only): _all_schedules(everything, beneficiary_only)
+    for everything in (True, False)
+    for beneficiary_only in (True, False)
+}
+
+
+async def schedules(
+    scope: TenantScope, view: Sight, convention_id: uuid.UUID | None = None
+) -> list[Row]:
+    rows: list[Row]
+    if convention_id is None and not (view.conventions.everything or view.conventions.conventions):
+        every = _ALL_SCHEDULES[view.everything, view.beneficiary_only]
+        rows = await every(scope=scope, organisation=view.organisation)
+    else:
+        rows = await _schedules_query(scope, view, convention_id)
     return rows
 
 
@@ -215,8 +241,32 @@ def export_query(scope: TenantScope, view: Sight, found: LineFilter) -> Select[L
     return lines_query(scope, view, found, _EXPORT_COLUMNS)
 
 
+def _unfiltered_lines(everything: bool, beneficiary_only: bool) -> Prepared[list[Row]]:
+    def build(p: Any) -> Select[Line]:
+        view = Sight(everything, p.organisation, beneficiary_only)
+        return lines_query(p.scope, view, LineFilter())
+
+    return prepared(build)
+
+
+# The payments page without filters, for a member whose sight names no convention (everyone
+# but the State's agents): `_seen` writes a clause of one fixed shape per (everything,
+# beneficiary_only), so these are built once (`core/prepared.py`); the others each time.
+_UNFILTERED_LINES = {
+    (everything, beneficiary_only): _unfiltered_lines(everything, beneficiary_only)
+    for everything in (True, False)
+    for beneficiary_only in (True, False)
+}
+
+
 async def lines(scope: TenantScope, view: Sight, found: LineFilter | None = None) -> list[Row]:
-    rows: list[Row] = await lines_query(scope, view, found or LineFilter())
+    found = found or LineFilter()
+    rows: list[Row]
+    if found == LineFilter() and not (view.conventions.everything or view.conventions.conventions):
+        prepared_lines = _UNFILTERED_LINES[view.everything, view.beneficiary_only]
+        rows = await prepared_lines(scope=scope, organisation=view.organisation)
+    else:
+        rows = await lines_query(scope, view, found)
     return rows
 
 

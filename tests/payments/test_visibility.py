@@ -179,6 +179,36 @@ class TestVisibility:
         assert "CGLLS → Bailleur alpha-habitat" in listing
         assert "Nouvel échéancier" not in listing
 
+    async def test_each_sight_lists_what_the_query_built_each_time_lists(
+        self,
+        client: httpx.AsyncClient,
+        money: Money,
+    ) -> None:
+        """The unfiltered lists are built once per kind of sight (`core/prepared.py`): the
+        same rows as the query built for that very sight, for each kind, in the same order."""
+        from portal.payments import repository
+        from portal.payments.access import Sight
+        from portal.payments.repository import LineFilter
+
+        await setup(client, money)
+        scope = money.cast.world.tenant.scope
+        sights = [
+            Sight(everything=True),
+            Sight(everything=False, organisation=money.association, beneficiary_only=True),
+            Sight(everything=False, organisation=money.cast.association2_id, beneficiary_only=True),
+            Sight(everything=False, organisation=money.lessor),
+        ]
+        counts = []
+        for view in sights:
+            built = await repository.lines_query(scope, view, LineFilter())
+            assert await repository.lines(scope, view) == built
+            schedules = await repository._schedules_query(scope, view, None)
+            assert await repository.schedules(scope, view) == schedules
+            counts.append((len(built), len(schedules)))
+        everything, alpha, deux, lessor = counts
+        assert alpha[0] and deux[0] and alpha[0] + deux[0] < everything[0]  # each its own
+        assert lessor == everything  # the bailleur pays both and receives the subsidy
+
     async def test_another_consortium_gets_404(
         self,
         client: httpx.AsyncClient,
