@@ -11,6 +11,7 @@ from piccolo.query.mixins import OnConflictAction
 
 from portal.core import scoped
 from portal.core.db import locked
+from portal.core.prepared import prepared
 from portal.core.scoped import unscoped
 from portal.core.tenancy import TenantScope
 from portal.core.visibility import NOTHING, Reach, within
@@ -77,17 +78,34 @@ _ITEM_COLUMNS = (
 )
 
 
-async def items(
-    scope: TenantScope, organisation_id: uuid.UUID | None = None, view: Sight = ALL
-) -> list[Row]:
+def _items_query(scope: TenantScope, organisation_id: uuid.UUID | None, view: Sight) -> Any:
     query = scoped.select(scope, DocumentItem, *_ITEM_COLUMNS)
     if organisation_id is not None:
         query = query.where(DocumentItem.organisation == organisation_id)
     if (seen := _seen(view)) is not None:
         query = query.where(seen)
-    rows: list[Row] = await query.order_by(DocumentItem.organisation.name).order_by(
-        DocumentItem.due_on
-    )
+    return query.order_by(DocumentItem.organisation.name).order_by(DocumentItem.due_on)
+
+
+# Every item a member sees, on the documents page and behind each payments page: built once
+# (`core/prepared.py`) for the sights whose clause has one shape (all, or one organisation's
+# with no convention reached); the State's agents' each time.
+_EVERY_ITEM = prepared(lambda p: _items_query(p.scope, None, ALL))
+_ITEMS_OF_ORGANISATION = prepared(
+    lambda p: _items_query(p.scope, None, Sight(everything=False, organisation=p.organisation))
+)
+
+
+async def items(
+    scope: TenantScope, organisation_id: uuid.UUID | None = None, view: Sight = ALL
+) -> list[Row]:
+    rows: list[Row]
+    if organisation_id is not None or view.conventions.everything or view.conventions.conventions:
+        rows = await _items_query(scope, organisation_id, view)
+    elif view.everything:
+        rows = await _EVERY_ITEM(scope=scope)
+    else:
+        rows = await _ITEMS_OF_ORGANISATION(scope=scope, organisation=view.organisation)
     return rows
 
 

@@ -77,9 +77,7 @@ async def refresh(scope: TenantScope, at: dt.datetime) -> int:
     """Records the conditions met since last time; returns how many lines became payable."""
     waiting = [
         line
-        for line in await repository.lines(
-            scope, Sight(everything=True), LineFilter(statuses=(LineStatus.PLANNED,))
-        )
+        for line in await repository.planned_lines(scope)
         if line["met_at"] is None and line["trigger"] in AUTOMATIC
     ]
     if not waiting:

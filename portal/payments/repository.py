@@ -270,6 +270,20 @@ async def lines(scope: TenantScope, view: Sight, found: LineFilter | None = None
     return rows
 
 
+_PLANNED_LINES = prepared(
+    lambda p: lines_query(
+        p.scope, Sight(everything=True), LineFilter(statuses=(LineStatus.PLANNED,))
+    )
+)
+
+
+async def planned_lines(scope: TenantScope) -> list[Row]:
+    """Every line still planned: what the scan of conditions met reads at each payments page
+    (built once)."""
+    rows: list[Row] = await _PLANNED_LINES(scope=scope)
+    return rows
+
+
 async def count_lines(scope: TenantScope, view: Sight, found: LineFilter) -> int:
     return int(await scoped.count(scope, Line).where(*_line_where(view, found)))
 

@@ -201,6 +201,32 @@ class TestStateAgentSight:
             assert (await agent.get(justificatifs[key])).status_code == 404, key
 
 
+class TestListsBuiltOnce:
+    async def test_each_sight_lists_what_the_query_built_each_time_lists(
+        self, justificatifs, cast
+    ) -> None:  # type: ignore[no-untyped-def]
+        """The lists of all items and of one organisation's are built once
+        (`core/prepared.py`): the same rows as the query built for that very sight."""
+        import uuid
+
+        from portal.documents import repository
+        from portal.documents.repository import ALL, Sight
+
+        world = cast.world
+        scope = world.tenant.scope
+        counts = []
+        for view in (
+            ALL,
+            Sight(everything=False, organisation=world.tenant.association_id),
+            Sight(everything=False, organisation=world.tenant.lessor_id),
+            Sight(everything=False, organisation=uuid.uuid4()),
+        ):
+            built = await repository._items_query(scope, None, view)
+            assert await repository.items(scope, view=view) == built
+            counts.append(len(built))
+        assert counts == [2, 2, 2, 0]  # the bailleur asked for both, the association owes them
+
+
 async def review(
     client: httpx.AsyncClient, item_page: str, decision: str = "validated", comment: str = ""
 ) -> httpx.Response:
