@@ -85,6 +85,15 @@ class TestPrepared:
         with pytest.raises(TypeError, match="no value for 'slug'"):
             await query()
 
+    async def test_refuses_a_placeholder_written_into_the_sql_text(self, world: World) -> None:
+        from piccolo.querystring import QueryString
+
+        from portal.tenants.tables import Consortium
+
+        query = prepared(lambda p: Consortium.select().where(QueryString(f"slug = '{p.slug}'")))
+        with pytest.raises(TypeError, match="cannot go there"):
+            await query(slug=world.tenant.slug)
+
 
 class _Values:
     """The values themselves where the query is built each time."""

@@ -74,6 +74,8 @@ class Prepared(Generic[R]):
         query = built.query if isinstance(built, Proxy) else built
         (querystring,) = query.querystrings  # one statement
         sql, arguments = querystring.compile_string(engine_type=query.engine_type)
+        if Placeholder.__name__ in sql:  # written into the text (a LIMIT, say), not bound
+            raise TypeError(f"prepared query: a placeholder cannot go there: {sql}")
         return built, sql, arguments, querystring
 
     async def __call__(self, **values: Any) -> R:
