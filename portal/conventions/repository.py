@@ -235,10 +235,10 @@ async def comments(
     if article_id is None:
         every: list[Row] = await _COMMENTS(scope=scope, convention_id=convention_id)
         return every
-    condition: Any = Comment.convention == convention_id
-    condition &= Comment.article == article_id
     rows: list[Row] = (
-        await scoped.select(scope, Comment).where(condition).order_by(Comment.created_at)
+        await scoped.select(scope, Comment)
+        .where((Comment.convention == convention_id) & (Comment.article == article_id))
+        .order_by(Comment.created_at)
     )
     return rows
 
@@ -289,10 +289,10 @@ async def suggestions(
     if article_id is None:
         every: list[Row] = await _SUGGESTIONS(scope=scope, convention_id=convention_id)
         return every
-    condition: Any = Suggestion.convention == convention_id
-    condition &= Suggestion.article == article_id
     rows: list[Row] = (
-        await scoped.select(scope, Suggestion).where(condition).order_by(Suggestion.created_at)
+        await scoped.select(scope, Suggestion)
+        .where((Suggestion.convention == convention_id) & (Suggestion.article == article_id))
+        .order_by(Suggestion.created_at)
     )
     return rows
 

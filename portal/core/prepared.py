@@ -89,14 +89,10 @@ class Prepared(Generic[R]):
         )
         # A shallow copy per run: concurrent runs of one prepared query never share the
         # compiled arguments (the copies share the clauses, which a run only reads).
-        if isinstance(built, Proxy):
-            query = copy.copy(built.query)
-            query._frozen_querystrings = (compiled,)
-            result: R = await type(built)(query).run()
-        else:
-            query = copy.copy(built)
-            query._frozen_querystrings = (compiled,)
-            result = await query.run()
+        proxy = isinstance(built, Proxy)  # `first()` wraps the query
+        query = copy.copy(built.query if proxy else built)
+        query._frozen_querystrings = (compiled,)
+        result: R = await (type(built)(query) if proxy else query).run()
         return result
 
 

@@ -19,6 +19,11 @@ class Reach:
     everything: bool
     conventions: frozenset[uuid.UUID] = frozenset()
 
+    @property
+    def any(self) -> bool:
+        """Reaches at least one convention: a sight then adds `within` to its clause."""
+        return self.everything or bool(self.conventions)
+
     def covers(self, convention_id: Any) -> bool:
         if self.everything:
             return True

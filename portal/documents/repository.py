@@ -39,7 +39,7 @@ def _seen(view: Sight) -> Any:
     clause: Any = (DocumentItem.organisation == view.organisation) | (
         DocumentItem.request.requested_by_organisation == view.organisation
     )
-    if view.conventions.everything or view.conventions.conventions:
+    if view.conventions.any:
         clause = clause | within(view.conventions, DocumentItem.request.convention)
     return clause
 
@@ -100,7 +100,7 @@ async def items(
     scope: TenantScope, organisation_id: uuid.UUID | None = None, view: Sight = ALL
 ) -> list[Row]:
     rows: list[Row]
-    if organisation_id is not None or view.conventions.everything or view.conventions.conventions:
+    if organisation_id is not None or view.conventions.any:
         rows = await _items_query(scope, organisation_id, view)
     elif view.everything:
         rows = await _EVERY_ITEM(scope=scope)

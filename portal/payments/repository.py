@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ def _seen(view: Sight, convention: Any, beneficiary: Any, payer: Any) -> Any:
     clause = beneficiary == view.organisation
     if not view.beneficiary_only:
         clause = clause | (payer == view.organisation)
-    if view.conventions.everything or view.conventions.conventions:
+    if view.conventions.any:
         clause = clause | within(view.conventions, convention)
     return clause
 
@@ -78,31 +78,39 @@ def _schedules_query(scope: TenantScope, view: Sight, convention_id: uuid.UUID |
     )
 
 
-def _all_schedules(everything: bool, beneficiary_only: bool) -> Prepared[list[Row]]:
-    return prepared(
-        lambda p: _schedules_query(
-            p.scope, Sight(everything, p.organisation, beneficiary_only), None
+_BySight = dict[tuple[bool, bool], Prepared[list[Row]]]
+
+
+def _per_kind_of_sight(query: Callable[[Any, Sight], Any]) -> _BySight:
+    """`query(scope, view)` built once per kind of sight that reaches no convention (everyone
+    but the State's agents): `_seen` writes a clause of one fixed shape for each (everything,
+    beneficiary_only), the organisation bound as a value (`core/prepared.py`)."""
+
+    def one(everything: bool, beneficiary_only: bool) -> Prepared[list[Row]]:
+        return prepared(
+            lambda p: query(p.scope, Sight(everything, p.organisation, beneficiary_only))
         )
+
+    return {(e, b): one(e, b) for e in (True, False) for b in (True, False)}
+
+
+async def _seen_by(queries: _BySight, scope: TenantScope, view: Sight) -> list[Row]:
+    rows: list[Row] = await queries[view.everything, view.beneficiary_only](
+        scope=scope, organisation=view.organisation
     )
+    return rows
 
 
-# As `_UNFILTERED_LINES`: every schedule a member sees, on each payments page.
-_ALL_SCHEDULES = {
-    (everything, beneficiary_only): _all_schedules(everything, beneficiary_only)
-    for everything in (True, False)
-    for beneficiary_only in (True, False)
-}
+# Every schedule a member sees, on each payments page.
+_ALL_SCHEDULES = _per_kind_of_sight(lambda scope, view: _schedules_query(scope, view, None))
 
 
 async def schedules(
     scope: TenantScope, view: Sight, convention_id: uuid.UUID | None = None
 ) -> list[Row]:
-    rows: list[Row]
-    if convention_id is None and not (view.conventions.everything or view.conventions.conventions):
-        every = _ALL_SCHEDULES[view.everything, view.beneficiary_only]
-        rows = await every(scope=scope, organisation=view.organisation)
-    else:
-        rows = await _schedules_query(scope, view, convention_id)
+    if convention_id is None and not view.conventions.any:
+        return await _seen_by(_ALL_SCHEDULES, scope, view)
+    rows: list[Row] = await _schedules_query(scope, view, convention_id)
     return rows
 
 
@@ -241,32 +249,15 @@ def export_query(scope: TenantScope, view: Sight, found: LineFilter) -> Select[L
     return lines_query(scope, view, found, _EXPORT_COLUMNS)
 
 
-def _unfiltered_lines(everything: bool, beneficiary_only: bool) -> Prepared[list[Row]]:
-    def build(p: Any) -> Select[Line]:
-        view = Sight(everything, p.organisation, beneficiary_only)
-        return lines_query(p.scope, view, LineFilter())
-
-    return prepared(build)
-
-
-# The payments page without filters, for a member whose sight names no convention (everyone
-# but the State's agents): `_seen` writes a clause of one fixed shape per (everything,
-# beneficiary_only), so these are built once (`core/prepared.py`); the others each time.
-_UNFILTERED_LINES = {
-    (everything, beneficiary_only): _unfiltered_lines(everything, beneficiary_only)
-    for everything in (True, False)
-    for beneficiary_only in (True, False)
-}
+# The payments page without filters; filtered lists and the State's agents' are built each time.
+_UNFILTERED_LINES = _per_kind_of_sight(lambda scope, view: lines_query(scope, view, LineFilter()))
 
 
 async def lines(scope: TenantScope, view: Sight, found: LineFilter | None = None) -> list[Row]:
     found = found or LineFilter()
-    rows: list[Row]
-    if found == LineFilter() and not (view.conventions.everything or view.conventions.conventions):
-        prepared_lines = _UNFILTERED_LINES[view.everything, view.beneficiary_only]
-        rows = await prepared_lines(scope=scope, organisation=view.organisation)
-    else:
-        rows = await lines_query(scope, view, found)
+    if found == LineFilter() and not view.conventions.any:
+        return await _seen_by(_UNFILTERED_LINES, scope, view)
+    rows: list[Row] = await lines_query(scope, view, found)
     return rows
 
 
