@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,6 +79,19 @@ class TestSqliteConnections:
         assert again is not connection
         assert not again.in_transaction
         engine.release(again)  # type: ignore[attr-defined]
+
+    async def test_stopping_closes_the_idle_connections_before_it_returns(
+        self, tmp_path: Path
+    ) -> None:
+        # A command or a test run ends its loop right after `db.stop()`: a connection whose
+        # thread closes it later finds the loop gone ("Event loop is closed", exit status 1).
+        from portal.core.sqlite import PooledSQLiteEngine
+
+        engine = PooledSQLiteEngine(path=str(tmp_path / "seul.sqlite3"))
+        await engine.run_ddl("SELECT 1")
+        [idle] = engine._idle
+        await engine.close_idle()
+        assert idle._connection is None and engine._idle == []
 
 
 def probe_app(steps: list[tuple[str, uuid.UUID | None]]) -> Callable[..., Any]:

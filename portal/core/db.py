@@ -173,7 +173,7 @@ async def stop() -> None:
     if db.engine_type == "postgres":
         await db.close_connection_pool()  # type: ignore[no-untyped-call]
     elif isinstance(db, PooledSQLiteEngine):
-        db.close_idle()
+        await db.close_idle()
 
 
 def in_transaction() -> bool:

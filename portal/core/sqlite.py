@@ -53,9 +53,11 @@ class PooledSQLiteEngine(SQLiteEngine):
         else:
             connection.stop()  # closes it in its thread, which then ends
 
-    def close_idle(self) -> None:
+    async def close_idle(self) -> None:
+        # Awaited, not `stop()`: the thread answers the closing loop, which must still run
+        # (a run whose last queries were a test's clean-up ended on "Event loop is closed").
         while self._idle:
-            self._idle.pop().stop()
+            await self._idle.pop().close()
 
     async def _run_in_new_connection(
         self,
