@@ -290,3 +290,22 @@ class TestTheTreeKeepsTheLayers:
     def test_no_import_breaks_the_layers(self) -> None:
         found = [v for relpath, source in _tree() for v in violations(source, relpath)]
         assert found == [], "\n".join(found)
+
+
+class TestWhatStartingLoads:
+    def test_the_web_app_and_the_commands_start_without_the_pdf_signing_library(self) -> None:
+        """pyHanko (with aiohttp and asn1crypto) was a second of CPU in every process started:
+        each web process, each `portal housekeeping` run by cron, each `portal create-admin`.
+        It is loaded by the first signature, seal or check (`portal.signing.seals`)."""
+        import subprocess
+        import sys
+
+        heavy = ("pyhanko", "pyhanko_certvalidator", "aiohttp", "asn1crypto")
+        probe = (
+            "import sys, portal.app, portal.cli, workers.handlers, workers.schedule\n"
+            f"print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        )
+        assert done.stdout.split() == []

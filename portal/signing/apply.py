@@ -13,7 +13,7 @@ from portal.conventions import service as conventions
 from portal.core import clock
 from portal.core.tenancy import TenantScope
 from portal.notifications import service as notifications
-from portal.signing import authority, certificate, chain, files, jobs, keys, repository, workflow
+from portal.signing import certificate, chain, files, jobs, keys, repository, workflow
 from portal.signing.chain import Audit
 from portal.signing.enums import (
     EventKind,
@@ -23,7 +23,7 @@ from portal.signing.enums import (
     RevisionKind,
 )
 from portal.signing.pades.errors import TimestampUnavailable
-from portal.signing.pades.signing import Mark, sign_field, timestamp_document
+from portal.signing.pades.marks import Mark
 from portal.signing.repository import Row
 from portal.tenants import service as tenants
 
@@ -92,6 +92,10 @@ async def _record_wait(
 
 
 async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
+    # pyHanko is loaded on first use (see portal.signing.seals)
+    from portal.signing import authority
+    from portal.signing.pades.signing import sign_field
+
     latest = await repository.latest_revision(scope, req["id"])
     assert latest is not None
     data = await files.get(latest["storage_key"], latest["sha256"])
@@ -178,6 +182,10 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
 async def _finish(scope: TenantScope, req: Row) -> None:
     """Closing document time-stamp (when an authority is configured), sealed certificate,
     convention marked signed, everyone told."""
+    # pyHanko is loaded on first use (see portal.signing.seals)
+    from portal.signing import authority
+    from portal.signing.pades.signing import timestamp_document
+
     latest = await repository.latest_revision(scope, req["id"])
     assert latest is not None
     seal = await keys.seal(scope)

@@ -13,7 +13,6 @@ import fcntl
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from asn1crypto import crl as asn1_crl  # type: ignore[import-untyped]
@@ -30,6 +29,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from portal.core import clock
+from portal.signing.seals import Seal, SealError
 
 TEST_LABEL = "Autorité de test du portail (non qualifiée)"
 ROOT_CN = "Autorité de test – Portail partenariats Hlm (NON QUALIFIÉE)"
@@ -47,24 +47,6 @@ _FILES = (_ROOT, _ROOT_KEY, _TSA, _TSA_KEY, _CRL, _SEAL_KEY, _SEAL)  # _SEAL wri
 
 _CRL_VALIDITY = dt.timedelta(days=365)
 _CRL_RENEW_BEFORE = dt.timedelta(days=1)
-
-
-class SealError(RuntimeError):
-    """The seal cannot be used; `message` is shown to users (French)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Seal:
-    signer: SimpleSigner
-    certificate: asn1_x509.Certificate
-    trust_roots: tuple[asn1_x509.Certificate, ...]
-    crls: tuple[asn1_crl.CertificateList, ...]
-    label: str
-    is_test: bool
 
 
 # Trust ------------------------------------------------------------------------------------------

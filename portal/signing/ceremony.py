@@ -33,7 +33,6 @@ from portal.signing.enums import (
 )
 from portal.signing.forms import Mark
 from portal.signing.pades.errors import PadesError
-from portal.signing.pades.validation import check_external, validate
 from portal.signing.repository import Row
 from portal.tenants import service as tenants
 
@@ -487,6 +486,9 @@ async def delegate(c: Ceremony, name: str, email: str, reason: str, audit: Audit
 async def upload_external(c: Ceremony, uploaded: bytes, audit: Audit) -> None:
     """A step signed in the signer's own tool: accepted only if it extends the revision sent,
     byte for byte, with an intact signature covering it, from an accepted authority."""
+    # pyHanko is loaded on first use (see portal.signing.seals)
+    from portal.signing.pades.validation import check_external, validate
+
     _require_turn(c)
     if not c.external:
         raise FieldError(

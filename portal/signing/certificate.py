@@ -5,20 +5,20 @@ each revision's SHA-256 and the audit chain head; sealed like the convention."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
-from pyhanko.sign.timestamps import TimeStamper
+from typing import TYPE_CHECKING, Any
 
 from portal.conventions import service as conventions
 from portal.core.pdf import html_to_pdf
 from portal.core.templating import env
 from portal.core.tenancy import TenantScope
 from portal.signing import chain, files, repository
-from portal.signing.authority import Seal
 from portal.signing.enums import EventKind, ParticipantRole, ParticipantStatus, RevisionKind
-from portal.signing.pades.signing import seal_document
 from portal.signing.repository import Row
+from portal.signing.seals import Seal
 from portal.tenants import service as tenants
+
+if TYPE_CHECKING:
+    from pyhanko.sign.timestamps import TimeStamper
 
 
 def _identification(p: Row, external_steps: list[int]) -> str:
@@ -69,6 +69,8 @@ async def build(
         ],
         "head": await chain.head(scope, req["id"]),
     }
+    from portal.signing.pades.signing import seal_document  # pyHanko on first use (seals.py)
+
     document = await files.cpu(lambda: html_to_pdf(html(context)))
     return await files.cpu(
         lambda: seal_document(

@@ -16,7 +16,7 @@ from portal.core import clock
 from portal.core.forms import FieldError, check_date, is_digits, read_date, text
 from portal.signing.enums import ParticipantRole
 from portal.signing.pades.errors import PadesError
-from portal.signing.pades.signing import drawn_mark
+from portal.signing.pades.marks import drawn_mark
 
 REASON_MAX = 2000  # a cancellation's reason (the form layer refuses longer)
 MARK_MAX_BYTES = 200_000

@@ -11,16 +11,18 @@ steps). Seals are cached per process: a changed file is read after a restart.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 from pathlib import Path
-
-from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
+from typing import TYPE_CHECKING
 
 from portal.core.tenancy import TenantScope
 from portal.settings import get_settings
-from portal.signing import authority
-from portal.signing.authority import Seal, SealError
+from portal.signing.seals import Seal, SealError
 from portal.tenants import service as tenants
+
+if TYPE_CHECKING:
+    from pyhanko.sign.timestamps import TimeStamper
 
 
 def _consortium_files(slug: str) -> tuple[Path, Path, Path] | None:
@@ -40,6 +42,8 @@ async def seal(scope: TenantScope) -> Seal:
 
 @lru_cache(maxsize=64)
 def seal_for(slug: str) -> Seal:
+    from portal.signing import authority  # pyHanko on first use (see portal.signing.seals)
+
     settings = get_settings()
     extra = list(settings.signing_trusted_cas)
     files = _consortium_files(slug)
@@ -59,17 +63,16 @@ def seal_for(slug: str) -> Seal:
         )
     seal = authority.ensure_test_authority(settings.signing_dir)
     if extra:
-        seal = authority.Seal(
-            signer=seal.signer,
-            certificate=seal.certificate,
-            trust_roots=seal.trust_roots + authority.load_trust_roots(extra),
-            crls=seal.crls,
-            label=seal.label,
-            is_test=seal.is_test,
+        seal = dataclasses.replace(
+            seal, trust_roots=seal.trust_roots + authority.load_trust_roots(extra)
         )
     return seal
 
 
 def timestamper() -> TimeStamper | None:
     url = get_settings().tsa_url
-    return HTTPTimeStamper(url, timeout=10) if url else None
+    if not url:
+        return None
+    from pyhanko.sign.timestamps import HTTPTimeStamper  # with aiohttp: on first use
+
+    return HTTPTimeStamper(url, timeout=10)

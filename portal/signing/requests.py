@@ -23,7 +23,6 @@ from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
 from portal.core.tenancy import TenantScope
 from portal.signing import chain, files, jobs, keys, repository, workflow
-from portal.signing.authority import SealError
 from portal.signing.chain import Audit
 from portal.signing.enums import (
     EventKind,
@@ -33,8 +32,8 @@ from portal.signing.enums import (
     RevisionKind,
 )
 from portal.signing.pades.errors import PadesError
-from portal.signing.pades.fields import FieldSpec, add_signature_fields
 from portal.signing.repository import Row
+from portal.signing.seals import SealError
 from portal.tenants import service as tenants
 
 if TYPE_CHECKING:  # forms reads `clock.today()` from here
@@ -120,6 +119,9 @@ async def create(
     expires_on: dt.date,
     reminder_days: list[int],
 ) -> uuid.UUID:
+    # pyHanko is loaded on first use (see portal.signing.seals)
+    from portal.signing.pades.fields import FieldSpec, add_signature_fields
+
     if not convention_service.may_edit(opened.ctx.role):
         raise PermissionError(opened.id)
     check_date(expires_on, "expires_on")

@@ -8,8 +8,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
-
-from pyhanko.sign.timestamps import TimeStamper
+from typing import TYPE_CHECKING
 
 from portal.conventions import service as conventions
 from portal.core import periodic as units
@@ -20,6 +19,9 @@ from portal.signing import chain, jobs, keys, repository, workflow
 from portal.signing.apply import SYSTEM
 from portal.signing.enums import EventKind, ParticipantStatus, RequestStatus
 from portal.signing.repository import Row
+
+if TYPE_CHECKING:
+    from pyhanko.sign.timestamps import TimeStamper
 
 
 def due_reminder_keys(step: int, days_open: int, reminder_days: list[int]) -> list[str]:

@@ -7,14 +7,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid
+from typing import TYPE_CHECKING
 
 from portal.core.scope import platform_scope
 from portal.core.tenancy import TenantScope
 from portal.settings import get_settings
 from portal.signing import files, keys, repository
-from portal.signing.authority import Seal, SealError, load_trust_roots
 from portal.signing.enums import RequestStatus
-from portal.signing.pades.validation import SignatureReport, validate
+from portal.signing.seals import Seal, SealError
+
+if TYPE_CHECKING:
+    from portal.signing.pades.validation import SignatureReport
 
 
 @dataclasses.dataclass
@@ -47,6 +50,10 @@ async def verify(data: bytes, fallback: Seal | None = None) -> Verdict:
 
 
 async def _verify(data: bytes, fallback: Seal | None) -> Verdict:
+    # pyHanko is loaded on first use (see portal.signing.seals)
+    from portal.signing.authority import load_trust_roots
+    from portal.signing.pades.validation import validate
+
     sha = hashlib.sha256(data).hexdigest()
     stored = await repository.revision_by_sha(sha)
     try:

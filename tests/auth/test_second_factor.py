@@ -185,7 +185,6 @@ class TestLoginWithCode:
         assert response.status_code == 303 and response.headers["location"].startswith("/login?")
         assert (await again.get(f"/c/{world.tenant.slug}/")).status_code == 303
 
-
     async def test_wrong_codes_spend_the_addresss_login_budget(
         self,
         make_client,  # type: ignore[no-untyped-def]

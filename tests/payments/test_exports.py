@@ -249,8 +249,10 @@ async def save_model(
 async def model_columns(money: Money, name: str) -> list[str]:
     from portal.payments.tables import ExportModel
 
-    [row] = await ExportModel.select(ExportModel.columns).where(ExportModel.name == name).output(
-        load_json=True
+    [row] = (
+        await ExportModel.select(ExportModel.columns)
+        .where(ExportModel.name == name)
+        .output(load_json=True)
     )
     return [c["key"] for c in row["columns"]]
 
@@ -326,7 +328,6 @@ class TestModelOwnership:
         assert (await post(pilot, f"{base}/partage", {})).status_code == 303
         assert await listed(worker, money, "Suivi finances") is None
         assert (await post(client, f"{base}/suppression", {})).status_code == 303
-
 
     async def test_a_name_taken_during_the_save_asks_for_another_name(
         self,
@@ -410,7 +411,10 @@ class TestDocumentation:
 
 class TestStorageDown:
     async def test_the_export_says_when_it_will_try_again_then_is_ready(
-        self, client: httpx.AsyncClient, money: Money, monkeypatch  # type: ignore[no-untyped-def]
+        self,
+        client: httpx.AsyncClient,
+        money: Money,
+        monkeypatch,  # type: ignore[no-untyped-def]
     ) -> None:
         from portal.core import clock as portal_clock
         from portal.core import storage as storage_module

@@ -23,7 +23,7 @@ from pyhanko.sign.signers import SimpleSigner
 from pypdf import PdfWriter
 
 from portal.signing import authority
-from portal.signing.authority import Seal
+from portal.signing.seals import Seal
 
 
 def _name(cn: str) -> x509.Name:

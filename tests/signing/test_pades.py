@@ -31,18 +31,12 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pypdf import PdfReader
 
 from portal.signing import authority
-from portal.signing.authority import Seal, SealError
 from portal.signing.pades.errors import ExternalRejected, PadesError, TimestampUnavailable
 from portal.signing.pades.fields import MM, FieldSpec, add_signature_fields, signature_blocks
-from portal.signing.pades.signing import (
-    SEAL_FIELD,
-    Mark,
-    drawn_mark,
-    seal_document,
-    sign_field,
-    timestamp_document,
-)
+from portal.signing.pades.marks import Mark, drawn_mark
+from portal.signing.pades.signing import SEAL_FIELD, seal_document, sign_field, timestamp_document
 from portal.signing.pades.validation import SignatureReport, check_external, validate
+from portal.signing.seals import Seal, SealError
 from tests.signing.certificates import (
     External,
     add_page,

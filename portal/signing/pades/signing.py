@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from PIL import Image, UnidentifiedImageError
 from pyhanko.pdf_utils import layout
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -33,13 +32,13 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 
 from portal.signing import authority
-from portal.signing.authority import Seal
 from portal.signing.pades.errors import UNREADABLE, PadesError, TimestampUnavailable
+from portal.signing.pades.marks import Mark, drawn_mark
+from portal.signing.seals import Seal
 
 PARIS = ZoneInfo("Europe/Paris")
 
 STAMP_TEXT = "Signé par %(signer)s\n%(org)s\nle %(date)s"
-MARK_MAX_PIXELS = 2000 * 800  # the signing pad exports 480 × 160: anything huge is refused
 DRAWING_TEXT_SHARE = 0.45  # of the field's height kept under a drawn mark for the text
 STAMP_FONT_SIZE = 9  # Courier: each character is 0.6 × this wide
 STAMP_MARGIN = 10  # pyHanko's text box margin, in points
@@ -148,31 +147,6 @@ def _run(sign: Callable[[], object], *, timestamped: bool) -> None:
         raise PadesError(f"La signature n'a pas pu être apposée : {exc}") from exc
     except PdfError as exc:
         raise PadesError(f"La signature n'a pas pu être apposée sur ce PDF : {exc}") from exc
-
-
-@dataclass(frozen=True)
-class Mark:
-    """The signer's chosen mark, shown in the stamp above the verified name: a typed text
-    (when it differs from that name) or a drawn PNG."""
-
-    text: str = ""
-    png: bytes = b""
-
-
-def drawn_mark(png: bytes) -> Image.Image:
-    """The drawn mark cropped to its strokes; PadesError when it is not a usable PNG."""
-    unusable = PadesError("Le tracé de la signature est illisible : recommencez.")
-    try:
-        with Image.open(io.BytesIO(png)) as image:
-            if image.format != "PNG" or image.width * image.height > MARK_MAX_PIXELS:
-                raise unusable
-            drawing = image.convert("RGBA")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise unusable from exc
-    box = drawing.getchannel("A").getbbox()
-    if box is None:
-        raise PadesError("Le cadre de signature est vide : tracez votre signature.")
-    return drawing.crop(box)
 
 
 def _stamp_style(mark: Mark | None, field_height: float) -> TextStampStyle:
