@@ -325,7 +325,7 @@ async def _run(portal: Portal, load: Load, fault: Fault) -> Outcome:
     stop = asyncio.Event()
     started = time.monotonic()
     running = asyncio.create_task(load.run(stop))
-    await asyncio.sleep(2)
+    await asyncio.sleep(1.5)  # each of the load's six kinds of operation has started
     watching = True
     seen = False
 
@@ -343,7 +343,7 @@ async def _run(portal: Portal, load: Load, fault: Fault) -> Outcome:
     await watcher
     await fault.restore()
     restored = time.monotonic()
-    await asyncio.sleep(1)
+    await asyncio.sleep(0.5)  # two operations meet the restored stack
     stop.set()
     await running
     # Recovery: every job done, every intended e-mail in the sink, /healthz ok on both webs.
