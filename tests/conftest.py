@@ -472,11 +472,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only: runs only on SQLite (deselected on PostgreSQL)"
     )
-    config.addinivalue_line(
-        "markers",
-        "engine_independent: what it checks does not depend on the database engine, so it runs"
-        " once, in the SQLite pass (CI runs both passes; the second would only repeat it)",
-    )
 
 
 # The files that take longest (from `--durations`), started first: pytest-xdist hands out files
@@ -505,8 +500,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Engine-specific tests are deselected, not skipped, on the other engine; the slowest
     files come first (a stable sort: a file's tests keep their order)."""
     items.sort(key=_start_rank)
-    other = ("sqlite_only", "engine_independent") if ON_POSTGRES else ("postgres_only",)
-    kept = [i for i in items if not any(i.get_closest_marker(m) for m in other)]
+    other = "sqlite_only" if ON_POSTGRES else "postgres_only"
+    kept = [i for i in items if i.get_closest_marker(other) is None]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept

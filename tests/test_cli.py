@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-# Its subprocesses run on their own embedded SQLite data folder: run once, in the SQLite pass
-pytestmark = pytest.mark.engine_independent
-
 
 def run_portal(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """None of the suite's settings but the cheap password hashing: the demo hashes a dozen

@@ -46,8 +46,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.engine_independent  # reads the source tree: run once, in the SQLite pass
-
 ROOT = Path(__file__).resolve().parents[1]
 PORTAL = ROOT / "portal"
 SHARED = {"service", "enums"}

@@ -9,9 +9,6 @@ import pytest
 
 from portal.settings import SettingsError, load_settings
 
-# Settings from the environment: run once, in the SQLite pass
-pytestmark = pytest.mark.engine_independent
-
 ROOT = Path(__file__).resolve().parents[1]
 
 

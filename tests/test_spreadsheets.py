@@ -15,9 +15,6 @@ from openpyxl import Workbook
 
 from portal.core.spreadsheets import CsvSheet, XlsxSheet
 
-# Cells on bytes, no database: run once, in the SQLite pass
-pytestmark = pytest.mark.engine_independent
-
 DANGEROUS = ["=1+2", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", '=HYPERLINK("http://x/","y")']
 
 

@@ -7,17 +7,12 @@ import io
 import re
 
 import pypdfium2
-import pytest
 from playwright.async_api import Page, expect
 from pypdf import PdfReader
 
 from portal.core.templating import euros
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import PASSWORD, World
-
-# Chromium checks the pages and their scripts; the SQL behind them is tested over HTTP on both
-# engines: run once, in the SQLite pass
-pytestmark = pytest.mark.engine_independent
 
 
 async def log_in(page: Page, url: str, email: str) -> None:

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import PASSWORD, World
-
-# Chromium checks the pages and their scripts; the SQL behind them is tested over HTTP on both
-# engines: run once, in the SQLite pass
-pytestmark = pytest.mark.engine_independent
 
 
 class TestLoginJourney:

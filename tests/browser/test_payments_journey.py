@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.async_api import Locator, Page, expect
 
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_conventions_journey import log_in
 from tests.payments.conftest import Money, cast, money
-
-# Chromium checks the pages and their scripts; the SQL behind them is tested over HTTP on both
-# engines: run once, in the SQLite pass
-pytestmark = pytest.mark.engine_independent
 
 __all__ = ["cast", "money"]
 

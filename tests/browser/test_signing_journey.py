@@ -24,10 +24,6 @@ from tests.conventions.conftest import Cast, cast
 from tests.services import SmtpServer, portal_server, smtp_server
 from tests.signing.conftest import frozen_convention
 
-# Chromium checks the pages and their scripts; the SQL behind them is tested over HTTP on both
-# engines: run once, in the SQLite pass
-pytestmark = pytest.mark.engine_independent
-
 __all__ = ["cast"]
 
 T = TypeVar("T")

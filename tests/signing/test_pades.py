@@ -50,9 +50,6 @@ from tests.signing.certificates import (
 )
 from tests.signing.tsa import TsaServer
 
-# PDF signatures on bytes, no database: run once, in the SQLite pass
-pytestmark = pytest.mark.engine_independent
-
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "conventions" / "pdf.html"
 PARTIES = 3
 FIELDS = ("signature-a", "signature-b", "signature-c")
