@@ -299,6 +299,31 @@ def test_three_sequential_signatures_validate_after_each_step(
     assert first.summary_fr.startswith("Signature valide de Élodie Dupont, apposée le ")
 
 
+@pytest.mark.parametrize("source", ["test authority", "PKCS#12"])
+def test_the_seal_key_is_read_once_not_at_every_signature(
+    prepared: bytes, seal: Seal, external: External, source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyHanko's own signer parsed and checked the RSA key at each signature (120-170 ms of
+    CPU): the seal's signer keeps it loaded, and its signatures validate as before."""
+    from cryptography.hazmat.primitives import serialization
+
+    used = seal if source == "test authority" else external.seal
+    loads: list[int] = []
+    original = serialization.load_der_private_key
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        loads.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(serialization, "load_der_private_key", counted)
+    pdf = sign(sign(prepared, FIELDS[0], used), FIELDS[1], used)
+    assert loads == []
+    reports = validate(pdf, used.trust_roots, used.crls)
+    assert len(reports) == 2
+    for report in reports:
+        assert_sound(report)
+
+
 def test_the_stamp_is_drawn_in_the_field(signed_three: Signed) -> None:
     text = _appearance_text(signed_three.final, FIELDS[0])
     assert "Signé par Élodie Dupont" in text
