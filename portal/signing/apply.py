@@ -92,7 +92,7 @@ async def _record_wait(
 
 
 async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
-    # pyHanko is loaded on first use (see portal.signing.seals)
+    # pyHanko on first use (see portal.signing.seals)
     from portal.signing import authority
     from portal.signing.pades.signing import sign_field
 
@@ -182,7 +182,7 @@ async def _apply_one(scope: TenantScope, req: Row, person: Row) -> None:
 async def _finish(scope: TenantScope, req: Row) -> None:
     """Closing document time-stamp (when an authority is configured), sealed certificate,
     convention marked signed, everyone told."""
-    # pyHanko is loaded on first use (see portal.signing.seals)
+    # pyHanko on first use (see portal.signing.seals)
     from portal.signing import authority
     from portal.signing.pades.signing import timestamp_document
 

@@ -486,7 +486,7 @@ async def delegate(c: Ceremony, name: str, email: str, reason: str, audit: Audit
 async def upload_external(c: Ceremony, uploaded: bytes, audit: Audit) -> None:
     """A step signed in the signer's own tool: accepted only if it extends the revision sent,
     byte for byte, with an intact signature covering it, from an accepted authority."""
-    # pyHanko is loaded on first use (see portal.signing.seals)
+    # pyHanko on first use (see portal.signing.seals)
     from portal.signing.pades.validation import check_external, validate
 
     _require_turn(c)

@@ -40,6 +40,9 @@ def html(context: dict[str, Any]) -> str:
 async def build(
     scope: TenantScope, req: Row, seal: Seal, stamper: TimeStamper | None, at: dt.datetime
 ) -> bytes:
+    # pyHanko on first use (see portal.signing.seals)
+    from portal.signing.pades.signing import seal_document
+
     convention = await conventions.convention_of(scope, req["convention"])
     found = await tenants.scope_and_consortium(scope.consortium_id)
     assert convention is not None and found is not None
@@ -69,8 +72,6 @@ async def build(
         ],
         "head": await chain.head(scope, req["id"]),
     }
-    from portal.signing.pades.signing import seal_document  # pyHanko on first use (seals.py)
-
     document = await files.cpu(lambda: html_to_pdf(html(context)))
     return await files.cpu(
         lambda: seal_document(

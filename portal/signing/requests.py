@@ -119,7 +119,7 @@ async def create(
     expires_on: dt.date,
     reminder_days: list[int],
 ) -> uuid.UUID:
-    # pyHanko is loaded on first use (see portal.signing.seals)
+    # pyHanko on first use (see portal.signing.seals)
     from portal.signing.pades.fields import FieldSpec, add_signature_fields
 
     if not convention_service.may_edit(opened.ctx.role):

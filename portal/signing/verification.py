@@ -50,7 +50,7 @@ async def verify(data: bytes, fallback: Seal | None = None) -> Verdict:
 
 
 async def _verify(data: bytes, fallback: Seal | None) -> Verdict:
-    # pyHanko is loaded on first use (see portal.signing.seals)
+    # pyHanko on first use (see portal.signing.seals)
     from portal.signing.authority import load_trust_roots
     from portal.signing.pades.validation import validate
 
