@@ -36,7 +36,7 @@ os.environ.setdefault("PORTAL_DATA_DIR", str(_TMP))  # local storage, test autho
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # noqa: E402
 from pyhanko.pdf_utils.text import TextBoxStyle  # noqa: E402
 from pyhanko.sign.fields import SigSeedSubFilter  # noqa: E402
-from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner  # noqa: E402
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner  # noqa: E402
 from pyhanko.stamp import TextStampStyle  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 
@@ -49,7 +49,8 @@ from portal.signing.pades.fields import (  # noqa: E402
     add_signature_fields,
     signature_blocks,
 )
-from portal.signing.pades.signing import Mark, sign_field  # noqa: E402
+from portal.signing.pades.marks import Mark  # noqa: E402
+from portal.signing.pades.signing import sign_field  # noqa: E402
 from portal.signing.pades.validation import validate  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -129,6 +130,13 @@ def main() -> None:
 
         return run
 
+    # pyHanko's own signer with the same key (the seal's keeps its key loaded).
+    bare_signer = SimpleSigner(
+        signing_cert=seal.signer.signing_cert,
+        signing_key=seal.signer.signing_key,
+        cert_registry=seal.signer.cert_registry,
+    )
+
     def pyhanko_alone(timestamped: bool) -> Callable[[], bytes]:
         def run() -> bytes:
             context = authority.validation_context(seal.trust_roots, seal.crls)
@@ -143,7 +151,7 @@ def main() -> None:
                     validation_context=context if timestamped else None,
                     embed_validation_info=timestamped,
                 ),
-                signer=seal.signer,
+                signer=bare_signer,
                 timestamper=stamper if timestamped else None,
                 stamp_style=TextStampStyle(
                     stamp_text="Signé par %(signer)s\n%(org)s\nle %(date)s",
