@@ -222,7 +222,7 @@ async def owner(database: None) -> AsyncIterator[Any]:
 @pytest.fixture(autouse=True)
 async def fresh_rows(owner: Any) -> AsyncIterator[None]:
     """Each test starts from empty tables (the schema stays). Only the tables a test filled
-    are emptied, in one transaction: TRUNCATE of every table took about half a second."""
+    are emptied, in one transaction."""
     yield
     from portal.core import db
 

@@ -1,7 +1,8 @@
 """The seal as the rest of the domain sees it: what `keys` hands out and `authority` builds.
 
-No cryptography is imported here (types only): the web process and the CLI load pyHanko,
-about a second of CPU, on their first signature or check, not at start-up.
+No cryptography is imported here (types only): the web process and the CLI load pyHanko
+(0.4 s of CPU and 18 MiB here, with aiohttp and asn1crypto) on their first signature or check,
+not at start-up.
 """
 
 from __future__ import annotations
