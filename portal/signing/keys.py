@@ -69,10 +69,14 @@ def seal_for(slug: str) -> Seal:
     return seal
 
 
+def timestamps() -> bool:
+    """Whether a time-stamping authority is configured (without building its client)."""
+    return bool(get_settings().tsa_url)
+
+
 def timestamper() -> TimeStamper | None:
-    url = get_settings().tsa_url
-    if not url:
+    if not timestamps():
         return None
     from pyhanko.sign.timestamps import HTTPTimeStamper  # with aiohttp: on first use
 
-    return HTTPTimeStamper(url, timeout=10)
+    return HTTPTimeStamper(get_settings().tsa_url, timeout=10)

@@ -189,7 +189,7 @@ async def create(
         "external_steps": steps_external,
         "expires_on": expires_on,
         "reminder_days": reminder_days,
-        "timestamped": keys.timestamper() is not None,
+        "timestamped": keys.timestamps(),
         "seal_label": seal.label,
         "created_by": user.id,
         "created_by_name": user.full_name,
