@@ -13,8 +13,11 @@ PORT ?= 8000
 
 .PHONY: run test install install-test check
 
-# uv installs the same packages as pip from the same index, in a quarter of the time.
-UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
+# uv installs the same packages as pip from the same index, in a quarter of the time. It also
+# compiles their bytecode, on both cores, once: otherwise the test workers and the processes
+# they start, all beginning together on a fresh clone, each compiled the same libraries (a
+# fresh-clone CI took 320 s without it, 264 s with it, on this 2-core machine).
+UV := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
 
 $(BIN)/portal: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
