@@ -32,6 +32,7 @@ from portal.core.scope import unscoped
 from portal.core.storage import StorageError, get_storage
 from portal.deadlines import routes as deadline_routes
 from portal.documents import routes as document_routes
+from portal.households import routes as household_routes
 from portal.notifications import routes as notification_routes
 from portal.notifications import service as notifications
 from portal.payments import routes as payment_routes
@@ -146,6 +147,7 @@ def create_app(background: Background | None = None) -> ASGIApp:
                     *convention_routes.routes,
                     *signing_routes.routes,
                     *payment_routes.routes,
+                    *household_routes.routes,
                 ],
                 middleware=[Middleware(TenantMiddleware)],
             ),

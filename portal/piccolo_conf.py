@@ -38,6 +38,7 @@ APP_REGISTRY = AppRegistry(
         "portal.conventions.piccolo_app",
         "portal.signing.piccolo_app",
         "portal.payments.piccolo_app",
+        "portal.households.piccolo_app",
         "portal.objects.piccolo_app",
         "portal.rls.piccolo_app",
     ]

@@ -7,6 +7,8 @@ variable read here is documented in `infra/.env.example`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -79,6 +81,8 @@ class Settings:
     # The schema's owner, for migrations only; the portal's own role (`database_url`) may not
     # bypass row-level security.
     migration_database_url: str | None = None
+    # Wraps each consortium's data key for households (`portal.households.sealing`).
+    household_master_key: bytes = b""
 
     @property
     def spool_dir(self) -> Path:
@@ -128,6 +132,33 @@ def _secret_key(env: str, data_dir: Path) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def _household_master_key(env: str, data_dir: Path) -> bytes:
+    configured = os.environ.get("PORTAL_HOUSEHOLD_MASTER_KEY", "")
+    if not configured:
+        if env == "production":
+            raise SettingsError(
+                "PORTAL_HOUSEHOLD_MASTER_KEY est obligatoire en production : il protège "
+                "l'identité et le diagnostic des ménages."
+            )
+        # Embedded default: generated once beside the secret key, readable by its owner only.
+        path = data_dir / "household_master_key"
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        configured = path.read_text().strip()
+    try:
+        key = base64.urlsafe_b64decode(configured.encode())
+    except (ValueError, binascii.Error):
+        key = b""
+    if len(key) != 32:
+        raise SettingsError(
+            "PORTAL_HOUSEHOLD_MASTER_KEY doit contenir 32 octets aléatoires en base64 (URL)."
+        )
+    return key
 
 
 def _oidc_providers(raw: str) -> tuple[OidcProviderSettings, ...]:
@@ -204,6 +235,7 @@ def load_settings() -> Settings:
         log_level=_log_level(os.environ.get("PORTAL_LOG_LEVEL", "INFO")),
         password_hashing=_password_hashing(env, os.environ.get("PORTAL_PASSWORD_HASHING", "")),
         migration_database_url=os.environ.get("PORTAL_MIGRATION_DATABASE_URL") or None,
+        household_master_key=_household_master_key(env, data_dir),
     )
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import os
 import re
 import stat
@@ -46,6 +47,28 @@ class TestProduction:
             load_settings()
         assert not (clean_env / "var" / "secret_key").exists()
 
+    def test_households_master_key_is_generated_once_and_kept_private(
+        self, clean_env: Path
+    ) -> None:
+        first = load_settings().household_master_key
+        assert len(first) == 32
+        assert load_settings().household_master_key == first
+        mode = stat.S_IMODE((clean_env / "var" / "household_master_key").stat().st_mode)
+        assert mode == 0o600
+
+    def test_production_refuses_to_start_without_the_households_master_key(
+        self, clean_env: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("PORTAL_ENV", "production")
+        monkeypatch.setenv("PORTAL_SECRET_KEY", "x" * 40)
+        monkeypatch.setenv("PORTAL_DATABASE_URL", "postgresql://db/portal")
+        with pytest.raises(SettingsError, match="PORTAL_HOUSEHOLD_MASTER_KEY est obligatoire"):
+            load_settings()
+        monkeypatch.setenv("PORTAL_HOUSEHOLD_MASTER_KEY", "trop-court")
+        with pytest.raises(SettingsError, match="32 octets"):
+            load_settings()
+        assert not (clean_env / "var" / "household_master_key").exists()
+
     def test_refuses_a_short_secret(self, clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("PORTAL_SECRET_KEY", "trop-court")
         with pytest.raises(SettingsError):
@@ -58,6 +81,9 @@ class TestProduction:
         monkeypatch.setenv("PORTAL_SECRET_KEY", "x" * 40)
         monkeypatch.setenv("PORTAL_DATABASE_URL", "postgresql://db/portal")
         monkeypatch.setenv("PORTAL_PASSWORD_HASHING", "fast")
+        monkeypatch.setenv(
+            "PORTAL_HOUSEHOLD_MASTER_KEY", base64.urlsafe_b64encode(b"k" * 32).decode()
+        )
         with pytest.raises(SettingsError, match="réservé aux tests"):
             load_settings()
         monkeypatch.delenv("PORTAL_PASSWORD_HASHING")

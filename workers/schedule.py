@@ -15,6 +15,7 @@ from portal.core import clock
 from portal.core import periodic as units
 from portal.core.scope import platform_scope
 from portal.documents import service as documents
+from portal.households import service as households
 from portal.jobs import service as jobs
 from portal.notifications import service as notifications
 from portal.objects import service as objects
@@ -40,6 +41,7 @@ STEPS: list[tuple[str, Callable[[dt.datetime], Awaitable[Any]]]] = [
     ("pièces périodiques", documents.generate_items),
     ("versements", payments.refresh_all),  # conditions met first, then reminders about them
     ("rappels", reminders.scan),
+    ("données des ménages", households.apply_retention),
     ("résumés quotidiens", notifications.schedule_digests),
     ("stockage", sweep_objects),
     ("purge des pièces supprimées", documents.purge_deleted),

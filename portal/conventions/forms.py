@@ -64,11 +64,22 @@ def info_form(form: FormData) -> FormResult:
         "duration_months": int(duration) if is_digits(duration) else 24,
         "households_target": _count(result, form, "households_target", "le nombre de ménages"),
         "homes_target": _count(result, form, "homes_target", "le nombre de logements"),
+        "subletting_renewals": _renewals(result, form),
         "unit_diagnostic_cents": _cents(result, form, "unit_diagnostic_cents"),
         "unit_accompaniment_cents": _cents(result, form, "unit_accompaniment_cents"),
         "unit_gla_cents": _cents(result, form, "unit_gla_cents"),
     }
     return result
+
+
+def _renewals(result: FormResult, form: FormData) -> int:
+    raw = text(form, "subletting_renewals", 4) or "1"
+    if not is_digits(raw) or int(raw) > 5:
+        result.errors["subletting_renewals"] = (
+            "Indiquez combien de renouvellements d'une sous-location sont permis, de 0 à 5."
+        )
+        return 1
+    return int(raw)
 
 
 def revision(form: FormData) -> int:

@@ -38,6 +38,8 @@ class Convention(Table, tablename="conventions_convention"):
     months_before = Integer(default=0)  # months of earlier terms (renewals count towards 48)
     households_target = Integer(null=True, default=None)
     homes_target = Integer(null=True, default=None)
+    # How many times a household's sub-letting may be renewed under this convention.
+    subletting_renewals = Integer(default=1)
     unit_diagnostic_cents = BigInt(null=True, default=None)  # per household
     unit_accompaniment_cents = BigInt(null=True, default=None)  # per household and year
     unit_gla_cents = BigInt(null=True, default=None)  # per home and year

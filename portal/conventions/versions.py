@@ -288,6 +288,7 @@ async def _derive(
         "territory": row["territory"],
         "households_target": row["households_target"],
         "homes_target": row["homes_target"],
+        "subletting_renewals": row["subletting_renewals"],
         "unit_diagnostic_cents": row["unit_diagnostic_cents"],
         "unit_accompaniment_cents": row["unit_accompaniment_cents"],
         "unit_gla_cents": row["unit_gla_cents"],

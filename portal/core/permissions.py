@@ -47,6 +47,10 @@ class Permission(StrEnum):
     PAYMENTS_MANAGE = "payments.manage"
     PAYMENTS_DECLARE = "payments.declare"  # results and justified expenses, for one's own
     PAYMENTS_SHARE_MODELS = "payments.share_models"  # export models seen by every member
+    HOUSEHOLDS_VIEW = "households.view"  # what of which: see portal/households/visibility.py
+    HOUSEHOLDS_ORIENT = "households.orient"  # a household enters the register
+    HOUSEHOLDS_FOLLOW = "households.follow"  # write in a file one follows or houses
+    HOUSEHOLDS_SETTINGS = "households.settings"  # diagnostic grid, alert delay
 
 
 _EVERYONE = frozenset(Role)
@@ -73,6 +77,10 @@ MATRIX: dict[Permission, frozenset[Role]] = {
     Permission.PAYMENTS_MANAGE: frozenset({Role.PILOT, Role.FINANCE}),
     Permission.PAYMENTS_DECLARE: frozenset({Role.PILOT, Role.FINANCE, Role.ASSOCIATION_STAFF}),
     Permission.PAYMENTS_SHARE_MODELS: frozenset({Role.PILOT}),
+    Permission.HOUSEHOLDS_VIEW: _EVERYONE,
+    Permission.HOUSEHOLDS_ORIENT: frozenset({Role.ASSOCIATION_STAFF}),
+    Permission.HOUSEHOLDS_FOLLOW: frozenset({Role.ASSOCIATION_STAFF, Role.LESSOR_STAFF}),
+    Permission.HOUSEHOLDS_SETTINGS: frozenset({Role.PILOT}),
 }
 
 

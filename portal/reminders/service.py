@@ -16,6 +16,7 @@ from portal.core.templating import date_fr
 from portal.core.tenancy import TenantScope
 from portal.deadlines import service as deadlines
 from portal.documents import service as documents
+from portal.households import service as households
 from portal.notifications import service as notifications
 from portal.payments import service as payments
 from portal.reminders import repository
@@ -84,6 +85,7 @@ async def _scan_consortium(scope: TenantScope, today: dt.date, now: dt.datetime)
         *await deadlines.due_items(scope),
         *await documents.due_items(scope),
         *await payments.due_items(scope),
+        *await households.due_items(scope),
     ]
     for item in items:
         step = current_step(item.due_on, item.created_on, today, policy)

@@ -14,6 +14,7 @@ from portal.core.forms import read_form, submit, text
 from portal.core.permissions import MATRIX, REVIEW_RULE, Permission, Role, allows, requires
 from portal.core.responses import path_uuid, see_other
 from portal.core.templating import flash, render
+from portal.households import service as households
 from portal.tenants import forms, service
 from portal.tenants.enums import OrganisationKind
 from portal.tenants.service import TenantError
@@ -197,6 +198,7 @@ async def tenant_roles(request: Request) -> Response:
             "permissions": list(Permission),
             "review_rule": REVIEW_RULE,
             "self_review_allowed": await service.self_review_allowed(request.state.tenant),
+            "households": households.visibility(),
         },
     )
 
