@@ -19,6 +19,7 @@ from portal.core.tenancy import TenantScope
 from portal.deadlines import repository as deadlines_repository
 from portal.documents import repository as documents_repository
 from portal.documents import service as documents_service
+from portal.households import demo as households_demo
 from portal.payments import demo as payments_demo
 from portal.tenants import repository as tenants_repository
 from portal.tenants.enums import ConsortiumStatus, OrganisationKind, Programme
@@ -271,4 +272,11 @@ async def _load() -> list[tuple[str, str, str, str]]:
     await conventions_demo.load(first.slug, people[0], people[3])
     finance = next(u for u, p in zip(people, first.people, strict=True) if p.role == Role.FINANCE)
     await payments_demo.load(first.slug, finance)
+    by_role = {p.role: u for u, p in zip(people, first.people, strict=True)}
+    await households_demo.load(
+        first.slug,
+        by_role[Role.ASSOCIATION_STAFF].id,
+        by_role[Role.LESSOR_STAFF].id,
+        by_role[Role.PILOT].id,
+    )
     return accounts

@@ -38,7 +38,7 @@ def live(consent: dict[str, Any], organisation: uuid.UUID, section: str, today: 
     return (
         consent["state"] == ConsentState.GIVEN
         and (consent["expires_on"] is None or consent["expires_on"] >= today)
-        and organisation in consent["recipients"]
+        and str(organisation) in consent["recipients"]
         and section in consent["sections"]
     )
 
@@ -62,7 +62,7 @@ async def record(
             "household": opened.id,
             "purpose": values["purpose"],
             "sections": values["sections"],
-            "recipients": values["recipients"],
+            "recipients": [str(r) for r in values["recipients"]],
             "siao_copied": values["siao_copied"],
             "state": values["state"],
             "collected_by": opened.ctx.user_id,

@@ -141,7 +141,7 @@ class Consent(Table, tablename="households_consent"):
     household = ForeignKey(Household, null=False, on_delete=OnDelete.cascade)
     purpose = Varchar(length=200)
     sections = Array(Varchar(length=32))  # which diagnostic sections it covers
-    recipients = Array(UUID())  # organisations
+    recipients = Array(Varchar(length=36))  # organisation ids, as text (SQLite arrays)
     siao_copied = Boolean(default=False)
     state = Varchar(length=16)  # ConsentState
     collected_by = UUID(null=True, default=None)

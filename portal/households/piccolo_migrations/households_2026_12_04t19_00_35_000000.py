@@ -4,7 +4,7 @@ from piccolo.engine import engine_finder
 from portal.core.migration_sql import SameConsortium, SqlMigrationManager, consortium_keys
 from portal.rls.piccolo_migrations.rls_2026_12_01t20_00_00_000000 import disable, enable
 
-ID = "2026-12-04T18:56:11:000000"
+ID = "2026-12-04T19:00:35:000000"
 VERSION = "1.38.0"
 DESCRIPTION = (
     "households: row-level security, rows tied to a parent of their consortium, one pseudonym "

@@ -87,7 +87,7 @@ class Organisation(Table, tablename="tenants_organisation", schema=None):
     )
 
 
-ID = "2026-12-04T18:56:10:818464"
+ID = "2026-12-04T19:00:34:108145"
 VERSION = "1.38.0"
 DESCRIPTION = "the households register"
 
@@ -98,26 +98,8 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="Read", tablename="households_read", schema=None, columns=None
-    )
-
-    manager.add_table(
-        class_name="Identity",
-        tablename="households_identity",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="Section",
-        tablename="households_section",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="Consent",
-        tablename="households_consent",
+        class_name="DataKey",
+        tablename="households_data_key",
         schema=None,
         columns=None,
     )
@@ -130,29 +112,8 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="Procedure",
-        tablename="households_procedure",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="Household",
-        tablename="households_household",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="Transition",
-        tablename="households_transition",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="Alert",
-        tablename="households_alert",
+        class_name="Settings",
+        tablename="households_settings",
         schema=None,
         columns=None,
     )
@@ -165,13 +126,6 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="Settings",
-        tablename="households_settings",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
         class_name="Occupation",
         tablename="households_occupation",
         schema=None,
@@ -179,7 +133,10 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="Note", tablename="households_note", schema=None, columns=None
+        class_name="Consent",
+        tablename="households_consent",
+        schema=None,
+        columns=None,
     )
 
     manager.add_table(
@@ -190,8 +147,8 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="DataKey",
-        tablename="households_data_key",
+        class_name="Transition",
+        tablename="households_transition",
         schema=None,
         columns=None,
     )
@@ -203,9 +160,52 @@ async def forwards():
         columns=None,
     )
 
+    manager.add_table(
+        class_name="Procedure",
+        tablename="households_procedure",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="Identity",
+        tablename="households_identity",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="Household",
+        tablename="households_household",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="Alert",
+        tablename="households_alert",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="Read", tablename="households_read", schema=None, columns=None
+    )
+
+    manager.add_table(
+        class_name="Note", tablename="households_note", schema=None, columns=None
+    )
+
+    manager.add_table(
+        class_name="Section",
+        tablename="households_section",
+        schema=None,
+        columns=None,
+    )
+
     manager.add_column(
-        table_class_name="Read",
-        tablename="households_read",
+        table_class_name="DataKey",
+        tablename="households_data_key",
         column_name="id",
         db_column_name="id",
         column_class_name="UUID",
@@ -225,8 +225,95 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Read",
-        tablename="households_read",
+        table_class_name="DataKey",
+        tablename="households_data_key",
+        column_name="consortium",
+        db_column_name="consortium",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Consortium,
+            "on_delete": OnDelete.restrict,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DataKey",
+        tablename="households_data_key",
+        column_name="wrapped",
+        db_column_name="wrapped",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="DataKey",
+        tablename="households_data_key",
+        column_name="created_at",
+        db_column_name="created_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transmission",
+        tablename="households_transmission",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="UUID",
+        column_class=UUID,
+        params={
+            "default": UUID4(),
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transmission",
+        tablename="households_transmission",
         column_name="consortium",
         db_column_name="consortium",
         column_class_name="ForeignKey",
@@ -249,14 +336,17 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Read",
-        tablename="households_read",
+        table_class_name="Transmission",
+        tablename="households_transmission",
         column_name="household",
         db_column_name="household",
-        column_class_name="UUID",
-        column_class=UUID,
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
         params={
-            "default": UUID4(),
+            "references": Household,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -270,15 +360,17 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Read",
-        tablename="households_read",
-        column_name="pseudonym",
-        db_column_name="pseudonym",
-        column_class_name="Varchar",
-        column_class=Varchar,
+        table_class_name="Transmission",
+        tablename="households_transmission",
+        column_name="consent",
+        db_column_name="consent",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
         params={
-            "length": 16,
-            "default": "",
+            "references": Consent,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -292,14 +384,17 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Read",
-        tablename="households_read",
-        column_name="reader",
-        db_column_name="reader",
-        column_class_name="UUID",
-        column_class=UUID,
+        table_class_name="Transmission",
+        tablename="households_transmission",
+        column_name="recipient",
+        db_column_name="recipient",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
         params={
-            "default": UUID4(),
+            "references": Organisation,
+            "on_delete": OnDelete.restrict,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -313,31 +408,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Read",
-        tablename="households_read",
-        column_name="organisation",
-        db_column_name="organisation",
-        column_class_name="UUID",
-        column_class=UUID,
-        params={
-            "default": UUID4(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Read",
-        tablename="households_read",
-        column_name="role",
-        db_column_name="role",
+        table_class_name="Transmission",
+        tablename="households_transmission",
+        column_name="section",
+        db_column_name="section",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
@@ -356,163 +430,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Read",
-        tablename="households_read",
-        column_name="what",
-        db_column_name="what",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 24,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Read",
-        tablename="households_read",
-        column_name="detail",
-        db_column_name="detail",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Read",
-        tablename="households_read",
-        column_name="consent",
-        db_column_name="consent",
-        column_class_name="UUID",
-        column_class=UUID,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Read",
-        tablename="households_read",
-        column_name="at",
-        db_column_name="at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Identity",
-        tablename="households_identity",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="UUID",
-        column_class=UUID,
-        params={
-            "default": UUID4(),
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Identity",
-        tablename="households_identity",
-        column_name="consortium",
-        db_column_name="consortium",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Consortium,
-            "on_delete": OnDelete.restrict,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Identity",
-        tablename="households_identity",
-        column_name="household",
-        db_column_name="household",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Household,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Identity",
-        tablename="households_identity",
+        table_class_name="Transmission",
+        tablename="households_transmission",
         column_name="sealed",
         db_column_name="sealed",
         column_class_name="Text",
@@ -532,16 +451,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Identity",
-        tablename="households_identity",
-        column_name="name_hash",
-        db_column_name="name_hash",
-        column_class_name="Varchar",
-        column_class=Varchar,
+        table_class_name="Transmission",
+        tablename="households_transmission",
+        column_name="by",
+        db_column_name="by",
+        column_class_name="UUID",
+        column_class=UUID,
         params={
-            "length": 64,
-            "default": "",
-            "null": False,
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -554,10 +472,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Identity",
-        tablename="households_identity",
-        column_name="updated_at",
-        db_column_name="updated_at",
+        table_class_name="Transmission",
+        tablename="households_transmission",
+        column_name="at",
+        db_column_name="at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
@@ -575,8 +493,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Section",
-        tablename="households_section",
+        table_class_name="Settings",
+        tablename="households_settings",
         column_name="id",
         db_column_name="id",
         column_class_name="UUID",
@@ -596,8 +514,74 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Section",
-        tablename="households_section",
+        table_class_name="Settings",
+        tablename="households_settings",
+        column_name="consortium",
+        db_column_name="consortium",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Consortium,
+            "on_delete": OnDelete.restrict,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Settings",
+        tablename="households_settings",
+        column_name="alert_ack_days",
+        db_column_name="alert_ack_days",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 5,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="ErasedCount",
+        tablename="households_erased_count",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="UUID",
+        column_class=UUID,
+        params={
+            "default": UUID4(),
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="ErasedCount",
+        tablename="households_erased_count",
         column_name="consortium",
         db_column_name="consortium",
         column_class_name="ForeignKey",
@@ -620,14 +604,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Section",
-        tablename="households_section",
-        column_name="code",
-        db_column_name="code",
+        table_class_name="ErasedCount",
+        tablename="households_erased_count",
+        column_name="month",
+        db_column_name="month",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 32,
+            "length": 7,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -642,14 +626,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Section",
-        tablename="households_section",
-        column_name="title",
-        db_column_name="title",
+        table_class_name="ErasedCount",
+        tablename="households_erased_count",
+        column_name="step",
+        db_column_name="step",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 120,
+            "length": 16,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -664,14 +648,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Section",
-        tablename="households_section",
-        column_name="optional",
-        db_column_name="optional",
-        column_class_name="Boolean",
-        column_class=Boolean,
+        table_class_name="ErasedCount",
+        tablename="households_erased_count",
+        column_name="exit_reason",
+        db_column_name="exit_reason",
+        column_class_name="Varchar",
+        column_class=Varchar,
         params={
-            "default": False,
+            "length": 16,
+            "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -685,14 +670,275 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Section",
-        tablename="households_section",
-        column_name="position",
-        db_column_name="position",
+        table_class_name="ErasedCount",
+        tablename="households_erased_count",
+        column_name="households",
+        db_column_name="households",
         column_class_name="Integer",
         column_class=Integer,
         params={
             "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="UUID",
+        column_class=UUID,
+        params={
+            "default": UUID4(),
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="consortium",
+        db_column_name="consortium",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Consortium,
+            "on_delete": OnDelete.restrict,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="household",
+        db_column_name="household",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Household,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="status",
+        db_column_name="status",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="since",
+        db_column_name="since",
+        column_class_name="Date",
+        column_class=Date,
+        params={
+            "default": DateNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="decided_on",
+        db_column_name="decided_on",
+        column_class_name="Date",
+        column_class=Date,
+        params={
+            "default": DateNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="decided_by",
+        db_column_name="decided_by",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 200,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="decision_reference",
+        db_column_name="decision_reference",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 100,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="ends_on",
+        db_column_name="ends_on",
+        column_class_name="Date",
+        column_class=Date,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="renewal",
+        db_column_name="renewal",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="by",
+        db_column_name="by",
+        column_class_name="UUID",
+        column_class=UUID,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Occupation",
+        tablename="households_occupation",
+        column_name="at",
+        db_column_name="at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -838,8 +1084,9 @@ async def forwards():
         column_class=Array,
         params={
             "default": list,
-            "base_column": UUID(
-                default=UUID4(),
+            "base_column": Varchar(
+                length=36,
+                default="",
                 null=False,
                 primary_key=False,
                 unique=False,
@@ -1076,8 +1323,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Transmission",
-        tablename="households_transmission",
+        table_class_name="Tombstone",
+        tablename="households_tombstone",
         column_name="id",
         db_column_name="id",
         column_class_name="UUID",
@@ -1097,8 +1344,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Transmission",
-        tablename="households_transmission",
+        table_class_name="Tombstone",
+        tablename="households_tombstone",
         column_name="consortium",
         db_column_name="consortium",
         column_class_name="ForeignKey",
@@ -1121,8 +1368,118 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Transmission",
-        tablename="households_transmission",
+        table_class_name="Tombstone",
+        tablename="households_tombstone",
+        column_name="pseudonym",
+        db_column_name="pseudonym",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Tombstone",
+        tablename="households_tombstone",
+        column_name="erased_at",
+        db_column_name="erased_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Tombstone",
+        tablename="households_tombstone",
+        column_name="reason",
+        db_column_name="reason",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 200,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transition",
+        tablename="households_transition",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="UUID",
+        column_class=UUID,
+        params={
+            "default": UUID4(),
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transition",
+        tablename="households_transition",
+        column_name="consortium",
+        db_column_name="consortium",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Consortium,
+            "on_delete": OnDelete.restrict,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transition",
+        tablename="households_transition",
         column_name="household",
         db_column_name="household",
         column_class_name="ForeignKey",
@@ -1145,17 +1502,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Transmission",
-        tablename="households_transmission",
-        column_name="consent",
-        db_column_name="consent",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
+        table_class_name="Transition",
+        tablename="households_transition",
+        column_name="episode",
+        db_column_name="episode",
+        column_class_name="Integer",
+        column_class=Integer,
         params={
-            "references": Consent,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
+            "default": 0,
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -1169,14 +1523,207 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Transmission",
-        tablename="households_transmission",
-        column_name="recipient",
-        db_column_name="recipient",
+        table_class_name="Transition",
+        tablename="households_transition",
+        column_name="from_step",
+        db_column_name="from_step",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transition",
+        tablename="households_transition",
+        column_name="to_step",
+        db_column_name="to_step",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transition",
+        tablename="households_transition",
+        column_name="on",
+        db_column_name="on",
+        column_class_name="Date",
+        column_class=Date,
+        params={
+            "default": DateNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transition",
+        tablename="households_transition",
+        column_name="source",
+        db_column_name="source",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transition",
+        tablename="households_transition",
+        column_name="exit_reason",
+        db_column_name="exit_reason",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 16,
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transition",
+        tablename="households_transition",
+        column_name="sealed_reason",
+        db_column_name="sealed_reason",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transition",
+        tablename="households_transition",
+        column_name="by",
+        db_column_name="by",
+        column_class_name="UUID",
+        column_class=UUID,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Transition",
+        tablename="households_transition",
+        column_name="at",
+        db_column_name="at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Diagnostic",
+        tablename="households_diagnostic",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="UUID",
+        column_class=UUID,
+        params={
+            "default": UUID4(),
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Diagnostic",
+        tablename="households_diagnostic",
+        column_name="consortium",
+        db_column_name="consortium",
         column_class_name="ForeignKey",
         column_class=ForeignKey,
         params={
-            "references": Organisation,
+            "references": Consortium,
             "on_delete": OnDelete.restrict,
             "on_update": OnUpdate.cascade,
             "target_column": None,
@@ -1193,8 +1740,32 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Transmission",
-        tablename="households_transmission",
+        table_class_name="Diagnostic",
+        tablename="households_diagnostic",
+        column_name="household",
+        db_column_name="household",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Household,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Diagnostic",
+        tablename="households_diagnostic",
         column_name="section",
         db_column_name="section",
         column_class_name="Varchar",
@@ -1215,8 +1786,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Transmission",
-        tablename="households_transmission",
+        table_class_name="Diagnostic",
+        tablename="households_diagnostic",
         column_name="sealed",
         db_column_name="sealed",
         column_class_name="Text",
@@ -1236,8 +1807,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Transmission",
-        tablename="households_transmission",
+        table_class_name="Diagnostic",
+        tablename="households_diagnostic",
         column_name="by",
         db_column_name="by",
         column_class_name="UUID",
@@ -1257,10 +1828,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Transmission",
-        tablename="households_transmission",
-        column_name="at",
-        db_column_name="at",
+        table_class_name="Diagnostic",
+        tablename="households_diagnostic",
+        column_name="updated_at",
+        db_column_name="updated_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
@@ -1414,6 +1985,139 @@ async def forwards():
         tablename="households_procedure",
         column_name="at",
         db_column_name="at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Identity",
+        tablename="households_identity",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="UUID",
+        column_class=UUID,
+        params={
+            "default": UUID4(),
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Identity",
+        tablename="households_identity",
+        column_name="consortium",
+        db_column_name="consortium",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Consortium,
+            "on_delete": OnDelete.restrict,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Identity",
+        tablename="households_identity",
+        column_name="household",
+        db_column_name="household",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Household,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Identity",
+        tablename="households_identity",
+        column_name="sealed",
+        db_column_name="sealed",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Identity",
+        tablename="households_identity",
+        column_name="name_hash",
+        db_column_name="name_hash",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Identity",
+        tablename="households_identity",
+        column_name="updated_at",
+        db_column_name="updated_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
@@ -1889,268 +2593,6 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="UUID",
-        column_class=UUID,
-        params={
-            "default": UUID4(),
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="consortium",
-        db_column_name="consortium",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Consortium,
-            "on_delete": OnDelete.restrict,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="household",
-        db_column_name="household",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Household,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="episode",
-        db_column_name="episode",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="from_step",
-        db_column_name="from_step",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="to_step",
-        db_column_name="to_step",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="on",
-        db_column_name="on",
-        column_class_name="Date",
-        column_class=Date,
-        params={
-            "default": DateNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="source",
-        db_column_name="source",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="exit_reason",
-        db_column_name="exit_reason",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="sealed_reason",
-        db_column_name="sealed_reason",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="by",
-        db_column_name="by",
-        column_class_name="UUID",
-        column_class=UUID,
-        params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Transition",
-        tablename="households_transition",
-        column_name="at",
-        db_column_name="at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
         table_class_name="Alert",
         tablename="households_alert",
         column_name="id",
@@ -2479,8 +2921,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="ErasedCount",
-        tablename="households_erased_count",
+        table_class_name="Read",
+        tablename="households_read",
         column_name="id",
         db_column_name="id",
         column_class_name="UUID",
@@ -2500,8 +2942,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="ErasedCount",
-        tablename="households_erased_count",
+        table_class_name="Read",
+        tablename="households_read",
         column_name="consortium",
         db_column_name="consortium",
         column_class_name="ForeignKey",
@@ -2524,215 +2966,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="ErasedCount",
-        tablename="households_erased_count",
-        column_name="month",
-        db_column_name="month",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 7,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="ErasedCount",
-        tablename="households_erased_count",
-        column_name="step",
-        db_column_name="step",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="ErasedCount",
-        tablename="households_erased_count",
-        column_name="exit_reason",
-        db_column_name="exit_reason",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="ErasedCount",
-        tablename="households_erased_count",
-        column_name="households",
-        db_column_name="households",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Settings",
-        tablename="households_settings",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="UUID",
-        column_class=UUID,
-        params={
-            "default": UUID4(),
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Settings",
-        tablename="households_settings",
-        column_name="consortium",
-        db_column_name="consortium",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Consortium,
-            "on_delete": OnDelete.restrict,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Settings",
-        tablename="households_settings",
-        column_name="alert_ack_days",
-        db_column_name="alert_ack_days",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 5,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="UUID",
-        column_class=UUID,
-        params={
-            "default": UUID4(),
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
-        column_name="consortium",
-        db_column_name="consortium",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Consortium,
-            "on_delete": OnDelete.restrict,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
+        table_class_name="Read",
+        tablename="households_read",
         column_name="household",
         db_column_name="household",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
+        column_class_name="UUID",
+        column_class=UUID,
         params={
-            "references": Household,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
+            "default": UUID4(),
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -2746,10 +2987,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
-        column_name="status",
-        db_column_name="status",
+        table_class_name="Read",
+        tablename="households_read",
+        column_name="pseudonym",
+        db_column_name="pseudonym",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
@@ -2768,14 +3009,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
-        column_name="since",
-        db_column_name="since",
-        column_class_name="Date",
-        column_class=Date,
+        table_class_name="Read",
+        tablename="households_read",
+        column_name="reader",
+        db_column_name="reader",
+        column_class_name="UUID",
+        column_class=UUID,
         params={
-            "default": DateNow(),
+            "default": UUID4(),
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -2789,14 +3030,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
-        column_name="decided_on",
-        db_column_name="decided_on",
-        column_class_name="Date",
-        column_class=Date,
+        table_class_name="Read",
+        tablename="households_read",
+        column_name="organisation",
+        db_column_name="organisation",
+        column_class_name="UUID",
+        column_class=UUID,
         params={
-            "default": DateNow(),
+            "default": UUID4(),
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -2810,14 +3051,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
-        column_name="decided_by",
-        db_column_name="decided_by",
+        table_class_name="Read",
+        tablename="households_read",
+        column_name="role",
+        db_column_name="role",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 200,
+            "length": 32,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -2832,14 +3073,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
-        column_name="decision_reference",
-        db_column_name="decision_reference",
+        table_class_name="Read",
+        tablename="households_read",
+        column_name="what",
+        db_column_name="what",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 100,
+            "length": 24,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -2854,35 +3095,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
-        column_name="ends_on",
-        db_column_name="ends_on",
-        column_class_name="Date",
-        column_class=Date,
+        table_class_name="Read",
+        tablename="households_read",
+        column_name="detail",
+        db_column_name="detail",
+        column_class_name="Varchar",
+        column_class=Varchar,
         params={
-            "default": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
-        column_name="renewal",
-        db_column_name="renewal",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
+            "length": 64,
+            "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -2896,10 +3117,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
-        column_name="by",
-        db_column_name="by",
+        table_class_name="Read",
+        tablename="households_read",
+        column_name="consent",
+        db_column_name="consent",
         column_class_name="UUID",
         column_class=UUID,
         params={
@@ -2917,8 +3138,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Occupation",
-        tablename="households_occupation",
+        table_class_name="Read",
+        tablename="households_read",
         column_name="at",
         db_column_name="at",
         column_class_name="Timestamptz",
@@ -3091,8 +3312,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Tombstone",
-        tablename="households_tombstone",
+        table_class_name="Section",
+        tablename="households_section",
         column_name="id",
         db_column_name="id",
         column_class_name="UUID",
@@ -3112,8 +3333,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Tombstone",
-        tablename="households_tombstone",
+        table_class_name="Section",
+        tablename="households_section",
         column_name="consortium",
         db_column_name="consortium",
         column_class_name="ForeignKey",
@@ -3136,231 +3357,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Tombstone",
-        tablename="households_tombstone",
-        column_name="pseudonym",
-        db_column_name="pseudonym",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 16,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Tombstone",
-        tablename="households_tombstone",
-        column_name="erased_at",
-        db_column_name="erased_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Tombstone",
-        tablename="households_tombstone",
-        column_name="reason",
-        db_column_name="reason",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 200,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DataKey",
-        tablename="households_data_key",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="UUID",
-        column_class=UUID,
-        params={
-            "default": UUID4(),
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DataKey",
-        tablename="households_data_key",
-        column_name="consortium",
-        db_column_name="consortium",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Consortium,
-            "on_delete": OnDelete.restrict,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DataKey",
-        tablename="households_data_key",
-        column_name="wrapped",
-        db_column_name="wrapped",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="DataKey",
-        tablename="households_data_key",
-        column_name="created_at",
-        db_column_name="created_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Diagnostic",
-        tablename="households_diagnostic",
-        column_name="id",
-        db_column_name="id",
-        column_class_name="UUID",
-        column_class=UUID,
-        params={
-            "default": UUID4(),
-            "null": False,
-            "primary_key": True,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Diagnostic",
-        tablename="households_diagnostic",
-        column_name="consortium",
-        db_column_name="consortium",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Consortium,
-            "on_delete": OnDelete.restrict,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Diagnostic",
-        tablename="households_diagnostic",
-        column_name="household",
-        db_column_name="household",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Household,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Diagnostic",
-        tablename="households_diagnostic",
-        column_name="section",
-        db_column_name="section",
+        table_class_name="Section",
+        tablename="households_section",
+        column_name="code",
+        db_column_name="code",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
@@ -3379,13 +3379,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Diagnostic",
-        tablename="households_diagnostic",
-        column_name="sealed",
-        db_column_name="sealed",
-        column_class_name="Text",
-        column_class=Text,
+        table_class_name="Section",
+        tablename="households_section",
+        column_name="title",
+        db_column_name="title",
+        column_class_name="Varchar",
+        column_class=Varchar,
         params={
+            "length": 120,
             "default": "",
             "null": False,
             "primary_key": False,
@@ -3400,15 +3401,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Diagnostic",
-        tablename="households_diagnostic",
-        column_name="by",
-        db_column_name="by",
-        column_class_name="UUID",
-        column_class=UUID,
+        table_class_name="Section",
+        tablename="households_section",
+        column_name="optional",
+        db_column_name="optional",
+        column_class_name="Boolean",
+        column_class=Boolean,
         params={
-            "default": None,
-            "null": True,
+            "default": False,
+            "null": False,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -3421,14 +3422,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Diagnostic",
-        tablename="households_diagnostic",
-        column_name="updated_at",
-        db_column_name="updated_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
+        table_class_name="Section",
+        tablename="households_section",
+        column_name="position",
+        db_column_name="position",
+        column_class_name="Integer",
+        column_class=Integer,
         params={
-            "default": TimestamptzNow(),
+            "default": 0,
             "null": False,
             "primary_key": False,
             "unique": False,

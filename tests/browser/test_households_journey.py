@@ -1,0 +1,203 @@
+"""In Chromium: an association worker orients a household, records its consent with the signed
+authorisation, writes its diagnostic and sends the housing synthesis to the bailleur; the
+bailleur's GLA référent reads that synthesis and nothing else of the diagnostic, and raises an
+unpaid-rent alert, which the worker takes into account. The main pages are kept as screenshots,
+on a desktop and on a phone."""
+
+from __future__ import annotations
+
+import io
+
+from playwright.async_api import Browser, Page, ViewportSize, expect
+from pypdf import PdfWriter
+
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_conventions_journey import log_in
+from tests.households.conftest import Home, home
+
+__all__ = ["home"]
+
+PHONE: ViewportSize = {"width": 390, "height": 844}
+PRIVATE = "Suivi au CMP de Villeurbanne depuis mars, traitement en cours."
+HOUSING = "Bail glissant visé sur le T3 ; plan d'apurement de 80 € par mois accepté."
+ALERT_NOTE = "Loyers d'octobre et de novembre impayés ; le ménage ne répond plus."
+
+
+def authorisation_pdf() -> bytes:
+    """A real one-page PDF, as a scanner would send it."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": "Autorisation de partage de la synthèse logement"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+class Person:
+    """One member in two browser contexts sharing one session: the journey's desktop page,
+    and a phone-sized page that shows the same addresses for the screenshots."""
+
+    def __init__(self, desktop: Page, phone: Page) -> None:
+        self.page = desktop
+        self.phone = phone
+
+    async def shoot(self, name: str, *, on_phone: bool = True) -> None:
+        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        if not on_phone:
+            return
+        await self.phone.goto(self.page.url)
+        await self.phone.screenshot(path=str(ARTIFACTS / f"{name}-telephone.png"), full_page=True)
+
+
+class TestHouseholdsJourney:
+    async def test_orientation_consent_synthesis_and_alert(
+        self,
+        home: Home,
+        live_server: str,
+        browser_page,  # type: ignore[no-untyped-def]
+    ) -> None:
+        page: Page = browser_page
+        browser: Browser = page.context.browser  # type: ignore[assignment]
+        errors: list[str] = []
+
+        def watch(p: Page) -> Page:
+            p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            return p
+
+        async def signed_in(desktop: Page, email: str) -> Person:
+            await log_in(watch(desktop), start, email)
+            phone_context = await browser.new_context(
+                locale="fr-FR",
+                viewport=PHONE,
+                is_mobile=True,
+                has_touch=True,
+                storage_state=await desktop.context.storage_state(),
+            )
+            return Person(desktop, watch(await phone_context.new_page()))
+
+        start = f"{live_server}/c/{home.slug}/"
+        worker = await signed_in(page, home.worker.email)
+
+        # 1. A new orientation, towards the consortium's bailleur.
+        await page.get_by_role("link", name="Ménages", exact=True).click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("File active")
+        await page.get_by_role("link", name="Nouvelle orientation").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Nouvelle orientation")
+        await page.get_by_label("Convention du projet").select_option(
+            label="AVDL-2026-01 – Accompagnement vers et dans le logement"
+        )
+        await page.get_by_label("Orienté par").select_option(label="SIAO")
+        await page.get_by_label("Date de l'orientation").fill("05/10/2026")
+        await page.get_by_label("Motif de l'orientation").fill(
+            "Impayés de loyer après une séparation"
+        )
+        await page.get_by_label("Nom de la personne de référence").fill("Dubreuil")
+        await page.get_by_label("Prénom").fill("Odile")
+        await page.get_by_label("Nombre d'adultes").fill("1")
+        await page.get_by_label("Nombre d'enfants").fill("2")
+        await page.get_by_label("Bailleur").select_option(label="Bailleur alpha-habitat")
+        await worker.shoot("menage-orientation")
+        await page.get_by_role("button", name="Orienter le ménage").click()
+        await expect(page.get_by_role("status")).to_contain_text("son dossier est ouvert")
+        await expect(page.get_by_role("heading", level=1)).to_contain_text("Ménage M-2026-0001")
+        await expect(page.locator(".lead")).to_contain_text("logé par Bailleur alpha-habitat")
+        file_url = page.url
+
+        # 2. The household's consent to share the housing synthesis, with the signed scan.
+        tabs = page.get_by_role("navigation", name="Dossier du ménage")
+        await tabs.get_by_role("link", name="Consentements").click()
+        await expect(page.get_by_label("Synthèse : le projet logement")).to_be_checked()
+        await expect(page.get_by_label("Santé et autonomie (jamais transmise")).not_to_be_checked()
+        await page.get_by_label("Bailleur alpha-habitat").check()
+        await expect(page.get_by_label("Bailleur Deux")).not_to_be_checked()
+        await page.get_by_label("Réponse du ménage").select_option(label="Il donne son accord")
+        scan = authorisation_pdf()
+        await page.get_by_label("Autorisation signée par le ménage").set_input_files(
+            files=[{"name": "autorisation.pdf", "mimeType": "application/pdf", "buffer": scan}]
+        )
+        await page.get_by_role("button", name="Enregistrer le consentement").click()
+        await expect(page.get_by_role("status")).to_contain_text("Consentement enregistré")
+        consents = page.locator("table", has=page.get_by_text("Consentements recueillis"))
+        await expect(consents).to_contain_text("Transmettre la synthèse logement au bailleur")
+        await expect(consents).to_contain_text("En cours")
+        # The scan comes back as it was given (sealed in storage, opened for the association).
+        async with page.expect_download() as download_info:
+            await consents.get_by_role("link", name="Télécharger").click()
+        download = await download_info.value
+        assert download.suggested_filename == "autorisation-M-2026-0001.pdf"
+        assert (await download.path()).read_bytes() == scan
+        await worker.shoot("menage-consentement")
+
+        # 3. The diagnostic: a private section, then the housing synthesis, which is sent.
+        await tabs.get_by_role("link", name="Diagnostic").click()
+        await page.get_by_label("Santé et autonomie : texte").fill(PRIVATE)
+        await page.get_by_role("button", name="Enregistrer : Santé et autonomie").click()
+        await expect(page.get_by_role("status")).to_contain_text("Section du diagnostic")
+        await page.get_by_label("Synthèse : le projet logement : texte").fill(HOUSING)
+        await page.get_by_role("button", name="Enregistrer : Synthèse : le projet logement").click()
+        await expect(page.get_by_role("status")).to_contain_text("Section du diagnostic")
+        await expect(page.get_by_label("Santé et autonomie : texte")).to_have_value(PRIVATE)
+        await expect(page.get_by_label("Synthèse : le projet logement : texte")).to_have_value(
+            HOUSING
+        )
+        await worker.shoot("menage-diagnostic-association")
+        await tabs.get_by_role("link", name="Consentements").click()
+        await page.get_by_role("button", name="Transmettre la synthèse logement").click()
+        await expect(page.get_by_role("status")).to_contain_text(
+            "Synthèse logement transmise au bailleur"
+        )
+        await expect(page.locator("main")).to_contain_text(
+            "synthèse logement transmise à Bailleur alpha-habitat"
+        )
+
+        # 4. The bailleur's GLA référent reads the synthesis, and only it, then alerts.
+        gla = await signed_in(
+            await (await browser.new_context(locale="fr-FR")).new_page(), home.gla.email
+        )
+        lessor = gla.page
+        await lessor.get_by_role("link", name="Ménages", exact=True).click()
+        await lessor.get_by_role("link", name="M-2026-0001").click()
+        await expect(lessor.get_by_role("heading", level=1)).to_contain_text("Dubreuil")
+        lessor_tabs = lessor.get_by_role("navigation", name="Dossier du ménage")
+        await expect(lessor_tabs).not_to_contain_text("Consentements")
+        await lessor_tabs.get_by_role("link", name="Diagnostic").click()
+        main = lessor.locator("main")
+        await expect(main).to_contain_text(HOUSING)
+        await expect(main).not_to_contain_text(PRIVATE)
+        await expect(main).not_to_contain_text("Santé et autonomie")
+        assert PRIVATE not in await lessor.content()
+        await gla.shoot("menage-diagnostic-bailleur")
+        assert PRIVATE not in await gla.phone.content()
+        await lessor_tabs.get_by_role("link", name="Alertes").click()
+        await lessor.get_by_label("Motif").select_option(label="Impayé de loyer")
+        await lessor.get_by_label("Ce qui se passe").fill(ALERT_NOTE)
+        await lessor.get_by_role("button", name="Envoyer l'alerte").click()
+        await expect(lessor.get_by_role("status")).to_contain_text("le partenaire est prévenu")
+        await expect(main).to_contain_text("Impayé de loyer")
+        await expect(main).to_contain_text("En attente")
+        await gla.shoot("menage-alerte-bailleur", on_phone=False)
+
+        # 5. The worker's inbox: the alert, taken into account.
+        await page.get_by_role("link", name="Ménages", exact=True).click()
+        await (
+            page.get_by_role("navigation", name="Ménages")
+            .get_by_role("link", name="Alertes")
+            .click()
+        )
+        alert = page.locator("article", has_text="M-2026-0001")
+        await expect(alert).to_contain_text("Impayé de loyer")
+        await expect(alert).to_contain_text(ALERT_NOTE)
+        await expect(alert).to_contain_text("En attente de prise en compte")
+        await worker.shoot("menage-alertes")
+        await alert.get_by_role("button", name="Prendre en compte").click()
+        await expect(page.get_by_role("status")).to_contain_text("Alerte prise en compte")
+        await expect(alert).to_contain_text("Prise en compte le")
+        await expect(alert.get_by_role("button", name="Prendre en compte")).to_have_count(0)
+        await worker.shoot("menage-alertes-prise-en-compte", on_phone=False)
+        await lessor.goto(f"{file_url}/alertes")
+        await expect(lessor.locator("main")).to_contain_text("Prise en compte le")
+
+        for person in (worker, gla):
+            await person.phone.context.close()
+        await lessor.context.close()
+        assert errors == []
