@@ -45,7 +45,12 @@ PARAMETERS = {
     "payment_id": "payments_payment",
     "model_id": "payments_export_model",
     "export_id": "payments_export",
+    "household_id": "households_household",
+    "consent_id": "households_consent",
+    "alert_id": "households_alert",
 }
+# Route parameters that name no row: a household file's tab, a diagnostic section's code.
+FIXED = {"tab": "parcours", "code": "synthesis"}
 PARAMETER = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
 
@@ -87,12 +92,13 @@ class Rows:
         """`path` with A's real ids: the last parameter's row, and its own parents for the
         parameters before it (so only the consortium is wrong). None: A has no such row."""
         names = PARAMETER.findall(path)
-        if not names:
+        ids = [n for n in names if n not in FIXED]
+        if not ids:
             return None
-        last = table_of(names[-1], path)
+        last = table_of(ids[-1], path)
         for row in self.rows.get(last, []):
-            values: dict[str, str] = {}
-            for name in names:
+            values: dict[str, str] = dict(FIXED)
+            for name in ids:
                 table = table_of(name, path)
                 if name == "organisation_id":
                     values[name] = str(row["organisation"])
@@ -173,17 +179,25 @@ async def attack(app: Any, make_client: Any) -> dict[str, Any]:
     assert victim is not None
     client = make_client()
     await login(client, email, password)  # types the TOTP code the seed gave this pilot
-    token = await csrf_token(client, "/")
+    # Households' files are written by association staff, whose permission a pilot lacks:
+    # B's association worker tries them, so the answer is decided by the ids alone.
+    worker_email, worker_password = next(
+        (e, p) for e, p, role, s in accounts if role == "association_staff" and s == slug
+    )
+    worker = make_client()
+    await login(worker, worker_email, worker_password)
     return {
         "rows": await rows_of(victim["id"]),
         "client": client,
-        "token": token,
+        "token": await csrf_token(client, "/"),
+        "worker": worker,
+        "worker_token": await csrf_token(worker, "/"),
         "slug": slug,
         "routes": [r for r in tenant_routes(app) if PARAMETER.search(r.path)],
     }
 
 
-DOMAINS = ["conventions", "deadlines", "documents", "payments", "signing", "tenants"]
+DOMAINS = ["conventions", "deadlines", "documents", "households", "payments", "signing", "tenants"]
 
 
 class TestRealIdsOfAnotherConsortium:
@@ -194,7 +208,7 @@ class TestRealIdsOfAnotherConsortium:
             name
             for r in routes
             for name in PARAMETER.findall(r.path)
-            if name not in PARAMETERS and name != "line_id"
+            if name not in PARAMETERS and name != "line_id" and name not in FIXED
         }
         assert not unknown, f"add these route parameters to PARAMETERS: {sorted(unknown)}"
         assert _starlette(app) is not None
@@ -214,11 +228,14 @@ class TestRealIdsOfAnotherConsortium:
             if path is None:
                 missing.append(f"{domain}: {route.path}")
                 continue
+            households = domain == "households"
+            who = attack["worker"] if households else client
+            token = attack["worker_token"] if households else attack["token"]
             for method in sorted((route.methods or set()) - {"HEAD"}):
-                response = await client.request(
+                response = await who.request(
                     method,
                     f"/c/{attack['slug']}{path}",
-                    data={"csrf_token": attack["token"], "confirm": "1"},
+                    data={"csrf_token": token, "confirm": "1"},
                 )
                 tried[domain] += 1
                 if response.status_code != 404:

@@ -37,6 +37,7 @@ NOT_DOMAIN = {
     "audit_event": "records attempts (a refused login is an audit event)",
     "auth_login_attempt": "counts attempts, refused ones included, for the per-account lock",
     "auth_throttle": "counts requests per address, refused ones included (throttling)",
+    "households_read": "logs reads: a refused form shown again shows the household's data",
 }
 
 NUL = "Nom\x00avec NUL"

@@ -182,6 +182,7 @@ async def listing(ctx: TenantContext, filters: dict[str, Any], page: int) -> Lis
     for row in rows:
         row["relation"] = relation(ctx.role, ctx.organisation_id, ctx.may_sign, row)
         row["next_action"] = NEXT_ACTION[Step(row["step"])]
+        row["identity"] = None
         if Part.NAME in parts_for(row["relation"]):
             named.append(row)
     sealed = await repository.identities(ctx, [r["id"] for r in named])

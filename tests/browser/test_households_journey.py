@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 
-from playwright.async_api import Browser, Page, ViewportSize, expect
+from playwright.async_api import Browser, FilePayload, Page, ViewportSize, expect
 from pypdf import PdfWriter
 
 from tests.browser.conftest import ARTIFACTS
@@ -19,7 +19,9 @@ __all__ = ["home"]
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 PRIVATE = "Suivi au CMP de Villeurbanne depuis mars, traitement en cours."
-HOUSING = "Bail glissant visé sur le T3 ; plan d'apurement de 80 € par mois accepté."
+HOUSING = (
+    "Bail glissant visé sur le T3 de la rue des Lilas.\nPlan d'apurement de 80 € par mois accepté."
+)
 ALERT_NOTE = "Loyers d'octobre et de novembre impayés ; le ménage ne répond plus."
 
 
@@ -33,6 +35,12 @@ def authorisation_pdf() -> bytes:
     return out.getvalue()
 
 
+async def menu(page: Page, name: str) -> None:
+    """The consortium's menu (a household's file also links back to « Ménages »)."""
+    nav = page.get_by_role("navigation", name="Espace du consortium")
+    await nav.get_by_role("link", name=name, exact=True).click()
+
+
 class Person:
     """One member in two browser contexts sharing one session: the journey's desktop page,
     and a phone-sized page that shows the same addresses for the screenshots."""
@@ -41,12 +49,15 @@ class Person:
         self.page = desktop
         self.phone = phone
 
-    async def shoot(self, name: str, *, on_phone: bool = True) -> None:
+    async def shoot(self, name: str, *, on_phone: bool = True, fits_phone: bool = True) -> None:
         await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
         if not on_phone:
             return
         await self.phone.goto(self.page.url)
         await self.phone.screenshot(path=str(ARTIFACTS / f"{name}-telephone.png"), full_page=True)
+        if fits_phone:
+            width = await self.phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"{name} scrolls sideways on a phone ({width} px)"
 
 
 class TestHouseholdsJourney:
@@ -79,7 +90,7 @@ class TestHouseholdsJourney:
         worker = await signed_in(page, home.worker.email)
 
         # 1. A new orientation, towards the consortium's bailleur.
-        await page.get_by_role("link", name="Ménages", exact=True).click()
+        await menu(page, "Ménages")
         await expect(page.get_by_role("heading", level=1)).to_have_text("File active")
         await page.get_by_role("link", name="Nouvelle orientation").click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("Nouvelle orientation")
@@ -112,9 +123,12 @@ class TestHouseholdsJourney:
         await expect(page.get_by_label("Bailleur Deux")).not_to_be_checked()
         await page.get_by_label("Réponse du ménage").select_option(label="Il donne son accord")
         scan = authorisation_pdf()
-        await page.get_by_label("Autorisation signée par le ménage").set_input_files(
-            files=[{"name": "autorisation.pdf", "mimeType": "application/pdf", "buffer": scan}]
-        )
+        upload: FilePayload = {
+            "name": "autorisation.pdf",
+            "mimeType": "application/pdf",
+            "buffer": scan,
+        }
+        await page.get_by_label("Autorisation signée par le ménage").set_input_files(upload)
         await page.get_by_role("button", name="Enregistrer le consentement").click()
         await expect(page.get_by_role("status")).to_contain_text("Consentement enregistré")
         consents = page.locator("table", has=page.get_by_text("Consentements recueillis"))
@@ -126,7 +140,9 @@ class TestHouseholdsJourney:
         download = await download_info.value
         assert download.suggested_filename == "autorisation-M-2026-0001.pdf"
         assert (await download.path()).read_bytes() == scan
-        await worker.shoot("menage-consentement")
+        # Not checked on a phone yet: the table's visually hidden « Actions » header, positioned
+        # outside the scrolling `.table-wrap`, widens this page to 664 px (reported).
+        await worker.shoot("menage-consentement", fits_phone=False)
 
         # 3. The diagnostic: a private section, then the housing synthesis, which is sent.
         await tabs.get_by_role("link", name="Diagnostic").click()
@@ -155,7 +171,7 @@ class TestHouseholdsJourney:
             await (await browser.new_context(locale="fr-FR")).new_page(), home.gla.email
         )
         lessor = gla.page
-        await lessor.get_by_role("link", name="Ménages", exact=True).click()
+        await menu(lessor, "Ménages")
         await lessor.get_by_role("link", name="M-2026-0001").click()
         await expect(lessor.get_by_role("heading", level=1)).to_contain_text("Dubreuil")
         lessor_tabs = lessor.get_by_role("navigation", name="Dossier du ménage")
@@ -178,7 +194,7 @@ class TestHouseholdsJourney:
         await gla.shoot("menage-alerte-bailleur", on_phone=False)
 
         # 5. The worker's inbox: the alert, taken into account.
-        await page.get_by_role("link", name="Ménages", exact=True).click()
+        await menu(page, "Ménages")
         await (
             page.get_by_role("navigation", name="Ménages")
             .get_by_role("link", name="Alertes")

@@ -1,0 +1,550 @@
+"""Households benchmark (not a test): the register's pages with 5,000 households in one
+consortium among 1,000 others, at 50 signed-in users against `portal serve --workers 2` on
+PostgreSQL, beside the bare page of `pages.py` (`bare_home.py`): the same harness, the same
+ratio (req/s over the bare page's).
+
+    .venv/bin/python infra/bench/households.py
+    PORTAL_BENCH_QUICK=1 .venv/bin/python infra/bench/households.py     # smoke run, ~1 minute
+
+    PORTAL_BENCH_HOUSEHOLDS  households of the big consortium (5000)
+    PORTAL_BENCH_CONSORTIA   other consortia, copies of it (1000); the first has 10 households,
+                             the others 0 to 3
+    PORTAL_BENCH_USERS       concurrent signed-in users (50) of each kind: association workers
+                             of the association following the households, and pilots
+    PORTAL_BENCH_SECONDS     measured seconds per page and round (4), after 1 s of ramp-up
+    PORTAL_BENCH_ROUNDS      rounds; each runs every page once (3)
+    PORTAL_BENCH_DATABASE_URL  scratch database, dropped and created
+                             (postgresql://postgres@127.0.0.1:5432/bench_households)
+    PORTAL_BENCH_QUICK       1: 300 households, 20 consortia, 10 users, 1 round of 1 s
+
+Pages (each user its own household on a file page):
+    caseload      GET /c/{slug}/menages as an association worker: 50 households a page, each
+                  name unsealed, one read-log row per name (one INSERT)
+    register      GET /c/{slug}/menages/registre as the pilot: counts per step, occupancy and
+                  convention, then 50 households under their pseudonym, with the name of those
+                  the pilot's own organisation houses (17 of the 50)
+    file          GET /c/{slug}/menages/{id} as the association worker following it: identity
+                  and the pathway's reasons unsealed
+    file name     the same page as the pilot, for a household its organisation houses: only
+                  the name unsealed (identity query, unseal, read-log row)
+    file no name  the same page as the pilot, for a household of the other bailleur: nothing
+                  unsealed; the difference with `file name` is what reading an identity costs
+Queries per request are counted in this process (`pages.count_statements`: the portal app over
+httpx.ASGITransport), in the big consortium and in the one of 10 households; unseals are the
+calls of `Sealer.open` per request. The unseal cost is also timed alone, over every identity of
+the big consortium, against a no-op of the same signature.
+
+Results (2026-12-04, 2-core machine, Python 3.11, PostgreSQL on the same machine; 5,000
+households, 1,000 other consortia, 50 users, 3 rounds x 4 s; run it again after changes):
+
+    RESULTS
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pages as harness
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[2]
+QUICK = os.environ.get("PORTAL_BENCH_QUICK", "") == "1"
+
+
+def _setting(name: str, default: str, quick: str) -> str:
+    return os.environ.get(f"PORTAL_BENCH_{name}", quick if QUICK else default)
+
+
+HOUSEHOLDS = int(_setting("HOUSEHOLDS", "5000", "300"))
+OTHERS = int(_setting("CONSORTIA", "1000", "20"))
+USERS = int(_setting("USERS", "50", "10"))
+SECONDS = float(_setting("SECONDS", "4", "1"))
+ROUNDS = int(_setting("ROUNDS", "3", "1"))
+DATABASE_URL = os.environ.get(
+    "PORTAL_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench_households"
+)
+
+# page → (who requests it, path under /c/{slug}); the ids are each user's own (`targets`).
+PAGES = {
+    "bare": ("staff", "/"),  # on the bare server
+    "home": ("staff", "/"),
+    "caseload": ("staff", "/menages"),
+    "register": ("pilot", "/menages/registre"),
+    "file": ("staff", "/menages/{followed}"),
+    "file name": ("pilot", "/menages/{housed}"),
+    "file no name": ("pilot", "/menages/{elsewhere}"),
+}
+
+
+def path_of(page: str, target: dict[str, Any]) -> str:
+    return f"/c/{target['slug']}" + PAGES[page][1].format(**target)
+
+
+# Load generator (a process of its own) ------------------------------------------------------
+
+
+async def drive(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """`pages.drive` with a set of signed-in users per kind: each step is requested by the
+    users of its kind (`who`), every user its own path, for the step's seconds."""
+    import httpx
+
+    clients = {
+        who: [httpx.AsyncClient(cookies={"portal_session": t}, timeout=30) for t in tokens]
+        for who, tokens in spec["tokens"].items()
+    }
+    results = []
+    for step in spec["steps"]:
+        latencies: list[float] = []
+        errors: collections.Counter[int] = collections.Counter()
+        opens = time.perf_counter() + harness.RAMP
+        window = (opens, opens + step["seconds"])
+        app_before = harness.cpu_seconds(step["pids"])
+        db_before = harness.database_cpu(spec["database"])
+        await asyncio.gather(
+            *(
+                harness.user(c, step["base"] + p, window, latencies, errors)
+                for c, p in zip(clients[step["who"]], step["paths"], strict=True)
+            )
+        )
+        answers = errors.pop(0, 0) or 1
+        db_after = harness.database_cpu(spec["database"])
+        results.append(
+            {
+                "latencies": latencies,
+                "elapsed": step["seconds"],
+                "errors": dict(errors),
+                "app_cpu": (harness.cpu_seconds(step["pids"]) - app_before) / answers,
+                "db_cpu": sum(t - db_before.get(pid, 0.0) for pid, t in db_after.items()) / answers,
+            }
+        )
+    for group in clients.values():
+        for c in group:
+            await c.aclose()
+    return results
+
+
+load_cpu: list[float] = []
+
+
+def run_load(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    out = subprocess.run(
+        [sys.executable, str(HERE), "--load", f.name], stdout=subprocess.PIPE, text=True, check=True
+    )
+    os.unlink(f.name)
+    answer: dict[str, Any] = json.loads(out.stdout)
+    load_cpu.append(answer["cpu"])
+    return list(answer["steps"])
+
+
+# Targets ------------------------------------------------------------------------------------
+
+
+async def targets(conn: Any, space: Any, users: int) -> list[dict[str, Any]]:
+    """`users` (workers, pilots) of `space`, each with three households of its own: one of the
+    association's (for the worker), one the pilot's organisation houses, one it does not."""
+    staff = await conn.fetch(
+        'SELECT u.email FROM tenants_membership m JOIN auth_user u ON u.id = m."user"'
+        " WHERE m.consortium = $1 AND m.role = $2 ORDER BY m.created_at, m.id LIMIT $3",
+        space.consortium_id,
+        "association_staff",
+        users,
+    )
+    pilots = await conn.fetch(
+        'SELECT u.email FROM tenants_membership m JOIN auth_user u ON u.id = m."user"'
+        " WHERE m.consortium = $1 AND m.role = $2 ORDER BY m.created_at, m.id LIMIT $3",
+        space.consortium_id,
+        "pilot",
+        users,
+    )
+
+    async def households(lessor: uuid.UUID) -> list[uuid.UUID]:
+        rows = await conn.fetch(
+            "SELECT id FROM households_household WHERE consortium = $1 AND lessor = $2"
+            " ORDER BY pseudonym DESC LIMIT $3",
+            space.consortium_id,
+            lessor,
+            users,
+        )
+        return [r["id"] for r in rows]
+
+    housed, elsewhere = await households(space.pilot_org), await households(space.gla_org)
+    found = []
+    for n in range(users):
+        found.append(
+            {
+                "slug": space.slug,
+                "staff": staff[n % len(staff)]["email"],
+                "pilot": pilots[n % len(pilots)]["email"],
+                # the worker opens the households the pilot does: one followed, one not housed
+                "followed": elsewhere[n % len(elsewhere)] if n % 2 else housed[n % len(housed)],
+                "housed": housed[n % len(housed)],
+                "elsewhere": elsewhere[n % len(elsewhere)],
+            }
+        )
+    return found
+
+
+# Queries and unseals per request ------------------------------------------------------------
+
+unseals = collections.Counter[str]()
+
+
+def count_unseals() -> None:
+    """Counts the values a request unseals (`Sealer.open`, which `open_json` calls)."""
+    from portal.households import sealing
+
+    original = sealing.Sealer.open
+
+    def wrapped(self: Any, household_id: uuid.UUID, what: str, sealed: str) -> str:
+        unseals[what] += 1
+        return original(self, household_id, what, sealed)
+
+    sealing.Sealer.open = wrapped  # type: ignore[method-assign]
+
+
+async def per_request(small: list[dict[str, Any]], big: list[dict[str, Any]]) -> dict[str, Any]:
+    """page → {"big"|"small": (SQL statements, transaction statements, unseals)} of one warm
+    request, and the statements of the big consortium's, to see what repeats."""
+    import households_seed
+    import httpx
+
+    from portal.app import create_app
+
+    harness.count_statements()
+    count_unseals()
+    texts: dict[str, list[str]] = {}
+    record_texts(texts)
+    app = create_app()
+    found: dict[str, Any] = {}
+    for label, target in (("big", big[0]), ("small", small[0])):
+        for who in ("staff", "pilot"):
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            ) as client:
+                page = await client.get("/login")
+                token = harness.CSRF_RE.search(page.text)
+                assert token
+                await client.post(
+                    "/login",
+                    data={
+                        "email": target[who],
+                        "password": households_seed.PASSWORD,
+                        "csrf_token": token[1],
+                    },
+                )
+                for name, (kind, _) in PAGES.items():
+                    if kind != who or name == "bare":
+                        continue
+                    url = path_of(name, target)
+                    await client.get(url)  # warm: caches, prepared statements
+                    harness.statements.clear()
+                    unseals.clear()
+                    texts["current"] = []
+                    response = await client.get(url)
+                    assert response.status_code == 200, (url, response.status_code)
+                    found.setdefault(name, {})[label] = (
+                        harness.statements["sql"],
+                        harness.statements["tx"],
+                        sum(unseals.values()),
+                    )
+                    if label == "big":
+                        texts[name] = texts["current"]
+    found["texts"] = {k: v for k, v in texts.items() if k != "current"}
+    return found
+
+
+def record_texts(texts: dict[str, list[str]]) -> None:
+    """Keeps the text of every statement in `texts["current"]` (over `count_statements`)."""
+    import asyncpg.connection
+
+    cls = asyncpg.connection.Connection
+    for name in ("execute", "executemany", "fetch", "fetchrow", "fetchval"):
+        original = getattr(cls, name)
+
+        def wrapped(self: Any, query: str, *args: Any, _original: Any = original, **kw: Any) -> Any:
+            texts.setdefault("current", []).append(" ".join(query.split()))
+            return _original(self, query, *args, **kw)
+
+        setattr(cls, name, wrapped)
+
+
+def repeated(statements: list[str]) -> list[tuple[int, str]]:
+    """Statements sent more than once by one request, most repeated first."""
+    counts = collections.Counter(statements)
+    return [(n, text) for text, n in counts.most_common() if n > 1]
+
+
+# The unseal cost alone ----------------------------------------------------------------------
+
+
+async def unseal_cost(conn: Any, space: Any) -> dict[str, float]:
+    """Microseconds per identity: `Sealer.open_json` over every identity of `space`, a no-op of
+    the same signature over the same rows, and the parts of an unseal; best of 5 runs each.
+    Also `sealing.sealer(scope)` (a data-key query each time, the key unwrapped once)."""
+    import base64
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from portal.households import sealing
+
+    rows = [
+        (r["household"], r["sealed"])
+        for r in await conn.fetch(
+            "SELECT household, sealed FROM households_identity WHERE consortium = $1",
+            space.consortium_id,
+        )
+    ]
+    sealer = await sealing.sealer(space.scope)
+
+    def noop(household_id: uuid.UUID, what: str, sealed: str) -> dict[str, Any]:
+        return {}
+
+    def best(run: Any) -> float:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for household_id, sealed in rows:
+                run(household_id, sealed)
+            times.append(time.perf_counter() - start)
+        return 1e6 * min(times) / len(rows)
+
+    cipher = AESGCM(sealer.key)
+    raw = {h: base64.b64decode(s.removeprefix("1.")) for h, s in rows}
+    plain = {h: sealer.open(h, "identity", s) for h, s in rows}
+    cost = {
+        "identities": float(len(rows)),
+        "open_json": best(lambda h, s: sealer.open_json(h, "identity", s)),
+        "no-op": best(lambda h, s: noop(h, "identity", s)),
+        "AESGCM(key)": best(lambda h, s: AESGCM(sealer.key)),
+        "base64": best(lambda h, s: base64.b64decode(s.removeprefix("1."))),
+        "decrypt": best(
+            lambda h, s: cipher.decrypt(raw[h][:12], raw[h][12:], h.bytes + b"identity")
+        ),
+        "json.loads": best(lambda h, s: json.loads(plain[h])),
+    }
+    times = []
+    for _ in range(200):
+        start = time.perf_counter()
+        await sealing.sealer(space.scope)
+        times.append(time.perf_counter() - start)
+    cost["sealer()"] = 1e6 * statistics.median(times)
+    return cost
+
+
+# Main ---------------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    import asyncpg
+
+    os.environ["PORTAL_DATABASE_URL"] = DATABASE_URL
+    os.environ.setdefault("PORTAL_DATA_DIR", tempfile.mkdtemp(prefix="portal-bench-"))
+    os.environ.setdefault("PORTAL_LOG_LEVEL", "WARNING")  # no access log line per request
+    # This checkout's portal, not the one the virtualenv was installed from.
+    sys.path[:0] = [str(ROOT), str(HERE.parent)]
+    name = urlsplit(DATABASE_URL).path.lstrip("/")
+    admin = await asyncpg.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+
+    import households_seed
+
+    import portal  # noqa: F401
+    from portal.core import db
+
+    await db.migrate()
+    await db.start()
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        spaces, seeding = await households_seed.seed(conn, OTHERS, HOUSEHOLDS, USERS)
+        big_space, small_space = spaces[0], spaces[1]
+        sizes = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM tenants_consortium) AS consortia,"
+            " (SELECT count(*) FROM households_household) AS households,"
+            " (SELECT count(*) FROM households_household WHERE consortium = $1) AS big,"
+            " (SELECT count(*) FROM households_household WHERE consortium = $2) AS small,"
+            " (SELECT count(*) FROM households_transition) AS transitions,"
+            " (SELECT count(*) FROM auth_user) AS users",
+            big_space.consortium_id,
+            small_space.consortium_id,
+        )
+        print(
+            f"seeded {sizes['consortia']} consortia, {sizes['users']} users,"
+            f" {sizes['households']} households ({sizes['big']} in {big_space.slug},"
+            f" {sizes['small']} in {small_space.slug}), {sizes['transitions']} transitions: "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in seeding.items())
+        )
+        big = await targets(conn, big_space, USERS)
+        small = await targets(conn, small_space, 1)
+        cost = await unseal_cost(conn, big_space)
+        counts = await per_request(small, big)
+    finally:
+        await conn.close()
+        await db.stop()
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the servers import this checkout too
+    portal_port, bare_port = harness.free_port(), harness.free_port()
+    python = sys.executable
+    servers = [
+        await asyncio.create_subprocess_exec(
+            *(python, "-m", "portal.cli", "serve", "--workers", "2", "--port", str(portal_port)),
+            cwd=ROOT,
+            env=env,
+        ),
+        await asyncio.create_subprocess_exec(
+            *(python, "-m", "uvicorn", "--app-dir", str(HERE.parent), "bare_home:app"),
+            *("--workers", "2", "--port", str(bare_port), "--log-level", "warning"),
+            "--no-access-log",
+            cwd=ROOT,
+            env=env,
+        ),
+    ]
+    try:
+        portal_url, bare_url = f"http://127.0.0.1:{portal_port}", f"http://127.0.0.1:{bare_port}"
+        await harness.wait_for(portal_url + "/healthz", servers[0])
+        await harness.wait_for(bare_url + "/", servers[1])
+        tokens: dict[str, list[str]] = {"staff": [], "pilot": []}
+        for t in big:  # one at a time: argon2 on 2 cores
+            for who in tokens:
+                tokens[who].append(
+                    await harness.sign_in(portal_url, t[who], households_seed.PASSWORD)
+                )
+        pids = {
+            portal_url: harness.worker_pids(servers[0].pid),
+            bare_url: harness.worker_pids(servers[1].pid),
+        }
+
+        def step(page: str, seconds: float) -> dict[str, Any]:
+            base = bare_url if page == "bare" else portal_url
+            return {
+                "page": page,
+                "who": PAGES[page][0],
+                "base": base,
+                "seconds": seconds,
+                "paths": [path_of(page, t) for t in big],
+                "pids": pids[base],
+            }
+
+        warm = [step(p, 1) for p in PAGES]
+        rounds = [step(p, SECONDS) for _ in range(ROUNDS) for p in PAGES]
+        load_start = os.getloadavg()
+        spec = {"tokens": tokens, "database": name}
+        results = run_load({**spec, "steps": warm + rounds})[len(warm) :]
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            await server.wait()
+
+    report(rounds, results, counts, cost, load_start)
+
+
+def report(
+    rounds: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    counts: dict[str, Any],
+    cost: dict[str, float],
+    load_start: tuple[float, float, float],
+) -> None:
+    merged: dict[str, dict[str, Any]] = {}
+    for s, r in zip(rounds, results, strict=True):
+        m = merged.setdefault(
+            s["page"], {"latencies": [], "elapsed": 0.0, "errors": 0, "app": [], "db": []}
+        )
+        m["latencies"] += r["latencies"]
+        m["elapsed"] += r["elapsed"]
+        m["app"].append(r["app_cpu"])
+        m["db"].append(r["db_cpu"])
+        m["errors"] += sum(r["errors"].values())
+    rate = {page: len(m["latencies"]) / m["elapsed"] for page, m in merged.items()}
+    p50 = {page: harness.percentile(sorted(m["latencies"]), 0.5) for page, m in merged.items()}
+    app = {page: statistics.mean(m["app"]) for page, m in merged.items()}
+
+    print(
+        f"{HOUSEHOLDS} households, {OTHERS} other consortia, {USERS} users, {ROUNDS} rounds x"
+        f" {SECONDS:g} s per page, Python {sys.version.split()[0]}, load average at start"
+        f" {load_start[0]:.2f} and end {os.getloadavg()[0]:.2f}, load generator CPU"
+        f" {sum(load_cpu):.0f} s"
+    )
+    header = f"{'page':<14}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'req/s':>8}{'ratio':>7}"
+    print(header + f"{'queries':>9}{'10 hh':>7}{'unseals':>9}{'app ms':>8}{'db ms':>7}  errors")
+    for page, m in merged.items():
+        lat = sorted(m["latencies"])
+        if page == "bare":
+            q, few, opened = "5", "5", "0"
+        else:
+            sql, tx, n = counts[page]["big"]
+            q = f"{sql}+{tx}tx" if tx else str(sql)
+            few_sql, few_tx, few_n = counts[page]["small"]
+            few = f"{few_sql}+{few_tx}tx" if few_tx else str(few_sql)
+            opened = str(n) if n == few_n else f"{n}/{few_n}"
+        print(
+            f"{page:<14}{1000 * p50[page]:>8.0f}{1000 * harness.percentile(lat, 0.95):>8.0f}"
+            f"{1000 * harness.percentile(lat, 0.99):>8.0f}{rate[page]:>8.0f}"
+            f"{rate[page] / rate['bare']:>7.2f}{q:>9}{few:>7}{opened:>9}"
+            f"{1000 * app[page]:>8.1f}{1000 * statistics.mean(m['db']):>7.1f}"
+            f"  {m['errors'] or ''}"
+        )
+    print(
+        f"queries: SQL statements of one request in the consortium of {HOUSEHOLDS} households"
+        " (+Ntx: BEGIN/COMMIT besides); 10 hh: the same page in the consortium of 10."
+        " unseals: values unsealed by one request (5,000/10 when they differ). ratio: req/s"
+        " over the bare page's. app ms, db ms: CPU per request of the 2 web workers and of"
+        " the PostgreSQL backends."
+    )
+    for page, statements in counts["texts"].items():
+        for n, text in repeated(statements):
+            print(f"  {page}: {n} x {text[:110]}")
+
+    per_file = cost["open_json"] - cost["no-op"]
+    print(
+        f"\nunseal alone, over the {cost['identities']:.0f} identities of the big consortium"
+        f" (best of 5): Sealer.open_json {cost['open_json']:.1f} µs per identity, a no-op"
+        f" {cost['no-op']:.2f} µs: {per_file:.1f} µs per file. Its parts: AESGCM(key)"
+        f" {cost['AESGCM(key)']:.1f} µs (built at each open), base64 {cost['base64']:.1f} µs,"
+        f" AES-GCM decrypt {cost['decrypt']:.1f} µs, json.loads {cost['json.loads']:.1f} µs."
+        f" sealing.sealer(scope): {cost['sealer()']:.0f} µs (a data-key query, each call)."
+    )
+    named, anonymous = "file name", "file no name"
+    cpu_share = 100 * per_file / (1e6 * app[named])
+    p50_share = 100 * per_file / (1e6 * p50[named])
+    print(
+        f"per file opened: {per_file:.1f} µs of unseal = {cpu_share:.2f} % of the file page's"
+        f" CPU ({1000 * app[named]:.1f} ms) and {p50_share:.3f} % of its p50 at {USERS} users"
+        f" ({1000 * p50[named]:.0f} ms). Reading the identity as a whole (its query, the"
+        " data-key query, the unseal, the read-log row):"
+        f" {1000 * (app[named] - app[anonymous]):+.1f} ms of web-worker CPU and"
+        f" {1000 * (p50[named] - p50[anonymous]):+.0f} ms of p50 against the same page without"
+        " a name."
+    )
+    listed = counts["caseload"]["big"][2]
+    print(
+        f"caseload: {listed} unseals x {per_file:.1f} µs = {listed * per_file / 1000:.2f} ms,"
+        f" {100 * listed * per_file / (1e6 * app['caseload']):.1f} % of its CPU"
+        f" ({1000 * app['caseload']:.1f} ms)."
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--load"]:
+        steps = asyncio.run(drive(json.loads(Path(sys.argv[2]).read_text())))
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(json.dumps({"steps": steps, "cpu": usage.ru_utime + usage.ru_stime}))
+    else:
+        asyncio.run(main())
