@@ -139,6 +139,12 @@ async def drive(spec: dict[str, Any]) -> list[dict[str, Any]]:
 load_cpu: list[float] = []
 
 
+def machine_busy() -> float:
+    """CPU seconds every process of the machine used so far (user, nice, system, irq)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    return sum(int(fields[i]) for i in (0, 1, 2, 5, 6)) / harness.TICKS
+
+
 def run_load(spec: dict[str, Any]) -> list[dict[str, Any]]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
@@ -263,7 +269,7 @@ async def per_request(small: list[dict[str, Any]], big: list[dict[str, Any]]) ->
                         sum(unseals.values()),
                     )
                     if label == "big":
-                        texts[name] = texts["current"]
+                        texts[name] = list(texts["current"])
     found["texts"] = {k: v for k, v in texts.items() if k != "current"}
     return found
 
@@ -346,6 +352,55 @@ async def unseal_cost(conn: Any, space: Any) -> dict[str, float]:
     return cost
 
 
+async def read_log_cost(conn: Any, space: Any) -> dict[int, tuple[float, float]]:
+    """Milliseconds to write the read log of a page showing n names (`Reads.flush`, one INSERT
+    outside a transaction, as the pages do), and of that the building of piccolo's row objects
+    and SQL; median of 20, as the space's first worker (the rows stay in its read log)."""
+    from portal.core import scoped
+    from portal.core.tenancy import TenantContext
+    from portal.households import reads
+    from portal.households.enums import Read
+    from portal.households.tables import Read as ReadRow
+
+    member = await conn.fetchrow(
+        'SELECT id, "user", organisation FROM tenants_membership WHERE consortium = $1'
+        " AND role = 'association_staff' ORDER BY created_at, id LIMIT 1",
+        space.consortium_id,
+    )
+    ctx = TenantContext.for_member(
+        consortium_id=space.consortium_id,
+        slug=space.slug,
+        name=space.slug,
+        user_id=member["user"],
+        membership_id=member["id"],
+        organisation_id=member["organisation"],
+        role="association_staff",
+        may_sign=False,
+    )
+    shown = await conn.fetch(
+        "SELECT id, pseudonym FROM households_household WHERE consortium = $1"
+        " ORDER BY pseudonym DESC LIMIT 50",
+        space.consortium_id,
+    )
+    found = {}
+    for n in (1, 17, 50):
+        whole, built = [], []
+        for _ in range(20):
+            log = reads.Reads(ctx)
+            for row in shown[:n]:
+                log.add(row["id"], row["pseudonym"], Read.IDENTITY)
+            start = time.perf_counter()
+            query = scoped.insert(ctx, ReadRow, *log.rows)
+            for q in query.querystrings:
+                q.compile_string(engine_type="postgres")
+            built.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            await log.flush()
+            whole.append(time.perf_counter() - start)
+        found[n] = (1000 * statistics.median(whole), 1000 * statistics.median(built))
+    return found
+
+
 # Main ---------------------------------------------------------------------------------------
 
 
@@ -393,6 +448,7 @@ async def main() -> None:
         big = await targets(conn, big_space, USERS)
         small = await targets(conn, small_space, 1)
         cost = await unseal_cost(conn, big_space)
+        read_log = await read_log_cost(conn, big_space)
         counts = await per_request(small, big)
     finally:
         await conn.close()
@@ -445,14 +501,23 @@ async def main() -> None:
         rounds = [step(p, SECONDS) for _ in range(ROUNDS) for p in PAGES]
         load_start = os.getloadavg()
         spec = {"tokens": tokens, "database": name}
+        every_pid = pids[portal_url] + pids[bare_url]
+        before = (machine_busy(), harness.cpu_seconds(every_pid), harness.database_cpu(name))
         results = run_load({**spec, "steps": warm + rounds})[len(warm) :]
+        ours = (
+            harness.cpu_seconds(every_pid)
+            - before[1]
+            + load_cpu[-1]
+            + sum(t - before[2].get(pid, 0.0) for pid, t in harness.database_cpu(name).items())
+        )
+        others = machine_busy() - before[0] - ours
     finally:
         for server in servers:
             server.terminate()
         for server in servers:
             await server.wait()
 
-    report(rounds, results, counts, cost, load_start)
+    report(rounds, results, counts, cost, read_log, load_start, others)
 
 
 def report(
@@ -460,7 +525,9 @@ def report(
     results: list[dict[str, Any]],
     counts: dict[str, Any],
     cost: dict[str, float],
+    read_log: dict[int, tuple[float, float]],
     load_start: tuple[float, float, float],
+    others: float,
 ) -> None:
     merged: dict[str, dict[str, Any]] = {}
     for s, r in zip(rounds, results, strict=True):
@@ -480,7 +547,7 @@ def report(
         f"{HOUSEHOLDS} households, {OTHERS} other consortia, {USERS} users, {ROUNDS} rounds x"
         f" {SECONDS:g} s per page, Python {sys.version.split()[0]}, load average at start"
         f" {load_start[0]:.2f} and end {os.getloadavg()[0]:.2f}, load generator CPU"
-        f" {sum(load_cpu):.0f} s"
+        f" {sum(load_cpu):.0f} s, CPU of the machine's other processes meanwhile {others:.0f} s"
     )
     header = f"{'page':<14}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'req/s':>8}{'ratio':>7}"
     print(header + f"{'queries':>9}{'10 hh':>7}{'unseals':>9}{'app ms':>8}{'db ms':>7}  errors")
@@ -538,6 +605,11 @@ def report(
         f"caseload: {listed} unseals x {per_file:.1f} µs = {listed * per_file / 1000:.2f} ms,"
         f" {100 * listed * per_file / (1e6 * app['caseload']):.1f} % of its CPU"
         f" ({1000 * app['caseload']:.1f} ms)."
+    )
+    print(
+        "read log of one page (Reads.flush: one INSERT, its commit; of which piccolo's row"
+        " objects and SQL): "
+        + ", ".join(f"{n} names {w:.1f} ms ({b:.1f} ms)" for n, (w, b) in read_log.items())
     )
 
 

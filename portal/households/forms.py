@@ -57,7 +57,7 @@ def _choice(
     return raw
 
 
-def _date(
+def read_day(
     result: FormResult, form: Mapping[str, Any], name: str, *, required: bool = True
 ) -> dt.date | None:
     raw = text(form, name, 20)
@@ -104,7 +104,7 @@ def orientation_form(form: Mapping[str, Any]) -> FormResult:
         "source": _choice(
             result, form, "source", OrientationSource, "Indiquez qui oriente le ménage."
         ),
-        "oriented_on": _date(result, form, "oriented_on"),
+        "oriented_on": read_day(result, form, "oriented_on"),
         "motive": long_text(form, "motive", 2000),
         "occupancy": _choice(
             result, form, "occupancy", Occupancy, "Choisissez un statut.", required=False
@@ -129,7 +129,7 @@ def move_form(form: Mapping[str, Any]) -> FormResult:
         ),
         "reason": long_text(form, "reason", 2000),
     }
-    result.values["on"] = _date(result, form, "on")
+    result.values["on"] = read_day(result, form, "on")
     return result
 
 
@@ -139,13 +139,13 @@ def occupancy_form(form: Mapping[str, Any], *, renewal: bool = False) -> FormRes
         result.values["status"] = _choice(
             result, form, "status", Occupancy, "Choisissez le statut d'occupation."
         )
-        result.values["since"] = _date(result, form, "since")
+        result.values["since"] = read_day(result, form, "since")
     result.values |= {
         "decided_by": text(form, "decided_by", 200),
         "decision_reference": text(form, "decision_reference", 100),
     }
-    result.values["decided_on"] = _date(result, form, "decided_on")
-    result.values["ends_on"] = _date(result, form, "ends_on", required=renewal)
+    result.values["decided_on"] = read_day(result, form, "decided_on")
+    result.values["ends_on"] = read_day(result, form, "ends_on", required=renewal)
     return result
 
 
@@ -157,8 +157,8 @@ def note_form(form: Mapping[str, Any]) -> FormResult:
 
 def procedure_form(form: Mapping[str, Any]) -> FormResult:
     result = FormResult.of(form)
-    result.values["suspended_on"] = _date(result, form, "suspended_on")
-    result.values["suspended_until"] = _date(result, form, "suspended_until")
+    result.values["suspended_on"] = read_day(result, form, "suspended_on")
+    result.values["suspended_until"] = read_day(result, form, "suspended_until")
     return result
 
 
@@ -194,8 +194,8 @@ def consent_form(form: Mapping[str, Any], recipients: list[str], sections: list[
         result.errors["purpose"] = (
             "Indiquez la finalité : par exemple, transmettre la synthèse logement au bailleur."
         )
-    result.values["collected_on"] = _date(result, form, "collected_on")
-    result.values["expires_on"] = _date(result, form, "expires_on", required=False)
+    result.values["collected_on"] = read_day(result, form, "collected_on")
+    result.values["expires_on"] = read_day(result, form, "expires_on", required=False)
     return result
 
 
@@ -205,7 +205,7 @@ def alert_form(form: Mapping[str, Any]) -> FormResult:
         "kind": _choice(result, form, "kind", AlertKind, "Choisissez le motif de l'alerte."),
         "note": long_text(form, "note", 2000),
     }
-    result.values["raised_on"] = _date(result, form, "raised_on")
+    result.values["raised_on"] = read_day(result, form, "raised_on")
     return result
 
 

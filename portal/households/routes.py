@@ -403,7 +403,7 @@ async def household_gla(request: Request) -> Response:
     result = FormResult.of(form)
     since = None
     if checkbox(form, "gla"):
-        since = forms._date(result, form, "gla_since")
+        since = forms.read_day(result, form, "gla_since")
     return await _act(
         request,
         opened,
@@ -505,7 +505,7 @@ async def consent_withdraw(request: Request) -> Response:
     consent_id = path_uuid(request, "consent_id")
     form = await read_form(request)
     result = FormResult.of(form)
-    on = forms._date(result, form, "withdrawn_on")
+    on = forms.read_day(result, form, "withdrawn_on", required=False)
     return await _act(
         request,
         opened,

@@ -1,12 +1,13 @@
 """In Chromium: an association worker orients a household, records its consent with the signed
 authorisation, writes its diagnostic and sends the housing synthesis to the bailleur; the
 bailleur's GLA référent reads that synthesis and nothing else of the diagnostic, and raises an
-unpaid-rent alert, which the worker takes into account. The main pages are kept as screenshots,
-on a desktop and on a phone."""
+unpaid-rent alert, which the worker takes into account. Scripts are off throughout; the main
+pages are kept as screenshots, on a desktop and on a phone."""
 
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from playwright.async_api import Browser, FilePayload, Page, ViewportSize, expect
 from pypdf import PdfWriter
@@ -17,6 +18,7 @@ from tests.households.conftest import Home, home
 
 __all__ = ["home"]
 
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 PRIVATE = "Suivi au CMP de Villeurbanne depuis mars, traitement en cours."
 HOUSING = (
@@ -67,27 +69,30 @@ class TestHouseholdsJourney:
         live_server: str,
         browser_page,  # type: ignore[no-untyped-def]
     ) -> None:
-        page: Page = browser_page
-        browser: Browser = page.context.browser  # type: ignore[assignment]
+        browser: Browser = browser_page.context.browser
         errors: list[str] = []
-
-        def watch(p: Page) -> Page:
-            p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            return p
-
-        async def signed_in(desktop: Page, email: str) -> Person:
-            await log_in(watch(desktop), start, email)
-            phone_context = await browser.new_context(
-                locale="fr-FR",
-                viewport=PHONE,
-                is_mobile=True,
-                has_touch=True,
-                storage_state=await desktop.context.storage_state(),
-            )
-            return Person(desktop, watch(await phone_context.new_page()))
-
         start = f"{live_server}/c/{home.slug}/"
-        worker = await signed_in(page, home.worker.email)
+
+        async def page_in(**options: Any) -> Page:
+            # Scripts off: every page of the journey must work without JavaScript.
+            context = await browser.new_context(
+                locale="fr-FR", java_script_enabled=False, **options
+            )
+            page = await context.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            return page
+
+        async def signed_in(email: str) -> Person:
+            desktop = await page_in(viewport=DESKTOP)
+            await log_in(desktop, start, email)
+            state = await desktop.context.storage_state()
+            phone = await page_in(
+                viewport=PHONE, is_mobile=True, has_touch=True, storage_state=state
+            )
+            return Person(desktop, phone)
+
+        worker = await signed_in(home.worker.email)
+        page = worker.page
 
         # 1. A new orientation, towards the consortium's bailleur.
         await menu(page, "Ménages")
@@ -167,9 +172,7 @@ class TestHouseholdsJourney:
         )
 
         # 4. The bailleur's GLA référent reads the synthesis, and only it, then alerts.
-        gla = await signed_in(
-            await (await browser.new_context(locale="fr-FR")).new_page(), home.gla.email
-        )
+        gla = await signed_in(home.gla.email)
         lessor = gla.page
         await menu(lessor, "Ménages")
         await lessor.get_by_role("link", name="M-2026-0001").click()
@@ -214,6 +217,6 @@ class TestHouseholdsJourney:
         await expect(lessor.locator("main")).to_contain_text("Prise en compte le")
 
         for person in (worker, gla):
+            await person.page.context.close()
             await person.phone.context.close()
-        await lessor.context.close()
         assert errors == []
