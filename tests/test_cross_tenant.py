@@ -49,8 +49,8 @@ PARAMETERS = {
     "consent_id": "households_consent",
     "alert_id": "households_alert",
 }
-# Route parameters that name no row: a household file's tab, a diagnostic section's code.
-FIXED = {"tab": "parcours", "code": "synthesis"}
+# Route parameters that name no row: a household file's tab.
+FIXED = {"tab": "parcours"}
 PARAMETER = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
 

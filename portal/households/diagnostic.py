@@ -69,22 +69,37 @@ async def save_grid(ctx: TenantContext, sections: list[GridSection]) -> None:
 
 
 async def save_section(opened: Opened, code: str, text: str) -> None:
-    """The association writes one section (a contact with the household)."""
+    await save_sections(opened, {code: text})
+
+
+async def save_sections(opened: Opened, texts: dict[str, str]) -> int:
+    """The association writes the diagnostic (a contact with the household); only the
+    sections whose text changed are written. Returns how many."""
     if not opened.follows:
         raise PermissionError("diagnostic")
-    if code not in {s.code for s in await grid(opened.ctx)}:
-        raise FieldError("Cette section ne fait pas partie de la grille.", "section")
+    codes = {s.code for s in await grid(opened.ctx)}
+    if not set(texts) <= codes:
+        raise FieldError("Cette section ne fait pas partie de la grille.", "diagnostic")
     sealer = await sealing.sealer(opened.ctx)
+    current = {
+        r["section"]: sealer.open(opened.id, f"section:{r['section']}", r["sealed"])
+        for r in await repository.diagnostic(opened.ctx, opened.id)
+    }
+    changed = {c: t for c, t in texts.items() if t != current.get(c, "")}
+    if not changed:
+        return 0
     async with transaction():
-        await repository.save_section(
-            opened.ctx,
-            opened.id,
-            code,
-            sealer.seal(opened.id, f"section:{code}", text),
-            opened.ctx.user_id,
-            clock.now(),
-        )
+        for code, text in changed.items():
+            await repository.save_section(
+                opened.ctx,
+                opened.id,
+                code,
+                sealer.seal(opened.id, f"section:{code}", text),
+                opened.ctx.user_id,
+                clock.now(),
+            )
         await touch(opened.ctx, opened.id)
+    return len(changed)
 
 
 async def sections(opened: Opened, log: reads.Reads) -> list[dict[str, Any]]:

@@ -162,9 +162,14 @@ def procedure_form(form: Mapping[str, Any]) -> FormResult:
     return result
 
 
-def section_form(form: Mapping[str, Any]) -> FormResult:
+def diagnostic_form(form: Mapping[str, Any], codes: list[str]) -> FormResult:
+    """The grid's sections, each in its own text area (`section-<code>`)."""
     result = FormResult.of(form)
-    result.values = {"text": long_text(form, "text", 10_000)}
+    result.values = {
+        "texts": {
+            c: long_text(form, f"section-{c}", 10_000) for c in codes if f"section-{c}" in form
+        }
+    }
     return result
 
 

@@ -431,18 +431,18 @@ async def household_procedure(request: Request) -> Response:
 
 
 @requires(Permission.HOUSEHOLDS_FOLLOW)
-async def household_section(request: Request) -> Response:
+async def household_diagnostic(request: Request) -> Response:
     opened = await _opened(request)
-    code = request.path_params["code"]
-    result = forms.section_form(await read_form(request))
+    codes = [s.code for s in await diagnostic.grid(request.state.tenant)]
+    result = forms.diagnostic_form(await read_form(request), codes)
     return await _act(
         request,
         opened,
         "diagnostic",
         result,
-        lambda: diagnostic.save_section(opened, code, result.values["text"]),
-        "Section du diagnostic enregistrée.",
-        f"section-{code}",
+        lambda: diagnostic.save_sections(opened, result.values["texts"]),
+        "Diagnostic enregistré.",
+        "diagnostic",
     )
 
 
@@ -737,10 +737,10 @@ routes = [
         name="household_procedure",
     ),
     Route(
-        "/menages/{household_id}/diagnostic/{code}",
-        household_section,
+        "/menages/{household_id}/diagnostic",
+        household_diagnostic,
         methods=["POST"],
-        name="household_section",
+        name="household_diagnostic",
     ),
     Route(
         "/menages/{household_id}/consentements",

@@ -83,7 +83,7 @@ async def test_browsing_the_demo_logs_no_name(
         _scope_of(consortium["id"]), association=None, lessor=None, filters={}, limit=40, offset=0
     )
     caplog.set_level(logging.DEBUG)
-    for email, password, role, space in accounts:
+    for email, password, _role, space in accounts:
         if space != slug:
             continue
         client = make_client()

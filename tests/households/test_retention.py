@@ -22,8 +22,9 @@ async def _scan(clock: Clock) -> int:
 
 
 async def _count(table: str, household: uuid.UUID | None = None) -> int:
-    from portal.core.db import engine
     from piccolo.querystring import QueryString
+
+    from portal.core.db import engine
 
     column = "id" if table == "households_household" else "household"
     where = f" WHERE {column} = {{}}" if household else ""

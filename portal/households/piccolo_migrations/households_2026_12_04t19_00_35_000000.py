@@ -53,6 +53,7 @@ INDEXES = (
     ("households_identity_consortium_name_hash", "households_identity", "consortium, name_hash"),
     ("households_alert_consortium_addressee", "households_alert", "consortium, addressee"),
     ("households_alert_consortium_sender", "households_alert", "consortium, sender"),
+    ("households_transmission_consortium_recipient", "households_transmission", "consortium, recipient"),
     ("households_read_consortium_household", "households_read", "consortium, household, at"),
     ("households_section_consortium", "households_section", "consortium, position"),
     ("households_tombstone_consortium", "households_tombstone", "consortium, pseudonym"),
