@@ -225,6 +225,29 @@ def settings_form(form: Mapping[str, Any]) -> FormResult:
     return result
 
 
+def grid_form(form: Mapping[str, Any], current: list[Any]) -> FormResult:
+    """The consortium's diagnostic grid: each section's title, optional or not, removed or
+    not (never the housing synthesis), and a new private section."""
+    from portal.households.diagnostic import SYNTHESIS, GridSection
+
+    result = FormResult.of(form)
+    sections = []
+    for section in current:
+        if section.code != SYNTHESIS and checkbox(form, f"remove-{section.code}"):
+            continue
+        title = text(form, f"title-{section.code}", 120)
+        if not title:
+            result.errors[f"title-{section.code}"] = "Donnez un titre à la section."
+        sections.append(
+            GridSection(section.code, title, checkbox(form, f"optional-{section.code}"))
+        )
+    new_title = text(form, "new_title", 120)
+    if new_title:
+        sections.append(GridSection(f"custom-{uuid.uuid4().hex[:8]}", new_title, True))
+    result.values = {"sections": sections}
+    return result
+
+
 def filters(query: Mapping[str, Any]) -> dict[str, Any]:
     """The caseload's filters, from the query string (a bad value is ignored, not an error).
     The name is not read here: a search by name is a POST, so it never reaches a log."""

@@ -675,6 +675,32 @@ async def household_settings(request: Request) -> Response:
     )
 
 
+@requires(Permission.HOUSEHOLDS_SETTINGS)
+async def household_grid(request: Request) -> Response:
+    ctx = request.state.tenant
+    result = forms.grid_form(await read_form(request), await diagnostic.grid(ctx))
+    if result.ok:
+        try:
+            await diagnostic.save_grid(ctx, result.values["sections"])
+        except FieldError as exc:
+            result.errors[exc.field or "sections"] = exc.message
+        else:
+            return flash(
+                see_other(f"{_base(request)}/reglages"), "Grille de diagnostic enregistrée."
+            )
+    return await render(
+        request,
+        "households/settings.html",
+        {
+            "ack_days": await alerts.ack_days(ctx),
+            "grid": await diagnostic.grid(ctx),
+            "errors": result.errors,
+            "values": {},
+        },
+        status_code=400,
+    )
+
+
 routes = [
     Route("/menages", household_list, methods=["GET"], name="household_list"),
     Route("/menages", household_search, methods=["POST"], name="household_search"),
@@ -693,6 +719,7 @@ routes = [
     Route(
         "/menages/reglages", household_settings, methods=["GET", "POST"], name="household_settings"
     ),
+    Route("/menages/reglages/grille", household_grid, methods=["POST"], name="household_grid"),
     Route("/menages/{household_id}", household_file, methods=["GET"], name="household_file"),
     Route(
         "/menages/{household_id}/journal.csv",

@@ -220,3 +220,41 @@ class TestOccupancy:
         ]
         assert rows[-1]["since"] == day(480) and rows[-1]["ends_on"] == day(660)
         assert isinstance(rows[-1]["since"], dt.date)
+
+
+class TestTheGrid:
+    async def test_the_pilot_adapts_the_grid_and_the_synthesis_stays(
+        self, home: Home, make_client: Any
+    ) -> None:
+        from portal.households import diagnostic
+
+        pilot = await signed_in(make_client, home, "pilot")
+        titles = {f"title-{s.code}": s.title for s in diagnostic.DEFAULT_GRID}
+        response = await post(
+            pilot,
+            f"{home.base}/reglages/grille",
+            {
+                **titles,
+                "title-budget": "Budget, ressources et dettes",
+                "remove-health": "on",
+                "remove-synthesis": "on",  # not offered; refused all the same
+                "new_title": "Emploi et formation",
+            },
+        )
+        assert response.status_code == 303
+        grid = await diagnostic.grid(home.world.tenant.scope)
+        assert [s.title for s in grid] == [
+            "Situation administrative",
+            "Budget, ressources et dettes",
+            "Situation résidentielle et logement",
+            "Synthèse : le projet logement",
+            "Emploi et formation",
+        ]
+        assert [s.shareable for s in grid] == [False, False, False, True, False]
+        refused = await post(pilot, f"{home.base}/reglages/grille", {"title-synthesis": ""})
+        assert refused.status_code == 400
+        assert "Donnez un titre à la section." in html.unescape(refused.text)
+
+    async def test_a_worker_may_not_change_the_grid(self, home: Home, make_client: Any) -> None:
+        worker = await signed_in(make_client, home, "worker")
+        assert (await post(worker, f"{home.base}/reglages/grille", {})).status_code == 403
