@@ -22,7 +22,7 @@ Pages (each user its own household on a file page):
                   name unsealed, one read-log row per name (one INSERT)
     register      GET /c/{slug}/menages/registre as the pilot: counts per step, occupancy and
                   convention, then 50 households under their pseudonym, with the name of those
-                  the pilot's own organisation houses (17 of the 50)
+                  the pilot's own organisation houses (a third of them)
     file          GET /c/{slug}/menages/{id} as the association worker following it: identity
                   and the pathway's reasons unsealed
     file name     the same page as the pilot, for a household its organisation houses: only
@@ -31,8 +31,11 @@ Pages (each user its own household on a file page):
                   unsealed; the difference with `file name` is what reading an identity costs
 Queries per request are counted in this process (`pages.count_statements`: the portal app over
 httpx.ASGITransport), in the big consortium and in the one of 10 households; unseals are the
-calls of `Sealer.open` per request. The unseal cost is also timed alone, over every identity of
-the big consortium, against a no-op of the same signature.
+calls of `Sealer.open` per request; the time in SQL of a request (the awaits of asyncpg's calls)
+is the median of 20 serial requests made after 10 others (past PostgreSQL's switch to a generic
+plan, after 5 runs of a prepared statement). The unseal cost is also timed alone, over every
+identity of the big consortium, against a no-op of the same signature, and so is the writing
+of a page's read log.
 
 Results (2026-12-04, 2-core machine, Python 3.11, PostgreSQL on the same machine; 5,000
 households, 1,000 other consortia, 50 users, 3 rounds x 4 s; run it again after changes):
@@ -196,7 +199,7 @@ async def targets(conn: Any, space: Any, users: int) -> list[dict[str, Any]]:
                 "slug": space.slug,
                 "staff": staff[n % len(staff)]["email"],
                 "pilot": pilots[n % len(pilots)]["email"],
-                # the worker opens the households the pilot does: one followed, one not housed
+                # half the workers open a household the pilot's organisation houses, half not
                 "followed": elsewhere[n % len(elsewhere)] if n % 2 else housed[n % len(housed)],
                 "housed": housed[n % len(housed)],
                 "elsewhere": elsewhere[n % len(elsewhere)],
@@ -223,9 +226,17 @@ def count_unseals() -> None:
     sealing.Sealer.open = wrapped  # type: ignore[method-assign]
 
 
+WARM = 10  # requests before a measure: PostgreSQL plans a prepared statement anew for its
+# first 5 runs on a connection, then may keep a generic plan (plan_cache_mode = auto), the
+# plan every later request of that page gets; asyncpg prepares every statement.
+TIMED = 20  # serial requests timed after the warm ones
+
+
 async def per_request(small: list[dict[str, Any]], big: list[dict[str, Any]]) -> dict[str, Any]:
-    """page → {"big"|"small": (SQL statements, transaction statements, unseals)} of one warm
-    request, and the statements of the big consortium's, to see what repeats."""
+    """page → {"big"|"small": (SQL statements, transaction statements, unseals, ms of SQL
+    per request)}: the counts of one warm request, the SQL time (the awaits of asyncpg's calls,
+    round trips included) the median of TIMED serial warm ones; and under "statements", what
+    one request of each page of the big consortium sends, with the time of each."""
     import households_seed
     import httpx
 
@@ -233,10 +244,10 @@ async def per_request(small: list[dict[str, Any]], big: list[dict[str, Any]]) ->
 
     harness.count_statements()
     count_unseals()
-    texts: dict[str, list[str]] = {}
-    record_texts(texts)
+    sent: list[tuple[str, float]] = []
+    time_statements(sent)
     app = create_app()
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"statements": {}}
     for label, target in (("big", big[0]), ("small", small[0])):
         for who in ("staff", "pilot"):
             async with httpx.AsyncClient(
@@ -257,42 +268,56 @@ async def per_request(small: list[dict[str, Any]], big: list[dict[str, Any]]) ->
                     if kind != who or name == "bare":
                         continue
                     url = path_of(name, target)
-                    await client.get(url)  # warm: caches, prepared statements
+                    for _ in range(WARM):  # caches, prepared statements, their plans
+                        await client.get(url)
                     harness.statements.clear()
                     unseals.clear()
-                    texts["current"] = []
+                    sent.clear()
                     response = await client.get(url)
                     assert response.status_code == 200, (url, response.status_code)
-                    found.setdefault(name, {})[label] = (
-                        harness.statements["sql"],
-                        harness.statements["tx"],
-                        sum(unseals.values()),
-                    )
                     if label == "big":
-                        texts[name] = list(texts["current"])
-    found["texts"] = {k: v for k, v in texts.items() if k != "current"}
+                        found["statements"][name] = list(sent)
+                    counted = (harness.statements["sql"], harness.statements["tx"])
+                    opened = sum(unseals.values())
+                    spent = []
+                    for _ in range(TIMED):
+                        sent.clear()
+                        await client.get(url)
+                        spent.append(sum(t for _, t in sent))
+                    sql_ms = 1000 * statistics.median(spent)
+                    found.setdefault(name, {})[label] = (*counted, opened, sql_ms)
     return found
 
 
-def record_texts(texts: dict[str, list[str]]) -> None:
-    """Keeps the text of every statement in `texts["current"]` (over `count_statements`)."""
+def time_statements(sent: list[tuple[str, float]]) -> None:
+    """Appends (text, seconds) of every statement to `sent` (over `count_statements`)."""
     import asyncpg.connection
 
     cls = asyncpg.connection.Connection
     for name in ("execute", "executemany", "fetch", "fetchrow", "fetchval"):
         original = getattr(cls, name)
 
-        def wrapped(self: Any, query: str, *args: Any, _original: Any = original, **kw: Any) -> Any:
-            texts.setdefault("current", []).append(" ".join(query.split()))
-            return _original(self, query, *args, **kw)
+        async def wrapped(
+            self: Any, query: str, *args: Any, _original: Any = original, **kw: Any
+        ) -> Any:
+            start = time.perf_counter()
+            try:
+                return await _original(self, query, *args, **kw)
+            finally:
+                sent.append((" ".join(query.split()), time.perf_counter() - start))
 
         setattr(cls, name, wrapped)
 
 
-def repeated(statements: list[str]) -> list[tuple[int, str]]:
-    """Statements sent more than once by one request, most repeated first."""
-    counts = collections.Counter(statements)
-    return [(n, text) for text, n in counts.most_common() if n > 1]
+def slowest(sent: list[tuple[str, float]], top: int = 3) -> list[tuple[int, float, str]]:
+    """(times sent, ms in all, text) of one request's statements: the repeated ones and the
+    `top` slowest."""
+    by_text: dict[str, list[float]] = {}
+    for text, seconds in sent:
+        by_text.setdefault(text, []).append(seconds)
+    rows = [(len(t), 1000 * sum(t), text) for text, t in by_text.items()]
+    rows.sort(key=lambda r: -r[1])
+    return [r for n, r in enumerate(rows) if n < top or r[0] > 1]
 
 
 # The unseal cost alone ----------------------------------------------------------------------
@@ -550,21 +575,25 @@ def report(
         f" {sum(load_cpu):.0f} s, CPU of the machine's other processes meanwhile {others:.0f} s"
     )
     header = f"{'page':<14}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'req/s':>8}{'ratio':>7}"
-    print(header + f"{'queries':>9}{'10 hh':>7}{'unseals':>9}{'app ms':>8}{'db ms':>7}  errors")
+    print(
+        header + f"{'queries':>9}{'10 hh':>7}{'unseals':>9}{'sql ms':>12}"
+        f"{'app ms':>8}{'db ms':>7}  errors"
+    )
     for page, m in merged.items():
         lat = sorted(m["latencies"])
         if page == "bare":
-            q, few, opened = "5", "5", "0"
+            q, few, opened, sql_ms = "5", "5", "0", "-"
         else:
-            sql, tx, n = counts[page]["big"]
+            sql, tx, n, ms = counts[page]["big"]
             q = f"{sql}+{tx}tx" if tx else str(sql)
-            few_sql, few_tx, few_n = counts[page]["small"]
+            few_sql, few_tx, few_n, few_ms = counts[page]["small"]
             few = f"{few_sql}+{few_tx}tx" if few_tx else str(few_sql)
             opened = str(n) if n == few_n else f"{n}/{few_n}"
+            sql_ms = f"{ms:.1f}/{few_ms:.1f}"
         print(
             f"{page:<14}{1000 * p50[page]:>8.0f}{1000 * harness.percentile(lat, 0.95):>8.0f}"
             f"{1000 * harness.percentile(lat, 0.99):>8.0f}{rate[page]:>8.0f}"
-            f"{rate[page] / rate['bare']:>7.2f}{q:>9}{few:>7}{opened:>9}"
+            f"{rate[page] / rate['bare']:>7.2f}{q:>9}{few:>7}{opened:>9}{sql_ms:>12}"
             f"{1000 * app[page]:>8.1f}{1000 * statistics.mean(m['db']):>7.1f}"
             f"  {m['errors'] or ''}"
         )
@@ -575,9 +604,14 @@ def report(
         " over the bare page's. app ms, db ms: CPU per request of the 2 web workers and of"
         " the PostgreSQL backends."
     )
-    for page, statements in counts["texts"].items():
-        for n, text in repeated(statements):
-            print(f"  {page}: {n} x {text[:110]}")
+    print(
+        f"sql ms: time in SQL of one request ({HOUSEHOLDS:,} households/10), serial, after"
+        f" {WARM} warm requests. Per page, in the big consortium, the statements sent more"
+        " than once and the slowest (times sent, ms in all):"
+    )
+    for page, sent in counts["statements"].items():
+        for n, ms, text in slowest(sent):
+            print(f"  {page:<13}{n:>2} x {ms:>5.1f} ms  {text[:100]}")
 
     per_file = cost["open_json"] - cost["no-op"]
     print(

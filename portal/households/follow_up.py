@@ -5,14 +5,17 @@ these is a contact (`portal.households.contact`)."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
+from portal.core.tenancy import TenantScope
 from portal.households import pathway, reads, repository, sealing
 from portal.households.access import Opened, require
 from portal.households.contact import touch
 from portal.households.enums import ExitReason, Occupancy, Part, Read, Step
+from portal.tenants import service as tenants
 
 
 async def move(opened: Opened, values: dict[str, Any]) -> None:
@@ -227,6 +230,46 @@ async def procedures(opened: Opened) -> list[dict[str, Any]]:
     if not (opened.follows or opened.houses):
         return []
     return await repository.procedures(opened.ctx, opened.id)
+
+
+async def set_referent(opened: Opened, user_id: uuid.UUID | None) -> None:
+    """The association names its référent social; the bailleur, its référent GLA. Each from its
+    own active members."""
+    if not (opened.follows or opened.houses):
+        raise PermissionError("referent")
+    if user_id is not None:
+        members = {
+            m["user_id"]
+            for m in await tenants.members(opened.ctx)
+            if m["is_active"] and m["organisation_id"] == opened.ctx.organisation_id
+        }
+        if user_id not in members:
+            raise FieldError("Choisissez une personne de votre organisation.", "referent")
+    column = "referent" if opened.follows else "lessor_referent"
+    async with transaction():
+        await repository.update_household(opened.ctx, opened.id, {column: user_id})
+
+
+async def lessors(scope: TenantScope) -> set[uuid.UUID]:
+    """The consortium's organisations that are landlords (an association may be one too)."""
+    return {o["id"] for o in await tenants.organisations(scope) if "lessor" in o["kinds"]}
+
+
+async def set_lessor(opened: Opened, lessor: uuid.UUID | None) -> None:
+    """Once housed, the bailleur of the home: its staff then see what concerns the housing.
+    A new bailleur has its référent GLA to name; what was sent to the former one under a
+    consent naming it stays its own."""
+    if not opened.follows:
+        raise PermissionError("lessor")
+    if lessor is not None and lessor not in await lessors(opened.ctx):
+        raise FieldError("Choisissez un bailleur du consortium.", "lessor")
+    if lessor == opened.row["lessor"]:
+        return
+    async with transaction():
+        await repository.update_household(
+            opened.ctx, opened.id, {"lessor": lessor, "lessor_referent": None}
+        )
+        await touch(opened.ctx, opened.id)
 
 
 async def set_legal_hold(opened: Opened, hold: bool, note: str) -> None:

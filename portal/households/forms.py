@@ -28,6 +28,11 @@ from portal.households.enums import (
 DATE_HINT = "Indiquez la date au format jj/mm/aaaa, par exemple 15/01/2027."
 
 
+def optional_uuid(result: FormResult, form: Mapping[str, Any], name: str) -> uuid.UUID | None:
+    """A choice in a list of people or organisations; empty: none."""
+    return _uuid(result, form, name, "Choisissez dans la liste.")
+
+
 def _uuid(result: FormResult, form: Mapping[str, Any], name: str, message: str) -> uuid.UUID | None:
     raw = text(form, name, 40)
     if not raw:

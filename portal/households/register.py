@@ -41,7 +41,9 @@ async def orient(ctx: TenantContext, values: dict[str, Any]) -> uuid.UUID:
     if values["convention"] not in visible:
         raise FieldError("Choisissez une convention de votre association.", "convention")
     lessor = values.get("lessor")
-    if lessor is not None and not await tenants.organisation_in(ctx, lessor):
+    if lessor is not None and lessor not in {
+        o["id"] for o in await tenants.organisations(ctx) if "lessor" in o["kinds"]
+    }:
         raise FieldError("Choisissez un bailleur du consortium.", "lessor")
     sealer = await sealing.sealer(ctx)
     for attempt in range(3):  # two orientations at once may take the same number
@@ -162,6 +164,8 @@ async def listing(ctx: TenantContext, filters: dict[str, Any], page: int) -> Lis
     shown name is a read, logged in the same statement as the others)."""
     association, lessor = _reach(ctx)
     filters = dict(filters)
+    if ctx.role == Role.LESSOR_STAFF and filters.get("referent"):
+        filters["lessor_referent"] = filters.pop("referent")  # its own référents GLA
     sealer = await sealing.sealer(ctx)
     if filters.get("name"):
         filters["ids"] = await repository.ids_by_name_hash(ctx, sealer.name_hash(filters["name"]))
@@ -183,6 +187,9 @@ async def listing(ctx: TenantContext, filters: dict[str, Any], page: int) -> Lis
         row["relation"] = relation(ctx.role, ctx.organisation_id, ctx.may_sign, row)
         row["next_action"] = NEXT_ACTION[Step(row["step"])]
         row["identity"] = None
+        row["referent_shown"] = (
+            row["lessor_referent"] if ctx.role == Role.LESSOR_STAFF else row["referent"]
+        )
         if Part.NAME in parts_for(row["relation"]):
             named.append(row)
     sealed = await repository.identities(ctx, [r["id"] for r in named])

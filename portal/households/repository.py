@@ -119,6 +119,8 @@ def _filtered(query: Any, filters: dict[str, Any]) -> Any:
         query = query.where(Household.step == filters["step"])
     if filters.get("referent"):
         query = query.where(Household.referent == filters["referent"])
+    if filters.get("lessor_referent"):
+        query = query.where(Household.lessor_referent == filters["lessor_referent"])
     if filters.get("convention"):
         query = query.where(Household.convention == filters["convention"])
     if filters.get("occupancy"):

@@ -248,7 +248,17 @@ async def _file(
         log.add(opened.id, opened.pseudonym, Read.READ_LOG)
     identity = await register.identity(opened, log)
     await log.flush()
-    names = await register.referent_names(ctx)
+    members = await tenants.members(ctx)
+    names = {m["user_id"]: m["full_name"] for m in members}
+    colleagues = [
+        (m["user_id"], m["full_name"])
+        for m in members
+        if m["is_active"] and m["organisation_id"] == ctx.organisation_id
+    ]
+    if tab == "logement" and opened.follows:
+        data["lessors"] = [
+            (o["id"], o["name"]) for o in await tenants.organisations(ctx) if "lessor" in o["kinds"]
+        ]
     return await render(
         request,
         "households/file.html",
@@ -259,6 +269,7 @@ async def _file(
             "tabs": _tabs(opened),
             "identity": identity,
             "names": names,
+            "colleagues": colleagues,
             "labels": LABELS,
             "today": clock.today(),
             "errors": errors or {},
@@ -346,6 +357,40 @@ async def household_identity(request: Request) -> Response:
         lambda: register.update_identity(opened, result.values),
         "Identité mise à jour.",
         "last_name",
+    )
+
+
+@requires(Permission.HOUSEHOLDS_FOLLOW)
+async def household_referent(request: Request) -> Response:
+    opened = await _opened(request)
+    form = await read_form(request)
+    result = FormResult.of(form)
+    chosen = forms.optional_uuid(result, form, "referent")
+    return await _act(
+        request,
+        opened,
+        "parcours",
+        result,
+        lambda: follow_up.set_referent(opened, chosen),
+        "Référent enregistré.",
+        "referent",
+    )
+
+
+@requires(Permission.HOUSEHOLDS_FOLLOW)
+async def household_lessor(request: Request) -> Response:
+    opened = await _opened(request)
+    form = await read_form(request)
+    result = FormResult.of(form)
+    chosen = forms.optional_uuid(result, form, "lessor")
+    return await _act(
+        request,
+        opened,
+        "logement",
+        result,
+        lambda: follow_up.set_lessor(opened, chosen),
+        "Bailleur du logement enregistré.",
+        "lessor",
     )
 
 
@@ -737,6 +782,18 @@ routes = [
         household_identity,
         methods=["POST"],
         name="household_identity",
+    ),
+    Route(
+        "/menages/{household_id}/referent",
+        household_referent,
+        methods=["POST"],
+        name="household_referent",
+    ),
+    Route(
+        "/menages/{household_id}/bailleur",
+        household_lessor,
+        methods=["POST"],
+        name="household_lessor",
     ),
     Route(
         "/menages/{household_id}/conservation",

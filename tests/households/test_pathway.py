@@ -258,3 +258,48 @@ class TestTheGrid:
     async def test_a_worker_may_not_change_the_grid(self, home: Home, make_client: Any) -> None:
         worker = await signed_in(make_client, home, "worker")
         assert (await post(worker, f"{home.base}/reglages/grille", {})).status_code == 403
+
+
+class TestReferentsAndHome:
+    async def test_each_partner_names_its_referent_and_the_caseload_filters_by_it(
+        self, home: Home, make_client: Any
+    ) -> None:
+        first = await orient(home, "Premier")
+        await orient(home, "Second")
+        worker = await signed_in(make_client, home, "worker")
+        manager_id = str(home.manager.id)
+        done = await post(worker, f"{home.base}/{first}/referent", {"referent": manager_id})
+        assert done.status_code == 303
+        listing = html.unescape((await worker.get(f"{home.base}?referent={manager_id}")).text)
+        assert "Premier" in listing and "Second" not in listing
+        gla = await signed_in(make_client, home, "gla")
+        refused = await post(gla, f"{home.base}/{first}/referent", {"referent": manager_id})
+        assert refused.status_code == 400
+        assert "Choisissez une personne de votre organisation." in html.unescape(refused.text)
+        gla_id = str(home.gla.id)
+        assert (
+            await post(gla, f"{home.base}/{first}/referent", {"referent": gla_id})
+        ).status_code == 303
+        mine = html.unescape((await gla.get(f"{home.base}?referent={gla_id}")).text)
+        assert "Premier" in mine and "Second" not in mine
+
+    async def test_once_housed_elsewhere_the_new_bailleur_sees_it_and_the_former_does_not(
+        self, home: Home, make_client: Any
+    ) -> None:
+        household = await orient(home, "Premier", lessor=None)
+        gla = await signed_in(make_client, home, "gla")
+        assert (await gla.get(f"{home.base}/{household}")).status_code == 404
+        worker = await signed_in(make_client, home, "worker")
+        response = await post(
+            worker, f"{home.base}/{household}/bailleur", {"lessor": str(home.lessor_id)}
+        )
+        assert response.status_code == 303
+        assert (await gla.get(f"{home.base}/{household}")).status_code == 200
+        refused = await post(
+            worker, f"{home.base}/{household}/bailleur", {"lessor": str(home.association2_id)}
+        )
+        assert refused.status_code == 400
+        await post(
+            worker, f"{home.base}/{household}/bailleur", {"lessor": str(home.other_lessor_id)}
+        )
+        assert (await gla.get(f"{home.base}/{household}")).status_code == 404
