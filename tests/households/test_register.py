@@ -147,3 +147,24 @@ class TestSealedIdentity:
         response = await client.get(f"{home.base}?nom=Dubreuil&name=Dubreuil")
         assert response.status_code == 200
         assert 'method="post" action="/c/alpha-habitat/menages"' in response.text
+
+
+class TestNotes:
+    async def test_a_personal_note_is_seen_by_its_author_only(
+        self, home: Home, make_client: Any
+    ) -> None:
+        household = await orient(home)
+        worker = await signed_in(make_client, home, "worker")
+        for body, personal in (("Note partagée du suivi", ""), ("Mon aide-mémoire", "on")):
+            response = await post(
+                worker, f"{home.base}/{household}/notes", {"note": body, "personal": personal}
+            )
+            assert response.status_code == 303
+        mine = html.unescape((await worker.get(f"{home.base}/{household}")).text)
+        assert "Note partagée du suivi" in mine and "Mon aide-mémoire" in mine
+        manager = await signed_in(make_client, home, "manager")
+        theirs = html.unescape((await manager.get(f"{home.base}/{household}")).text)
+        assert "Note partagée du suivi" in theirs and "Mon aide-mémoire" not in theirs
+        gla = await signed_in(make_client, home, "gla")
+        housing = html.unescape((await gla.get(f"{home.base}/{household}")).text)
+        assert "Note partagée du suivi" not in housing
