@@ -291,6 +291,7 @@ async def _referenced_keys(portal: Portal) -> set[str]:
         "SELECT storage_key AS k FROM signing_revision",
         "SELECT certificate_key AS k FROM signing_request WHERE certificate_key IS NOT NULL",
         "SELECT storage_key AS k FROM payments_export WHERE storage_key IS NOT NULL",
+        "SELECT evidence_key AS k FROM households_consent WHERE evidence_key <> ''",
     ]
     keys: set[str] = set()
     for query in queries:
