@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -124,13 +125,16 @@ def _secret_key(env: str, data_dir: Path) -> str:
             "PORTAL_SECRET_KEY est obligatoire en production : le portail refuse de démarrer "
             "avec une clé par défaut."
         )
-    # Embedded default: generated once, kept in the data folder, readable by its owner only.
-    path = data_dir / "secret_key"
+    return _kept(data_dir / "secret_key", lambda: secrets.token_urlsafe(48))
+
+
+def _kept(path: Path, make: Callable[[], str]) -> str:
+    """Embedded default: generated once, kept in the data folder, readable by its owner only."""
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
+            handle.write(make())
     return path.read_text().strip()
 
 
@@ -142,14 +146,10 @@ def _household_master_key(env: str, data_dir: Path) -> bytes:
                 "PORTAL_HOUSEHOLD_MASTER_KEY est obligatoire en production : il protège "
                 "l'identité et le diagnostic des ménages."
             )
-        # Embedded default: generated once beside the secret key, readable by its owner only.
-        path = data_dir / "household_master_key"
-        if not path.exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-        configured = path.read_text().strip()
+        configured = _kept(
+            data_dir / "household_master_key",
+            lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        )
     try:
         key = base64.urlsafe_b64decode(configured.encode())
     except (ValueError, binascii.Error):

@@ -82,7 +82,7 @@ PATHS: tuple[tuple[Step, Occupancy | None, str], ...] = (
 FORWARD = (Step.ENTRY, Step.DIAGNOSTIC, Step.ACCOMPANIMENT)
 
 
-def _scan() -> bytes:
+def blank_scan() -> bytes:
     """A one-page PDF standing for a scanned authorisation."""
     writer = PdfWriter()
     writer.add_blank_page(width=595, height=842)
@@ -91,7 +91,8 @@ def _scan() -> bytes:
     return out.getvalue()
 
 
-def _received(data: bytes) -> ReceivedFile:
+def spooled(data: bytes) -> ReceivedFile:
+    """`data` as an upload leaves it in the spool, for the services that take an upload."""
     handle, path = spool.new_file()
     with open(handle, "wb", closefd=True) as out:
         out.write(data)
@@ -262,7 +263,7 @@ async def _consents(opened: access.Opened, extra: Any, on: dt.date) -> None:
         "collected_on": on,
         "expires_on": on + dt.timedelta(days=365),
     }
-    evidence = None if extra == "consent_refused" else _received(_scan())
+    evidence = None if extra == "consent_refused" else spooled(blank_scan())
     consent_id = await consents.record(opened, values, evidence)
     if extra in ("shared", "shared_alert_open"):
         await consents.transmit(opened, consent_id)

@@ -6,14 +6,12 @@ another association. What each role may see of them is asserted by the walks."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from dataclasses import dataclass
 
-from portal.core import spool
 from portal.documents.service import ReceivedFile
+from portal.households.demo import blank_scan, spooled
 from tests.households.conftest import ORIENTED, Home, orient, signed_convention
-from tests.households.pdf import one_page
 
 PRIVATE = "Suivi addictologie au CSAPA de Villeurbanne"
 SYNTHESIS = "Rechercher un T2 accessible, loyer résiduel supportable"
@@ -26,17 +24,7 @@ NAMES = (FOLLOWED, ELSEWHERE, OTHER_ASSOCIATION)
 
 def scan() -> ReceivedFile:
     """A signed authorisation, as an upload leaves it in the spool."""
-    body = one_page()
-    handle, path = spool.new_file()
-    with open(handle, "wb", closefd=True) as out:
-        out.write(body)
-    return ReceivedFile(
-        path=path,
-        filename="autorisation-Dubreuil.pdf",
-        size=len(body),
-        head=body[:64],
-        sha256=hashlib.sha256(body).hexdigest(),
-    )
+    return spooled(blank_scan())
 
 
 @dataclass

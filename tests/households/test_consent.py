@@ -143,14 +143,14 @@ class TestRecordingAConsent:
     ) -> None:
         from portal.core.storage import get_storage
         from portal.households import repository
-        from tests.households.pdf import one_page
+        from portal.households.demo import blank_scan
 
         household = await orient(home, "Dubreuil")
         worker = await signed_in(make_client, home, "worker")
         from tests.conftest import csrf_token
 
         token = await csrf_token(worker, "/")
-        scan = one_page() + b"% Signature : Odile Dubreuil\n"
+        scan = blank_scan() + b"% Signature : Odile Dubreuil\n"
         response = await worker.post(
             f"{home.base}/{household}/consentements",
             data={
