@@ -52,8 +52,11 @@ class Reads:
         await repository.insert_reads(self.ctx, rows)
 
 
-async def log_of(scope: TenantScope, household_id: uuid.UUID) -> list[dict[str, Any]]:
-    return await repository.reads_of(scope, household_id)
+async def log_of(
+    scope: TenantScope, household_id: uuid.UUID, *, complete: bool = False
+) -> list[dict[str, Any]]:
+    """The latest 500 reads for the page; `complete`: all of them, for the export."""
+    return await repository.reads_of(scope, household_id, None if complete else 500)
 
 
 def as_csv(

@@ -504,13 +504,16 @@ async def insert_reads(scope: TenantScope, rows: Sequence[dict[str, Any]]) -> No
         await scoped.insert(scope, Read, *rows)
 
 
-async def reads_of(scope: TenantScope, household_id: uuid.UUID, limit: int = 500) -> list[Row]:
-    rows: list[Row] = (
-        await scoped.select(scope, Read)
+async def reads_of(
+    scope: TenantScope, household_id: uuid.UUID, limit: int | None = 500
+) -> list[Row]:
+    """The newest first; `limit=None`: every row (a subject-access request)."""
+    query = (
+        scoped.select(scope, Read)
         .where(Read.household == household_id)
         .order_by(Read.at, ascending=False)
-        .limit(limit)
     )
+    rows: list[Row] = await (query.limit(limit) if limit is not None else query)
     return rows
 
 

@@ -623,7 +623,7 @@ async def household_log_export(request: Request) -> Response:
     if not opened.sees(Part.READ_LOG):
         raise HTTPException(403)
     ctx = request.state.tenant
-    rows = await reads.log_of(ctx, opened.id)
+    rows = await reads.log_of(ctx, opened.id, complete=True)
     log = reads.Reads(ctx)
     log.add(opened.id, opened.pseudonym, Read.READ_LOG, "export")
     await log.flush()
