@@ -33,6 +33,7 @@ from portal.households import (
     alerts,
     consents,
     diagnostic,
+    dossier,
     follow_up,
     forms,
     reads,
@@ -50,7 +51,6 @@ from portal.households.enums import (
     Read,
     Step,
 )
-from portal.households.pathway import allowed
 from portal.settings import get_settings
 from portal.tenants import service as tenants
 
@@ -134,16 +134,13 @@ async def household_list(request: Request) -> Response:
 @requires(Permission.HOUSEHOLDS_VIEW)
 async def household_search(request: Request) -> Response:
     """Search by name: a POST, so that the name never appears in an address or a log."""
-    ctx = request.state.tenant
-    if register.sees_register(ctx) and ctx.role != Role.PILOT:
-        raise HTTPException(403)
+    if register.sees_register(request.state.tenant):
+        raise HTTPException(403)  # the register has no names to search
     form = await read_form(request)
     result = FormResult.of(form)
     name = text(form, "name", 100)
     if not name:
         result.errors["name"] = "Saisissez un nom de famille."
-    if ctx.role == Role.PILOT:
-        return see_other(f"{_base(request)}/registre")
     return await _caseload(request, name, result.errors or None)
 
 
@@ -221,44 +218,7 @@ async def _file(
     values: dict[str, Any] | None = None,
     status_code: int | None = None,
 ) -> Response:
-    ctx = request.state.tenant
-    log = reads.Reads(ctx)
-    data: dict[str, Any] = {}
-    if tab == "parcours":
-        data["history"] = await follow_up.history(opened)
-        data["notes"] = await follow_up.notes(opened, log)
-        data["moves"] = sorted(allowed(Step(opened.row["step"])), key=list(Step).index)
-    elif tab == "logement":
-        data["occupations"] = await follow_up.occupations(opened)
-        data["procedures"] = await follow_up.procedures(opened)
-    elif tab == "diagnostic":
-        if opened.sees(Part.DIAGNOSTIC):
-            data["sections"] = await diagnostic.sections(opened, log)
-        data["shared"] = await consents.shared_with_me(opened, log)
-    elif tab == "consentements":
-        data["consents"] = await consents.listing(opened)
-        data["transmissions"] = await consents.transmissions(opened)
-        data["grid"] = await diagnostic.grid(ctx)
-        data["organisations"] = await tenants.organisations(ctx)
-    elif tab == "alertes":
-        data["alerts"] = await alerts.of_household(opened, log)
-        data["kinds"] = alerts.kinds_for(opened)
-    elif tab == "journal":
-        data["log"] = await reads.log_of(ctx, opened.id)
-        log.add(opened.id, opened.pseudonym, Read.READ_LOG)
-    identity = await register.identity(opened, log)
-    await log.flush()
-    members = await tenants.members(ctx)
-    names = {m["user_id"]: m["full_name"] for m in members}
-    colleagues = [
-        (m["user_id"], m["full_name"])
-        for m in members
-        if m["is_active"] and m["organisation_id"] == ctx.organisation_id
-    ]
-    if tab == "logement" and opened.follows:
-        data["lessors"] = [
-            (o["id"], o["name"]) for o in await tenants.organisations(ctx) if "lessor" in o["kinds"]
-        ]
+    data = await dossier.tab(opened, tab)
     return await render(
         request,
         "households/file.html",
@@ -267,9 +227,6 @@ async def _file(
             "h": opened.row,
             "tab": tab,
             "tabs": _tabs(opened),
-            "identity": identity,
-            "names": names,
-            "colleagues": colleagues,
             "labels": LABELS,
             "today": clock.today(),
             "errors": errors or {},
