@@ -4,7 +4,7 @@ PostgreSQL, beside the bare page of `pages.py` (`bare_home.py`): the same harnes
 ratio (req/s over the bare page's).
 
     .venv/bin/python infra/bench/households.py
-    PORTAL_BENCH_QUICK=1 .venv/bin/python infra/bench/households.py     # smoke run, ~1 minute
+    PORTAL_BENCH_QUICK=1 .venv/bin/python infra/bench/households.py     # smoke run, about a minute
 
     PORTAL_BENCH_HOUSEHOLDS  households of the big consortium (5000)
     PORTAL_BENCH_CONSORTIA   other consortia, copies of it (1000); the first has 10 households,
@@ -16,6 +16,9 @@ ratio (req/s over the bare page's).
     PORTAL_BENCH_DATABASE_URL  scratch database, dropped and created
                              (postgresql://postgres@127.0.0.1:5432/bench_households)
     PORTAL_BENCH_QUICK       1: 300 households, 20 consortia, 10 users, 1 round of 1 s
+    PORTAL_BENCH_PLAN_CACHE_MODE  PostgreSQL's plan_cache_mode for the scratch database (its
+                             default, auto; force_custom_plan shows what the generic plans of
+                             the caseload's queries cost, see the results)
 
 Pages (each user its own household on a file page):
     caseload      GET /c/{slug}/menages as an association worker: 50 households a page, each
@@ -37,10 +40,39 @@ plan, after 5 runs of a prepared statement). The unseal cost is also timed alone
 identity of the big consortium, against a no-op of the same signature, and so is the writing
 of a page's read log.
 
-Results (2026-12-04, 2-core machine, Python 3.11, PostgreSQL on the same machine; 5,000
-households, 1,000 other consortia, 50 users, 3 rounds x 4 s; run it again after changes):
+Results (2026-12-04, this 2-core machine, Python 3.11.7, PostgreSQL 15 beside it; 5,000
+households among 1,002 consortia, 6,507 households in all, 5,106 users; seeding 27 s: demo
+4.6 s, copies 8.7 s, households 14.1 s; 50 users, 3 rounds x 4 s; the load generator shares
+the cores: 31 s of CPU, other processes 36 s):
 
-    RESULTS
+    page          p50 ms  p95 ms  req/s  ratio  queries  10 hh  unseals    sql ms  app ms  db ms
+    bare             168     581    232   1.00        5      5        0         -     1.5    2.0
+    home             184     980    170   0.73       12     12        0   4.8/2.7     5.6    2.5
+    caseload        1187    3566     30   0.13       17     17    50/10  49.5/6.2    23.3   33.9
+    register         815    2414     54   0.23       21     21     16/3  20.0/8.5    18.1   14.8
+    file             268     829    154   0.66       18     18      6/3   7.5/6.5     8.1    3.0
+    file name        238     764    164   0.71       15     15        1   5.2/5.4     6.4    2.8
+    file no name     203     734    185   0.80       12     12        0   3.8/3.9     5.5    2.4
+
+    queries / 10 hh: SQL statements of one request with 5,000 / 10 households (no BEGIN/COMMIT);
+    sql ms: its time in SQL, 5,000 / 10 households; app ms, db ms: CPU per request.
+
+- Every page sends as many statements with 5,000 households as with 10. Its time in SQL grows
+  all the same on the caseload (49.5 ms against 6.2): after 5 runs of a prepared statement on
+  a connection PostgreSQL keeps a generic plan, estimated for an average consortium (under
+  10 households), and two of the caseload's statements then read every household of the
+  association: `repository.listing` (30.7 ms: all 5,000 joined, then sorted for 50) and
+  `repository.identities` (12.1 ms: the consortium's 5,000 identities filtered for 50). With
+  PORTAL_BENCH_PLAN_CACHE_MODE=force_custom_plan the caseload gives 66 req/s (0.34), p50
+  436 ms, p95 2,290 ms, 14.5 ms of SQL and 10.4 ms of PostgreSQL CPU per request; but every
+  statement is then planned at each run, and the file pages' PostgreSQL CPU doubles (from
+  2.4-3.0 ms to 5.8-6.9 ms).
+- Unsealing an identity (`Sealer.open_json`) costs 10.2 µs here (6.0 to 10.2 µs over five
+  runs; a no-op 0.16 µs): 0.16 % of the CPU of a file page (6.4 ms) and 0.004 % of its p50 at
+  50 users. Reading a name on the file page as a whole (the identity's query, a data-key
+  query, the unseal, the read-log INSERT): +0.9 ms of web-worker CPU. The caseload's 50
+  unseals: 0.5 ms, 2 % of its CPU; writing its read log (one INSERT of 50 rows) takes 8.9 ms,
+  6.2 ms of them piccolo building the rows and their SQL: ten times the unsealing.
 """
 
 from __future__ import annotations
@@ -79,6 +111,7 @@ ROUNDS = int(_setting("ROUNDS", "3", "1"))
 DATABASE_URL = os.environ.get(
     "PORTAL_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench_households"
 )
+PLAN_CACHE_MODE = os.environ.get("PORTAL_BENCH_PLAN_CACHE_MODE", "")
 
 # page → (who requests it, path under /c/{slug}); the ids are each user's own (`targets`).
 PAGES = {
@@ -441,6 +474,8 @@ async def main() -> None:
     admin = await asyncpg.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres")
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.execute(f'CREATE DATABASE "{name}"')
+    if PLAN_CACHE_MODE in ("auto", "force_custom_plan", "force_generic_plan"):
+        await admin.execute(f'ALTER DATABASE "{name}" SET plan_cache_mode = {PLAN_CACHE_MODE}')
     await admin.close()
 
     import households_seed
@@ -573,6 +608,7 @@ def report(
         f" {SECONDS:g} s per page, Python {sys.version.split()[0]}, load average at start"
         f" {load_start[0]:.2f} and end {os.getloadavg()[0]:.2f}, load generator CPU"
         f" {sum(load_cpu):.0f} s, CPU of the machine's other processes meanwhile {others:.0f} s"
+        + (f", plan_cache_mode = {PLAN_CACHE_MODE}" if PLAN_CACHE_MODE else "")
     )
     header = f"{'page':<14}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'req/s':>8}{'ratio':>7}"
     print(
@@ -600,7 +636,8 @@ def report(
     print(
         f"queries: SQL statements of one request in the consortium of {HOUSEHOLDS} households"
         " (+Ntx: BEGIN/COMMIT besides); 10 hh: the same page in the consortium of 10."
-        " unseals: values unsealed by one request (5,000/10 when they differ). ratio: req/s"
+        " unseals: values unsealed by one request, big/small consortium when they differ (on"
+        " the file page: the identity and the reason of each pathway move). ratio: req/s"
         " over the bare page's. app ms, db ms: CPU per request of the 2 web workers and of"
         " the PostgreSQL backends."
     )

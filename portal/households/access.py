@@ -7,11 +7,11 @@ like a household of another consortium, which the scoped query does not even fin
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from portal.core.tenancy import TenantContext
-from portal.households import repository
+from portal.households import repository, sealing
 from portal.households.enums import Part, Relation
 from portal.households.visibility import parts_for, relation
 
@@ -21,6 +21,13 @@ class Opened:
     ctx: TenantContext
     row: dict[str, Any]
     relation: Relation
+    _sealer: list[sealing.Sealer] = field(default_factory=list, compare=False, repr=False)
+
+    async def sealer(self) -> sealing.Sealer:
+        """The consortium's sealer, read once for everything one page opens of the file."""
+        if not self._sealer:
+            self._sealer.append(await sealing.sealer(self.ctx))
+        return self._sealer[0]
 
     @property
     def id(self) -> uuid.UUID:

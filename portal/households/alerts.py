@@ -70,7 +70,7 @@ async def raise_alert(opened: Opened, values: dict[str, Any]) -> uuid.UUID:
     check_date(values["raised_on"], "raised_on")
     if not values["note"]:
         raise FieldError("Décrivez ce qui se passe, pour ce qui concerne le logement.", "note")
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     alert_id = uuid.uuid4()
     recipients = await tenants.active_members_of(opened.ctx, addressee)
     async with transaction():
@@ -153,7 +153,7 @@ def _opened_rows(
 
 async def of_household(opened: Opened, log: reads.Reads) -> list[dict[str, Any]]:
     require(opened, Part.ALERTS)
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     mine = opened.ctx.organisation_id
     rows = [
         r

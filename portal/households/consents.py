@@ -21,7 +21,7 @@ from portal.core.outage import Unavailable
 from portal.core.storage import get_storage
 from portal.documents import service as documents
 from portal.documents.service import ReceivedFile, UploadRefused
-from portal.households import reads, repository, sealing
+from portal.households import reads, repository
 from portal.households.access import Opened, require
 from portal.households.contact import touch
 from portal.households.diagnostic import SYNTHESIS, grid, synthesis_text
@@ -135,7 +135,7 @@ async def _sealed_evidence(
     except antivirus.ScanRefused as exc:
         raise UploadRefused(exc.message, "evidence") from exc
     data = await anyio.Path(received.path).read_bytes()
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     return sealer.seal_bytes(opened.id, f"evidence:{consent_id}", data), file_type
 
 
@@ -179,7 +179,7 @@ async def transmit(opened: Opened, consent_id: uuid.UUID) -> uuid.UUID:
     text = await synthesis_text(opened)
     if not text:
         raise FieldError("Rédigez d'abord la synthèse logement du diagnostic.", "consent")
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     transmission_id = uuid.uuid4()
     async with transaction():
         await repository.insert_transmission(
@@ -220,7 +220,7 @@ async def shared_with_me(opened: Opened, log: reads.Reads) -> dict[str, Any] | N
             continue
         if not live(consent, organisation, row["section"], today):
             continue
-        sealer = await sealing.sealer(opened.ctx)
+        sealer = await opened.sealer()
         log.add(opened.id, opened.pseudonym, Read.SHARED_SYNTHESIS, row["section"], consent["id"])
         return {
             "text": sealer.open(opened.id, f"transmission:{row['id']}", row["sealed"]),
@@ -240,7 +240,7 @@ async def evidence(
         raise LookupError(consent_id)
     chunks = await get_storage().open(consent["evidence_key"])
     sealed = b"".join([chunk async for chunk in chunks])
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     data = sealer.open_bytes(opened.id, f"evidence:{consent_id}", sealed)
     log.add(opened.id, opened.pseudonym, Read.EVIDENCE, str(consent_id))
     kind = consent["evidence_type"]

@@ -14,7 +14,7 @@ from portal.core import clock
 from portal.core.db import transaction
 from portal.core.forms import FieldError
 from portal.core.tenancy import TenantContext, TenantScope
-from portal.households import reads, repository, sealing
+from portal.households import reads, repository
 from portal.households.access import Opened, require
 from portal.households.contact import touch
 from portal.households.enums import Part, Read
@@ -80,7 +80,7 @@ async def save_sections(opened: Opened, texts: dict[str, str]) -> int:
     codes = {s.code for s in await grid(opened.ctx)}
     if not set(texts) <= codes:
         raise FieldError("Cette section ne fait pas partie de la grille.", "diagnostic")
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     current = {
         r["section"]: sealer.open(opened.id, f"section:{r['section']}", r["sealed"])
         for r in await repository.diagnostic(opened.ctx, opened.id)
@@ -106,7 +106,7 @@ async def sections(opened: Opened, log: reads.Reads) -> list[dict[str, Any]]:
     """The whole diagnostic, for the association following the household; each section with
     a text is a read."""
     require(opened, Part.DIAGNOSTIC)
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     written = {r["section"]: r for r in await repository.diagnostic(opened.ctx, opened.id)}
     shown = []
     for section in await grid(opened.ctx):
@@ -126,7 +126,7 @@ async def sections(opened: Opened, log: reads.Reads) -> list[dict[str, Any]]:
 
 async def synthesis_text(opened: Opened) -> str:
     """The current housing synthesis, for a transmission (not a read: it is being sent)."""
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     for row in await repository.diagnostic(opened.ctx, opened.id):
         if row["section"] == SYNTHESIS:
             return sealer.open(opened.id, f"section:{SYNTHESIS}", row["sealed"])

@@ -11,7 +11,7 @@ from typing import Any
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
 from portal.core.tenancy import TenantScope
-from portal.households import pathway, reads, repository, sealing
+from portal.households import pathway, reads, repository
 from portal.households.access import Opened, require
 from portal.households.contact import touch
 from portal.households.enums import ExitReason, Occupancy, Part, Read, Step
@@ -46,7 +46,7 @@ async def move(opened: Opened, values: dict[str, Any]) -> None:
         household |= {"episode": episode, "oriented_on": on, "exit_reason": None}
     if target == Step.EXIT:
         household["exit_reason"] = ExitReason(values["exit_reason"])
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     async with transaction():
         await repository.insert_transition(
             opened.ctx,
@@ -70,7 +70,7 @@ async def history(opened: Opened) -> list[dict[str, Any]]:
     """The pathway, every episode; reasons only for those who see the follow-up."""
     rows = await repository.transitions(opened.ctx, opened.id)
     if opened.sees(Part.FOLLOW_UP):
-        sealer = await sealing.sealer(opened.ctx)
+        sealer = await opened.sealer()
         for row in rows:
             row["reason"] = sealer.open(opened.id, "reason", row["sealed_reason"])
     for row in rows:
@@ -176,7 +176,7 @@ async def add_note(opened: Opened, body: str, personal: bool) -> None:
         raise PermissionError("note")
     if not body:
         raise FieldError("Écrivez la note.", "note")
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     async with transaction():
         await repository.insert_note(
             opened.ctx,
@@ -194,7 +194,7 @@ async def notes(opened: Opened, log: reads.Reads) -> list[dict[str, Any]]:
     """Shared notes, and the reader's own personal ones; each shown note is a read."""
     if not opened.sees(Part.FOLLOW_UP):
         return []
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     rows = await repository.notes(opened.ctx, opened.id, opened.ctx.user_id)
     for row in rows:
         row["body"] = sealer.open(opened.id, "note", row.pop("sealed"))

@@ -112,7 +112,7 @@ async def update_identity(opened: Opened, values: dict[str, Any]) -> None:
     """The association following the household corrects its identity or contact details."""
     if not opened.follows:
         raise PermissionError("identity")
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     async with transaction():
         await _save_identity(opened.ctx, sealer, opened.id, values, new=False)
 
@@ -125,7 +125,7 @@ async def identity(opened: Opened, log: reads.Reads) -> dict[str, Any] | None:
     sealed = (await repository.identities(opened.ctx, [opened.id])).get(opened.id)
     if sealed is None:
         return None
-    sealer = await sealing.sealer(opened.ctx)
+    sealer = await opened.sealer()
     log.add(opened.id, opened.pseudonym, Read.IDENTITY)
     return _shown(sealer.open_json(opened.id, "identity", sealed), opened.parts)
 
