@@ -41,38 +41,41 @@ identity of the big consortium, against a no-op of the same signature, and so is
 of a page's read log.
 
 Results (2026-12-04, this 2-core machine, Python 3.11.7, PostgreSQL 15 beside it; 5,000
-households among 1,002 consortia, 6,507 households in all, 5,106 users; seeding 27 s: demo
-4.6 s, copies 8.7 s, households 14.1 s; 50 users, 3 rounds x 4 s; the load generator shares
-the cores: 31 s of CPU, other processes 36 s):
+households among 1,002 consortia, 6,507 households in all, 5,106 users; seeding 27.5 s; 50
+users, 3 rounds x 4 s; the load generator shares the cores: 37 s of CPU, other processes 7 s).
+After the caseload indexes `(consortium, association, pseudonym)` and `(consortium, lessor,
+pseudonym)`, and one data-key read per file page (commit 1b69cbc):
 
     page          p50 ms  p95 ms  req/s  ratio  queries  10 hh  unseals    sql ms  app ms  db ms
-    bare             168     581    232   1.00        5      5        0         -     1.5    2.0
-    home             184     980    170   0.73       12     12        0   4.8/2.7     5.6    2.5
-    caseload        1187    3566     30   0.13       17     17    50/10  49.5/6.2    23.3   33.9
-    register         815    2414     54   0.23       21     21     16/3  20.0/8.5    18.1   14.8
-    file             268     829    154   0.66       18     18      6/3   7.5/6.5     8.1    3.0
-    file name        238     764    164   0.71       15     15        1   5.2/5.4     6.4    2.8
-    file no name     203     734    185   0.80       12     12        0   3.8/3.9     5.5    2.4
+    bare             205     369    224   1.00        5      5        0         -     2.0    2.5
+    home             188     657    202   0.90       12     12        0   5.1/4.0     5.7    2.8
+    caseload         633    2005     55   0.25       17     17    50/10  17.1/6.6    22.0   13.8
+    register         969    2131     51   0.23       21     21     16/3  24.9/9.4    18.9   18.4
+    file             286    1051    125   0.56       16     16      6/3   6.5/5.3    10.4    3.9
+    file name        283     831    138   0.62       15     15        1   7.3/5.5     8.8    3.9
+    file no name     227     811    163   0.73       12     12        0   4.2/4.3     7.0    3.2
 
     queries / 10 hh: SQL statements of one request with 5,000 / 10 households (no BEGIN/COMMIT);
     sql ms: its time in SQL, 5,000 / 10 households; app ms, db ms: CPU per request.
 
-- Every page sends as many statements with 5,000 households as with 10. Its time in SQL grows
-  all the same on the caseload (49.5 ms against 6.2): after 5 runs of a prepared statement on
-  a connection PostgreSQL keeps a generic plan, estimated for an average consortium (under
-  10 households), and two of the caseload's statements then read every household of the
-  association: `repository.listing` (30.7 ms: all 5,000 joined, then sorted for 50) and
-  `repository.identities` (12.1 ms: the consortium's 5,000 identities filtered for 50). With
-  PORTAL_BENCH_PLAN_CACHE_MODE=force_custom_plan the caseload gives 66 req/s (0.34), p50
-  436 ms, p95 2,290 ms, 14.5 ms of SQL and 10.4 ms of PostgreSQL CPU per request; but every
-  statement is then planned at each run, and the file pages' PostgreSQL CPU doubles (from
-  2.4-3.0 ms to 5.8-6.9 ms).
-- Unsealing an identity (`Sealer.open_json`) costs 10.2 µs here (6.0 to 10.2 µs over five
-  runs; a no-op 0.16 µs): 0.16 % of the CPU of a file page (6.4 ms) and 0.004 % of its p50 at
-  50 users. Reading a name on the file page as a whole (the identity's query, a data-key
-  query, the unseal, the read-log INSERT): +0.9 ms of web-worker CPU. The caseload's 50
-  unseals: 0.5 ms, 2 % of its CPU; writing its read log (one INSERT of 50 rows) takes 8.9 ms,
-  6.2 ms of them piccolo building the rows and their SQL: ten times the unsealing.
+Before them (the same run's settings): caseload 30 req/s (0.13), p50 1,187 ms, p95 3,566 ms,
+49.5 ms of SQL and 33.9 ms of PostgreSQL CPU per request; file 18 statements.
+
+- Every page sends as many statements with 5,000 households as with 10. Its time in SQL still
+  grows on the caseload (17.1 ms against 6.6) and the register (24.9 against 9.4): after 5
+  runs of a prepared statement on a connection PostgreSQL keeps a generic plan, estimated for
+  an average consortium (under 10 households). `repository.identities` (`household IN (50
+  ids)`) then filters the consortium's 5,000 identities for 50 (5.9 ms); the register's GROUP
+  BYs count every household at each view (2.6 + 1.7 ms). With
+  PORTAL_BENCH_PLAN_CACHE_MODE=force_custom_plan (before the indexes) the caseload gave 66
+  req/s, but every statement is then planned at each run and the file pages' PostgreSQL CPU
+  doubles (2.4-3.0 ms to 5.8-6.9 ms).
+- Unsealing an identity (`Sealer.open_json`) costs 6.3 µs (6.0 to 10.2 µs over six runs; a
+  no-op 0.08 µs): 0.07 % of the CPU of a file page (8.8 ms) and 0.002 % of its p50 at 50
+  users. Reading a name on the file page as a whole (the identity's query, the unseal, the
+  read-log INSERT): +1.8 ms of web-worker CPU against the same page without a name. The
+  caseload's 50 unseals: 0.32 ms, 1.4 % of its CPU; writing its read log (one INSERT of 50
+  rows) takes 5.1 ms, 3.6 ms of them piccolo building the rows and their SQL.
 """
 
 from __future__ import annotations
