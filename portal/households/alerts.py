@@ -117,11 +117,12 @@ def _may_read(ctx: TenantContext, row: dict[str, Any]) -> bool:
 
 
 async def acknowledge(ctx: TenantContext, alert_id: uuid.UUID) -> None:
-    """The addressee has taken it into account: its reminders stop."""
+    """The addressee has taken it into account: its reminders stop, and its notifications no
+    longer wait for anyone of the organisation."""
     await _addressed(ctx, alert_id)
     async with transaction():
         if await repository.acknowledge_alert(ctx, alert_id, ctx.user_id, clock.now()):
-            await notifications.withdraw(subject(alert_id))
+            await notifications.settle(subject(alert_id))
 
 
 async def resolve(ctx: TenantContext, alert_id: uuid.UUID, resolution: str) -> None:
@@ -134,7 +135,7 @@ async def resolve(ctx: TenantContext, alert_id: uuid.UUID, resolution: str) -> N
         await repository.acknowledge_alert(ctx, alert_id, ctx.user_id, now)
         sealed = sealer.seal(row["household"], "resolution", resolution)
         if await repository.resolve_alert(ctx, alert_id, ctx.user_id, now, sealed):
-            await notifications.withdraw(subject(alert_id))
+            await notifications.settle(subject(alert_id))
         await touch(ctx, row["household"])
 
 

@@ -111,6 +111,15 @@ async def mark_emailed(
     return len(rows)
 
 
+async def mark_read_about(subject: str, now: dt.datetime) -> int:
+    rows = (
+        await Notification.update({Notification.read_at: now})
+        .where((Notification.subject == subject) & Notification.read_at.is_null())
+        .returning(Notification.id)
+    )
+    return len(rows)
+
+
 async def withdraw(subject: str) -> int:
     rows = (
         await Notification.update({Notification.email_status: EmailStatus.WITHDRAWN})

@@ -109,6 +109,14 @@ async def withdraw(subject: str) -> int:
     return await repository.withdraw(subject)
 
 
+async def settle(subject: str) -> int:
+    """Someone took the thing in hand for everyone notified about it (an alert acknowledged
+    by the organisation it was sent to): its e-mails are withdrawn and the notifications no
+    longer count as unread. Returns how many were unread."""
+    await repository.withdraw(subject)
+    return await repository.mark_read_about(subject, clock.now())
+
+
 def unsubscribe_token(user_id: uuid.UUID) -> str:
     return URLSafeSerializer(get_settings().secret_key, salt="unsubscribe").dumps(str(user_id))
 

@@ -76,9 +76,15 @@ class TestRaising:
         client = await signed_in(make_client, home, "worker")
         inbox = html.unescape((await client.get(f"{home.base}/alertes")).text)
         assert NOTE in inbox and "En attente de prise en compte" in inbox
+        from portal.notifications import service as notifications
+
+        assert await notifications.unread_count(home.manager.id) == 1
         assert (
             await post(client, f"{home.base}/alertes/{alert}/prise-en-compte", {})
         ).status_code == 303
+        # Taken into account by the organisation: its colleagues' badge clears too.
+        assert await notifications.unread_count(home.manager.id) == 0
+        assert await notifications.unread_count(home.worker.id) == 0
         refused = await post(client, f"{home.base}/alertes/{alert}/levee", {"resolution": ""})
         assert refused.status_code == 400
         assert "Dites comment l'alerte a été levée." in html.unescape(refused.text)
