@@ -6,13 +6,13 @@ lists; the rows name the household by id and pseudonym only."""
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from portal.core import clock
+from portal.core.spreadsheets import CsvSheet
 from portal.core.tenancy import TenantContext, TenantScope
 from portal.households import repository
 from portal.households.enums import Read
@@ -64,8 +64,8 @@ def as_csv(
 ) -> str:
     """One household's read log, for a subject-access request (French headers, Paris time)."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(
+    sheet = CsvSheet(out)  # names are typed by people: never a formula in the export
+    sheet.append(
         [
             "Date et heure",
             "Personne",
@@ -77,7 +77,7 @@ def as_csv(
         ]
     )
     for row in rows:
-        writer.writerow(
+        sheet.append(
             [
                 row["at"].astimezone(clock.PARIS).strftime("%d/%m/%Y %H:%M:%S"),
                 names.get(row["reader"], str(row["reader"])),

@@ -126,6 +126,28 @@ class TestTheManagersView:
         assert "Dubreuil" not in export.headers["content-disposition"]
 
 
+class TestTheExport:
+    def test_a_name_typed_as_a_formula_stays_text(self) -> None:
+        import datetime as dt
+
+        from portal.households import reads
+
+        reader, organisation = uuid.uuid4(), uuid.uuid4()
+        row = {
+            "at": dt.datetime(2026, 12, 4, 19, 13, 5, tzinfo=dt.UTC),
+            "reader": reader,
+            "organisation": organisation,
+            "role": "lessor_staff",
+            "what": "identity",
+            "detail": "",
+            "consent": None,
+        }
+        text = reads.as_csv([row], {reader: '=HYPERLINK("http://x")'}, {organisation: "@Orga"})
+        assert text.splitlines()[1] == (
+            '04/12/2026 20:13:05;"\'=HYPERLINK(""http://x"")";\'@Orga;lessor_staff;Identité;;'
+        )
+
+
 @pytest.mark.postgres_only
 class TestAppendOnly:
     async def test_the_database_refuses_to_change_or_delete_a_row(self, home: Home) -> None:
