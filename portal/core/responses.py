@@ -1,4 +1,4 @@
-"""Small helpers shared by routes: redirects after POST, the safe `next` address, cookies, PDF
+"""Small helpers shared by routes: redirects after POST, the safe `next` address, cookies,
 downloads."""
 
 from __future__ import annotations
@@ -60,12 +60,18 @@ def path_uuid(request: Request, name: str) -> uuid.UUID:
         raise HTTPException(404) from exc
 
 
-def pdf_response(filename: str, content: AsyncIterator[bytes] | bytes) -> Response:
-    """A PDF to download, never cached (it may be confidential)."""
+def attachment_response(
+    filename: str, content: AsyncIterator[bytes] | bytes | str, media_type: str
+) -> Response:
+    """A file to download, never cached (it may be confidential)."""
     headers = {
         "content-disposition": f"attachment; filename*=UTF-8''{quote_filename(filename)}",
         "cache-control": "private, no-store",
     }
-    if isinstance(content, bytes):
-        return Response(content, media_type="application/pdf", headers=headers)
-    return StreamingResponse(content, media_type="application/pdf", headers=headers)
+    if isinstance(content, bytes | str):
+        return Response(content, media_type=media_type, headers=headers)
+    return StreamingResponse(content, media_type=media_type, headers=headers)
+
+
+def pdf_response(filename: str, content: AsyncIterator[bytes] | bytes) -> Response:
+    return attachment_response(filename, content, "application/pdf")

@@ -24,8 +24,7 @@ from portal.core.forms import (
     text,
 )
 from portal.core.permissions import Permission, Role, requires
-from portal.core.responses import path_uuid, see_other
-from portal.core.storage import quote_filename
+from portal.core.responses import attachment_response, path_uuid, see_other
 from portal.core.templating import flash, render
 from portal.documents import web as documents_web
 from portal.documents.service import UploadRefused
@@ -548,14 +547,7 @@ async def consent_evidence(request: Request) -> Response:
     except LookupError as exc:
         raise HTTPException(404) from exc
     await log.flush()
-    return Response(
-        data,
-        media_type=content_type,
-        headers={
-            "content-disposition": f"attachment; filename*=UTF-8''{quote_filename(filename)}",
-            "cache-control": "private, no-store",
-        },
-    )
+    return attachment_response(filename, data, content_type)
 
 
 @requires(Permission.HOUSEHOLDS_FOLLOW)
@@ -586,13 +578,8 @@ async def household_log_export(request: Request) -> Response:
     await log.flush()
     orgs = {o["id"]: o["name"] for o in await tenants.organisations(ctx)}
     body = reads.as_csv(rows, await register.referent_names(ctx), orgs)
-    return Response(
-        "\ufeff" + body,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "content-disposition": f'attachment; filename="consultations-{opened.pseudonym}.csv"',
-            "cache-control": "private, no-store",
-        },
+    return attachment_response(
+        f"consultations-{opened.pseudonym}.csv", "\ufeff" + body, "text/csv; charset=utf-8"
     )
 
 
