@@ -166,7 +166,7 @@ async def of_household(opened: Opened, log: reads.Reads) -> list[dict[str, Any]]
 
 async def inbox(ctx: TenantContext, log: reads.Reads) -> list[dict[str, Any]]:
     """Alerts the member's organisation sent or received, for the partners' staff only."""
-    if not _may_read(ctx, {"sender": ctx.organisation_id, "addressee": None}):
+    if ctx.role not in PARTNER_ROLES:
         raise PermissionError("alerts")
     sealer = await sealing.sealer(ctx)
     rows = await repository.inbox(ctx, ctx.organisation_id, limit=200)

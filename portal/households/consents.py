@@ -115,9 +115,9 @@ async def _check(opened: Opened, values: dict[str, Any]) -> None:
         raise FieldError("Cochez les sections du diagnostic concernées.", "sections")
     if not values["recipients"]:
         raise FieldError("Cochez au moins un destinataire.", "recipients")
-    for organisation in values["recipients"]:
-        if not await tenants.organisation_in(opened.ctx, organisation):
-            raise FieldError("Choisissez des destinataires du consortium.", "recipients")
+    known = {o["id"] for o in await tenants.organisations(opened.ctx)}
+    if not set(values["recipients"]) <= known:
+        raise FieldError("Choisissez des destinataires du consortium.", "recipients")
 
 
 async def _sealed_evidence(

@@ -24,11 +24,7 @@ async def tab(opened: Opened, name: str) -> dict[str, Any]:
         data["occupations"] = await follow_up.occupations(opened)
         data["procedures"] = await follow_up.procedures(opened)
         if opened.follows:
-            data["lessors"] = [
-                (o["id"], o["name"])
-                for o in await tenants.organisations(ctx)
-                if "lessor" in o["kinds"]
-            ]
+            data["lessors"] = [(o["id"], o["name"]) for o in await register.lessors(ctx)]
     elif name == "diagnostic":
         if opened.sees(Part.DIAGNOSTIC):
             data["sections"] = await diagnostic.sections(opened, log)

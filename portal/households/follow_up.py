@@ -10,8 +10,7 @@ from typing import Any
 
 from portal.core.db import transaction
 from portal.core.forms import FieldError, check_date
-from portal.core.tenancy import TenantScope
-from portal.households import pathway, reads, repository
+from portal.households import pathway, reads, register, repository
 from portal.households.access import Opened, require
 from portal.households.contact import touch
 from portal.households.enums import ExitReason, Occupancy, Part, Read, Step
@@ -250,18 +249,13 @@ async def set_referent(opened: Opened, user_id: uuid.UUID | None) -> None:
         await repository.update_household(opened.ctx, opened.id, {column: user_id})
 
 
-async def lessors(scope: TenantScope) -> set[uuid.UUID]:
-    """The consortium's organisations that are landlords (an association may be one too)."""
-    return {o["id"] for o in await tenants.organisations(scope) if "lessor" in o["kinds"]}
-
-
 async def set_lessor(opened: Opened, lessor: uuid.UUID | None) -> None:
     """Once housed, the bailleur of the home: its staff then see what concerns the housing.
     A new bailleur has its référent GLA to name; what was sent to the former one under a
     consent naming it stays its own."""
     if not opened.follows:
         raise PermissionError("lessor")
-    if lessor is not None and lessor not in await lessors(opened.ctx):
+    if lessor is not None and lessor not in {o["id"] for o in await register.lessors(opened.ctx)}:
         raise FieldError("Choisissez un bailleur du consortium.", "lessor")
     if lessor == opened.row["lessor"]:
         return

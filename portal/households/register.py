@@ -41,9 +41,7 @@ async def orient(ctx: TenantContext, values: dict[str, Any]) -> uuid.UUID:
     if values["convention"] not in visible:
         raise FieldError("Choisissez une convention de votre association.", "convention")
     lessor = values.get("lessor")
-    if lessor is not None and lessor not in {
-        o["id"] for o in await tenants.organisations(ctx) if "lessor" in o["kinds"]
-    }:
+    if lessor is not None and lessor not in {o["id"] for o in await lessors(ctx)}:
         raise FieldError("Choisissez un bailleur du consortium.", "lessor")
     sealer = await sealing.sealer(ctx)
     for attempt in range(3):  # two orientations at once may take the same number
@@ -86,6 +84,11 @@ async def orient(ctx: TenantContext, values: dict[str, Any]) -> uuid.UUID:
             if attempt == 2 or not db.unique_violation(exc):
                 raise
     raise AssertionError("unreachable")
+
+
+async def lessors(scope: TenantScope) -> list[dict[str, Any]]:
+    """The consortium's organisations that are landlords (an association may be one too)."""
+    return [o for o in await tenants.organisations(scope) if "lessor" in o["kinds"]]
 
 
 def _identity(values: dict[str, Any]) -> dict[str, Any]:
@@ -221,25 +224,14 @@ async def counts(ctx: TenantContext) -> Counts:
     under 5 households reads « < 5 »."""
     hide = ctx.role in AGGREGATE_ROLES
     shown = small_cell if hide else str
-    steps = {r["step"]: r["households"] for r in await repository.counts_by(ctx, "step")}
-    occupancy = {
-        r["occupancy"]: r["households"] for r in await repository.counts_by(ctx, "occupancy")
-    }
-    per_convention = await repository.counts_by(ctx, "convention")
-    titles = {c["id"]: c for c in await conventions.signed_conventions(ctx)} | {
-        c["id"]: c for c in await conventions.visible_conventions(ctx)
-    }
+    steps = {r["value"]: r["households"] for r in await repository.counts_by(ctx, "step")}
+    occupancy = {r["value"]: r["households"] for r in await repository.counts_by(ctx, "occupancy")}
+    per_convention = await repository.counts_by(ctx, "convention.reference")
     return Counts(
         by_step=[(s.label, shown(steps.get(s, 0))) for s in Step],
         by_occupancy=[(o.label, shown(occupancy.get(o, 0))) for o in Occupancy]
         + [("Non renseigné", shown(occupancy.get(None, 0)))],
-        by_convention=[
-            (
-                titles[r["convention"]]["reference"] if r["convention"] in titles else "—",
-                shown(r["households"]),
-            )
-            for r in per_convention
-        ],
+        by_convention=[(r["value"], shown(r["households"])) for r in per_convention],
         total=shown(sum(steps.values())),
         erased=await repository.erased_counts(ctx) if not hide else [],
     )

@@ -159,13 +159,13 @@ async def listing_count(
     return count
 
 
-async def counts_by(
-    scope: TenantScope, column: str, association: uuid.UUID | None = None
-) -> list[Row]:
-    """Households per value of `column` (step, occupancy, convention…), in one statement."""
+async def counts_by(scope: TenantScope, column: str) -> list[Row]:
+    """Households per value of `column` (`step`, `occupancy`, `convention.reference`: through
+    a foreign key too), in one statement; the value comes back under `value`."""
     target = Household._meta.get_column_by_name(column)
-    query = scoped.select(scope, Household, target, Count(alias="households")).group_by(target)
-    rows: list[Row] = await _reach(query, association, None)
+    rows: list[Row] = await scoped.select(
+        scope, Household, target.as_alias("value"), Count(alias="households")
+    ).group_by(target)
     return rows
 
 

@@ -172,13 +172,12 @@ async def _orientation_page(
     request: Request, errors: dict[str, str] | None = None, values: dict[str, Any] | None = None
 ) -> Response:
     ctx = request.state.tenant
-    organisations = await tenants.organisations(ctx)
     return await render(
         request,
         "households/new.html",
         {
             "conventions": await conventions.visible_conventions(ctx),
-            "lessors": [o for o in organisations if "lessor" in o["kinds"]],
+            "lessors": await register.lessors(ctx),
             "labels": LABELS,
             "errors": errors or {},
             "values": values or {"oriented_on_raw": clock.today().strftime("%d/%m/%Y")},
@@ -465,19 +464,16 @@ async def household_consent(request: Request) -> Response:
             {exc.field if exc.field != "file" else "evidence": exc.message},
             status_code=exc.status_code,
         )
-    form = checked_form(received.fields.items())
     raw = received.fields
-    result = forms.consent_form(
-        form,
-        [v for k, v in raw.items() if k.startswith("recipient-") and v],
-        [v for k, v in raw.items() if k.startswith("section-") and v],
-    )
-    evidence = received.file if received.file and received.file.size else None
-    if not result.ok:
-        if received.file:
-            received.file.discard()
-        return await _file(request, opened, "consentements", result.errors, result.values)
     try:
+        result = forms.consent_form(
+            checked_form(raw.items()),
+            [v for k, v in raw.items() if k.startswith("recipient-") and v],
+            [v for k, v in raw.items() if k.startswith("section-") and v],
+        )
+        if not result.ok:
+            return await _file(request, opened, "consentements", result.errors, result.values)
+        evidence = received.file if received.file and received.file.size else None
         await consents.record(opened, result.values, evidence)
     except FieldError as exc:
         return await _file(
@@ -494,7 +490,7 @@ async def household_consent(request: Request) -> Response:
         )
     finally:
         if received.file:
-            received.file.discard()
+            received.file.discard()  # kept by nobody: its bytes went to storage sealed, or not
     return flash(
         see_other(f"{_base(request)}/{opened.id}/consentements"), "Consentement enregistré."
     )
