@@ -132,8 +132,3 @@ async def sealer(scope: TenantScope) -> Sealer:
     if key is None:
         key = _keys[wrapped] = _unwrap(wrapped, scope.consortium_id)
     return Sealer(scope.consortium_id, key)
-
-
-def forget_keys() -> None:
-    """Drop the unwrapped keys (a test that changes the master key)."""
-    _keys.clear()

@@ -96,11 +96,6 @@ def parts_for(relation_: Relation) -> frozenset[Part]:
     return MATRIX[relation_]
 
 
-def sees_list(role: str) -> bool:
-    """Whether the role sees households one by one (a caseload or the register), not counts."""
-    return role not in AGGREGATE_ROLES
-
-
 def small_cell(count: int) -> str:
     """A count as shown to those who see counts only."""
     return "< 5" if 0 < count < SMALL_CELL else str(count)
